@@ -1,0 +1,34 @@
+import { BadRequestError } from '../../lib/errors.js'
+import type { CheckType } from '../../structs/check.js'
+import type { Runner, RunnerContext } from './runner.js'
+import { TtlRunner } from './ttl-check.js'
+
+/** Builds the runner for a check definition; null for checks that have no runner (maintenance). */
+export type RunnerFactory = (ctx: RunnerContext) => Runner | null
+
+/** Check types this agent cannot run; registering one is refused before anything changes. */
+export function unsupportedCheckType(type: CheckType): string | undefined {
+  switch (type) {
+    case 'docker':
+      return 'Docker checks are not supported by vigil yet'
+    case 'os_service':
+      return 'OSService checks are not supported by vigil yet'
+    default:
+      return undefined
+  }
+}
+
+export const createRunner: RunnerFactory = (ctx) => {
+  const type = ctx.definition.type
+  switch (type) {
+    case 'ttl':
+      return new TtlRunner(ctx)
+    case 'maintenance':
+    case '':
+      return null
+    default:
+      throw new BadRequestError(
+        `Invalid check: ${unsupportedCheckType(type) ?? `no runner for type "${type}"`}`,
+      )
+  }
+}

@@ -1,0 +1,20 @@
+/** Output truncation rules per check type (checks.md §3). Limits are in bytes of UTF-8. */
+
+/** TTL notes: longer than `limit` → first `limit` bytes + ` ... (captured L of N bytes)`. */
+export function truncateHead(output: string, limit: number): string {
+  const bytes = Buffer.byteLength(output)
+  if (bytes <= limit) return output
+  const head = Buffer.from(output).subarray(0, limit).toString('utf8')
+  return `${head} ... (captured ${limit} of ${bytes} bytes)`
+}
+
+/** HTTP bodies: only the last `limit` bytes are kept, silently. */
+export function keepTail(body: Buffer, limit: number): string {
+  return (body.length <= limit ? body : body.subarray(body.length - limit)).toString('utf8')
+}
+
+/** Script output: last `limit` bytes, prefixed `Captured L of N bytes\n...\n` when cut. */
+export function truncateScriptOutput(output: Buffer, limit: number): string {
+  if (output.length <= limit) return output.toString('utf8')
+  return `Captured ${limit} of ${output.length} bytes\n...\n${output.subarray(output.length - limit).toString('utf8')}`
+}

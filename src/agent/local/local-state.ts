@@ -1,0 +1,295 @@
+import type { Clock } from '../../lib/clock.js'
+import {
+  aggregateStatus,
+  type AggregateStatus,
+  type CheckDefinition,
+  type CheckRegistration,
+  type HealthCheck,
+  type Source,
+  type Status,
+} from '../../structs/check.js'
+import type { Service } from '../../structs/service.js'
+
+/** A registered check with its bookkeeping. Frozen: an update installs a new entry. */
+export type CheckEntry = Readonly<{
+  check: HealthCheck
+  definition: CheckDefinition
+  /** The registration that made this entry; writes tagged with another generation are rejected. */
+  generation: number
+  token: string
+  source: Source
+  /** When the check last went non-critical → critical (epoch ms), null otherwise. In memory only. */
+  criticalSinceMs: number | null
+  /** When the status last changed (or the check was registered), epoch ms. */
+  statusChangedMs: number
+}>
+
+/** A registered service with its bookkeeping. Frozen. */
+export type ServiceEntry = Readonly<{
+  service: Service
+  token: string
+  source: Source
+}>
+
+/**
+ * What changed. A notification only means "look again" (DESIGN.md rule 2): receivers re-read
+ * the current state; the fields only let them skip changes that cannot concern them.
+ */
+export type Change =
+  | Readonly<{ kind: 'service'; serviceId: string }>
+  | Readonly<{ kind: 'check'; checkId: string; serviceId: string; statusChanged: boolean }>
+
+export type Listener = (change: Change) => void
+
+/** Outcome of a runner's write. */
+export type WriteResult = 'applied' | 'unchanged' | 'stale' | 'missing'
+
+/** All a runner may do to the world (STYLE.md practice 2): report a result for its own check. */
+export interface CheckSink {
+  report(status: Status, output: string): WriteResult
+}
+
+/** Counters exposed for tests, metrics and explain. */
+export interface LocalStateStats {
+  readonly rejectedStaleWrites: number
+  readonly appliedWrites: number
+}
+
+export interface LocalStateOptions {
+  readonly nodeName: string
+  readonly clock: Clock
+  /** Called for every write rejected by generation fencing (debug logging). */
+  readonly onStaleWrite?: (checkId: string, generation: number, current: number | undefined) => void
+}
+
+/**
+ * The node's local state: services and checks registered on this agent.
+ *
+ * Concurrency contract (DESIGN.md rules 1 and 3): every method is synchronous, so each call is
+ * atomic with respect to other callers. Readers get frozen entries that never change; a write
+ * installs a new entry (copy-on-write). Listeners run after the change is visible, synchronously,
+ * and must only record "look again" (never call back into a mutation).
+ */
+export class LocalState {
+  readonly nodeName: string
+  readonly #clock: Clock
+  readonly #services = new Map<string, ServiceEntry>()
+  readonly #checks = new Map<string, CheckEntry>()
+  readonly #listeners = new Set<{ fn: Listener }>()
+  readonly #onStaleWrite: LocalStateOptions['onStaleWrite']
+  #nextGeneration = 1
+  #rejected = 0
+  #applied = 0
+
+  constructor(opts: LocalStateOptions) {
+    this.nodeName = opts.nodeName
+    this.#clock = opts.clock
+    this.#onStaleWrite = opts.onStaleWrite
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  service(id: string): ServiceEntry | undefined {
+    return this.#services.get(id)
+  }
+
+  check(id: string): CheckEntry | undefined {
+    return this.#checks.get(id)
+  }
+
+  /** A snapshot list of every service entry, in insertion order. */
+  services(): readonly ServiceEntry[] {
+    return Object.freeze([...this.#services.values()])
+  }
+
+  /** A snapshot list of every check entry, in insertion order. */
+  checks(): readonly CheckEntry[] {
+    return Object.freeze([...this.#checks.values()])
+  }
+
+  serviceCount(): number {
+    return this.#services.size
+  }
+
+  checkCount(): number {
+    return this.#checks.size
+  }
+
+  /** The service's own checks. */
+  checksOfService(serviceId: string): readonly CheckEntry[] {
+    const out: CheckEntry[] = []
+    for (const e of this.#checks.values()) if (e.check.serviceId === serviceId) out.push(e)
+    return Object.freeze(out)
+  }
+
+  /** Node-level checks (no ServiceID). */
+  nodeChecks(): readonly CheckEntry[] {
+    return this.checksOfService('')
+  }
+
+  /** The agent's aggregate for a service: its checks plus all node-level checks (agent-state.md §4). */
+  serviceHealth(serviceId: string): { status: AggregateStatus; checks: readonly HealthCheck[] } {
+    const checks: HealthCheck[] = []
+    for (const e of this.#checks.values()) {
+      if (e.check.serviceId === serviceId || e.check.serviceId === '') checks.push(e.check)
+    }
+    return { status: aggregateStatus(checks), checks }
+  }
+
+  get stats(): LocalStateStats {
+    return { rejectedStaleWrites: this.#rejected, appliedWrites: this.#applied }
+  }
+
+  // ---- subscriptions -------------------------------------------------------------------------
+
+  /**
+   * Subscribes to every committed change. Returns the one function that removes *this*
+   * subscription (owners unsubscribe themselves; nothing is removed by key).
+   */
+  subscribe(fn: Listener): () => void {
+    const token = { fn }
+    this.#listeners.add(token)
+    return () => {
+      this.#listeners.delete(token)
+    }
+  }
+
+  subscriberCount(): number {
+    return this.#listeners.size
+  }
+
+  #notify(changes: readonly Change[]): void {
+    if (changes.length === 0) return
+    for (const l of [...this.#listeners]) {
+      for (const c of changes) l.fn(c)
+    }
+  }
+
+  // ---- mutations -----------------------------------------------------------------------------
+
+  /**
+   * Applies one registration atomically: the service (replacing any previous record whole),
+   * checks to add or replace, and checks to remove. A re-registered check keeps its current
+   * status and output (agent-state.md §7) unless `initialStatus` says otherwise, and gets a new
+   * generation, which fences every write of the previous registration. Returns the new entries.
+   */
+  apply(batch: {
+    readonly service?: { readonly service: Service; readonly token: string; readonly source: Source }
+    readonly checks?: readonly CheckRegistration[]
+    readonly removeCheckIds?: readonly string[]
+    /** Status/output to start from, for checks that do not exist yet (e.g. restored TTL state). */
+    readonly initialStatus?: ReadonlyMap<string, { status: Status; output: string }>
+  }): readonly CheckEntry[] {
+    const changes: Change[] = []
+    const now = this.#clock.now()
+    if (batch.service !== undefined) {
+      const { service, token, source } = batch.service
+      this.#services.set(service.id, Object.freeze({ service, token, source }))
+      changes.push(Object.freeze({ kind: 'service' as const, serviceId: service.id }))
+    }
+    const added: CheckEntry[] = []
+    for (const reg of batch.checks ?? []) {
+      const prev = this.#checks.get(reg.check.checkId)
+      const start = batch.initialStatus?.get(reg.check.checkId)
+      const status = prev?.check.status ?? start?.status ?? reg.check.status
+      const output = prev?.check.output ?? start?.output ?? reg.check.output
+      const check = Object.freeze({ ...reg.check, status, output })
+      const entry: CheckEntry = Object.freeze({
+        check,
+        definition: reg.definition,
+        generation: this.#nextGeneration++,
+        token: reg.token,
+        source: reg.source,
+        criticalSinceMs: prev?.criticalSinceMs ?? null,
+        statusChangedMs: prev !== undefined && prev.check.status === status ? prev.statusChangedMs : now,
+      })
+      this.#checks.set(check.checkId, entry)
+      added.push(entry)
+      changes.push(
+        Object.freeze({
+          kind: 'check' as const,
+          checkId: check.checkId,
+          serviceId: check.serviceId,
+          statusChanged: true,
+        }),
+      )
+      if (prev !== undefined && prev.check.serviceId !== check.serviceId) {
+        changes.push(
+          Object.freeze({
+            kind: 'check' as const,
+            checkId: check.checkId,
+            serviceId: prev.check.serviceId,
+            statusChanged: true,
+          }),
+        )
+      }
+    }
+    for (const id of batch.removeCheckIds ?? []) {
+      const prev = this.#checks.get(id)
+      if (prev === undefined) continue
+      this.#checks.delete(id)
+      changes.push(
+        Object.freeze({
+          kind: 'check' as const,
+          checkId: id,
+          serviceId: prev.check.serviceId,
+          statusChanged: true,
+        }),
+      )
+    }
+    this.#notify(changes)
+    return Object.freeze(added)
+  }
+
+  /** Removes a service record (its checks are removed by the caller through `apply`). */
+  removeService(id: string): boolean {
+    if (!this.#services.delete(id)) return false
+    this.#notify([Object.freeze({ kind: 'service' as const, serviceId: id })])
+    return true
+  }
+
+  /**
+   * A runner's write, fenced by generation (DESIGN.md rule 3): applied only if the check still
+   * exists and was last registered with `generation`. An identical status and output changes
+   * nothing and wakes nobody (it still maintains the critical time).
+   */
+  updateCheck(checkId: string, generation: number, status: Status, output: string): WriteResult {
+    const prev = this.#checks.get(checkId)
+    if (prev === undefined) {
+      this.#rejected++
+      this.#onStaleWrite?.(checkId, generation, undefined)
+      return 'missing'
+    }
+    if (prev.generation !== generation) {
+      this.#rejected++
+      this.#onStaleWrite?.(checkId, generation, prev.generation)
+      return 'stale'
+    }
+    const now = this.#clock.now()
+    const criticalSinceMs = status === 'critical' ? (prev.criticalSinceMs ?? now) : null
+    if (prev.check.status === status && prev.check.output === output) {
+      if (criticalSinceMs !== prev.criticalSinceMs) {
+        this.#checks.set(checkId, Object.freeze({ ...prev, criticalSinceMs }))
+      }
+      return 'unchanged'
+    }
+    const statusChanged = prev.check.status !== status
+    const entry: CheckEntry = Object.freeze({
+      ...prev,
+      check: Object.freeze({ ...prev.check, status, output }),
+      criticalSinceMs,
+      statusChangedMs: statusChanged ? now : prev.statusChangedMs,
+    })
+    this.#checks.set(checkId, entry)
+    this.#applied++
+    this.#notify([
+      Object.freeze({ kind: 'check' as const, checkId, serviceId: prev.check.serviceId, statusChanged }),
+    ])
+    return 'applied'
+  }
+
+  /** The sink a runner of `checkId`, registered as `generation`, writes through. */
+  sinkFor(checkId: string, generation: number): CheckSink {
+    return { report: (status, output) => this.updateCheck(checkId, generation, status, output) }
+  }
+}
