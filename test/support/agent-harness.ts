@@ -1,0 +1,54 @@
+import { Agent, type AgentLogger, type AgentSettings } from '../../src/agent/agent.js'
+import type { RunnerFactory } from '../../src/agent/checks/factory.js'
+import type { YieldPoint } from '../../src/agent/checks/runner.js'
+import type { Clock } from '../../src/lib/clock.js'
+
+/** A logger that drops everything (tests assert on state, not logs). */
+export const silentLogger: AgentLogger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child: () => silentLogger,
+}
+
+export function testSettings(overrides: Partial<AgentSettings> = {}): AgentSettings {
+  return {
+    nodeName: 'node1',
+    nodeId: '6f0d5d1e-8b7a-4c1e-9a57-2f8a9d7f0c11',
+    datacenter: 'dc1',
+    server: true,
+    bootstrap: true,
+    dev: true,
+    enableScriptChecks: false,
+    enableLocalScriptChecks: false,
+    checkOutputMaxSize: 4096,
+    discardCheckOutput: false,
+    nodeMeta: {},
+    bindAddr: '127.0.0.1',
+    advertiseAddr: '127.0.0.1',
+    ports: { serfLan: 8301, server: 8300 },
+    services: [],
+    checks: [],
+    ...overrides,
+  }
+}
+
+export function startTestAgent(opts: {
+  clock?: Clock
+  random?: () => number
+  yieldPoint?: YieldPoint
+  runnerFactory?: RunnerFactory
+  settings?: Partial<AgentSettings>
+}): Promise<Agent> {
+  return Agent.start({
+    config: testSettings(opts.settings),
+    logger: silentLogger,
+    ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
+    ...(opts.random !== undefined ? { random: opts.random } : {}),
+    ...(opts.yieldPoint !== undefined ? { yieldPoint: opts.yieldPoint } : {}),
+    ...(opts.runnerFactory !== undefined ? { runnerFactory: opts.runnerFactory } : {}),
+  })
+}
+
+export { checkRegistration, serviceRecord, serviceRegistration } from './records.js'
