@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { systemClock, type Clock } from '../lib/clock.js'
 import {
   BadRequestError,
+  ConfigError,
   MaintenanceServiceMissingError,
   MissingServiceForCheckError,
   NotTtlCheckError,
@@ -9,7 +10,7 @@ import {
   UnknownCheckError,
   UnknownServiceError,
 } from '../lib/errors.js'
-import { Mutex } from '../lib/keyed-queue.js'
+import { KeyedQueue, Mutex } from '../lib/keyed-queue.js'
 import {
   EMPTY_DEFINITION,
   NODE_MAINTENANCE_CHECK_ID,
@@ -29,7 +30,9 @@ import { createRunner, unsupportedCheckType, type RunnerFactory } from './checks
 import { truncateHead } from './checks/output.js'
 import { noYield, type RunnerLogger, type YieldPoint } from './checks/runner.js'
 import { TtlRunner } from './checks/ttl-check.js'
-import { LocalState } from './local/local-state.js'
+import { LocalState, type CheckEntry, type ServiceEntry } from './local/local-state.js'
+import { AgentStore, type LoadedState } from './persistence/agent-store.js'
+import type { FsPort } from './persistence/fs-port.js'
 
 /** The logger the agent needs; pino loggers satisfy it. */
 export interface AgentLogger extends RunnerLogger {
@@ -44,6 +47,8 @@ export interface AgentSettings {
   readonly server: boolean
   readonly bootstrap: boolean
   readonly dev: boolean
+  /** "" or ignored in dev mode: state is kept in memory only. */
+  readonly dataDir: string
   readonly enableScriptChecks: boolean
   readonly enableLocalScriptChecks: boolean
   readonly checkOutputMaxSize: number
@@ -68,6 +73,8 @@ export interface AgentOptions {
   readonly random?: () => number
   readonly yieldPoint?: YieldPoint
   readonly runnerFactory?: RunnerFactory
+  /** File-system port for the data dir (tests inject faults). */
+  readonly fs?: FsPort
 }
 
 export const VIGIL_VERSION = '1.22.0'
@@ -93,13 +100,16 @@ export class Agent {
   readonly #log: AgentLogger
   readonly #clock: Clock
   readonly #lock = new Mutex()
+  readonly #ttlQueue = new KeyedQueue()
+  readonly #store: AgentStore | null
   #shutdown: Promise<void> | undefined
 
-  private constructor(opts: AgentOptions) {
+  private constructor(opts: AgentOptions, store: AgentStore | null, nodeId: string) {
     this.config = opts.config
     this.#clock = opts.clock ?? systemClock
     this.#log = opts.logger.child({ module: 'agent' })
-    this.nodeId = opts.config.nodeId !== '' ? opts.config.nodeId : randomUUID()
+    this.#store = store
+    this.nodeId = nodeId
     this.startedAtMs = this.#clock.now()
     const stateLog = opts.logger.child({ module: 'agent.local' })
     this.state = new LocalState({
@@ -123,12 +133,45 @@ export class Agent {
     })
   }
 
-  /** Creates the agent and registers the services and checks of its config files. */
+  /**
+   * Creates the agent: takes the data-dir lock, then registers config-file services and checks
+   * and restores persisted ones (agent-state.md §12) — all before it returns, so the HTTP API
+   * opens on restored state.
+   */
   static async start(opts: AgentOptions): Promise<Agent> {
-    const agent = new Agent(opts)
-    await agent.#loadConfigDefinitions()
-    agent.#log.info({ node: opts.config.nodeName, datacenter: opts.config.datacenter }, 'Agent started')
+    const { config } = opts
+    const persistent = !config.dev && config.dataDir !== ''
+    const store = persistent
+      ? await AgentStore.open(config.dataDir, {
+          logger: opts.logger.child({ module: 'agent.persistence' }),
+          ...(opts.fs !== undefined ? { fs: opts.fs } : {}),
+        })
+      : null
+    let agent: Agent | undefined
+    try {
+      const nodeId = store !== null ? await store.nodeId(config.nodeId) : config.nodeId || randomUUID()
+      agent = new Agent(opts, store, nodeId)
+      await agent.#restore()
+    } catch (err) {
+      if (agent !== undefined) await agent.shutdown()
+      else await store?.close()
+      throw err
+    }
+    agent.#log.info(
+      {
+        node: config.nodeName,
+        datacenter: config.datacenter,
+        services: agent.state.serviceCount(),
+        checks: agent.state.checkCount(),
+      },
+      'Agent started',
+    )
     return agent
+  }
+
+  /** True when registrations are kept in a data dir. */
+  get persistent(): boolean {
+    return this.#store !== null
   }
 
   /** The normalizer context for a request from `origin`. */
@@ -154,28 +197,40 @@ export class Agent {
    * after that. With `replaceExistingChecks`, this service's checks absent from the request go.
    */
   registerService(reg: ServiceRegistration, opts: { replaceExistingChecks: boolean }): Promise<void> {
-    return this.#exclusive(async () => {
-      if (reg.sidecarService !== null) {
-        throw new BadRequestError('Connect.SidecarService is not supported by this vigil version yet')
-      }
-      for (const c of reg.checks) this.#assertRunnable(c)
-      const { service } = reg
-      const newIds = new Set(reg.checks.map((c) => c.check.checkId))
-      const removeCheckIds = opts.replaceExistingChecks
-        ? this.state
-            .checksOfService(service.id)
-            .map((e) => e.check.checkId)
-            .filter((id) => !newIds.has(id))
-        : []
-      const entries = this.state.apply({
-        service: { service, token: reg.token, source: reg.source },
-        checks: reg.checks,
-        removeCheckIds,
+    return this.#exclusive(() => this.#registerService(reg, { ...opts, persist: reg.source === 'remote' }))
+  }
+
+  async #registerService(
+    reg: ServiceRegistration,
+    opts: { replaceExistingChecks: boolean; persist: boolean },
+  ): Promise<void> {
+    if (reg.sidecarService !== null) {
+      throw new BadRequestError('Connect.SidecarService is not supported by this vigil version yet')
+    }
+    for (const c of reg.checks) this.#assertRunnable(c)
+    const { service } = reg
+    const newIds = new Set(reg.checks.map((c) => c.check.checkId))
+    const removeCheckIds = opts.replaceExistingChecks
+      ? this.state
+          .checksOfService(service.id)
+          .map((e) => e.check.checkId)
+          .filter((id) => !newIds.has(id))
+      : []
+    if (opts.persist) {
+      await this.#persistOrRollback([service.id], [...newIds, ...removeCheckIds], async (store) => {
+        await store.saveService({ service, token: reg.token, source: reg.source })
+        for (const c of reg.checks) await store.saveCheck(c)
+        for (const id of removeCheckIds) await store.deleteCheck(id)
       })
-      for (const id of removeCheckIds) await this.checks.remove(id)
-      for (const e of entries) await this.checks.replace(e.check.checkId, e.definition, e.generation)
-      this.#log.info({ service: service.id }, 'Synced service')
+    }
+    const entries = this.state.apply({
+      service: { service, token: reg.token, source: reg.source },
+      checks: reg.checks,
+      removeCheckIds,
     })
+    for (const id of removeCheckIds) await this.checks.remove(id)
+    for (const e of entries) await this.checks.replace(e.check.checkId, e.definition, e.generation)
+    this.#log.info({ service: service.id }, 'Synced service')
   }
 
   /** Removes a service, its checks (runners stopped and awaited). Unknown → UnknownServiceError. */
@@ -183,6 +238,12 @@ export class Agent {
     return this.#exclusive(async () => {
       if (this.state.service(serviceId) === undefined) throw new UnknownServiceError(serviceId)
       const checkIds = this.state.checksOfService(serviceId).map((e) => e.check.checkId)
+      // The service file goes first: a crash before its checks' files are gone leaves orphans
+      // that restore discards, never a resurrected service.
+      await this.#persistOrRollback([serviceId], checkIds, async (store) => {
+        await store.deleteService(serviceId)
+        for (const id of checkIds) await store.deleteCheck(id)
+      })
       this.state.apply({ removeCheckIds: checkIds })
       this.state.removeService(serviceId)
       for (const id of checkIds) await this.checks.remove(id)
@@ -194,20 +255,34 @@ export class Agent {
 
   /** Registers (or replaces) a standalone check; its service, if named, must exist. */
   registerCheck(reg: CheckRegistration): Promise<void> {
-    return this.#exclusive(async () => {
-      this.#assertRunnable(reg)
-      const withService = this.#attachService(reg)
-      const [entry] = this.state.apply({ checks: [withService] })
-      if (entry !== undefined)
-        await this.checks.replace(entry.check.checkId, entry.definition, entry.generation)
-      this.#log.info({ check: reg.check.checkId }, 'Synced check')
+    return this.#exclusive(() => this.#registerCheck(reg, { persist: reg.source === 'remote' }))
+  }
+
+  async #registerCheck(
+    reg: CheckRegistration,
+    opts: { persist: boolean; initial?: { status: Status; output: string }; resume?: RunnerResume },
+  ): Promise<void> {
+    this.#assertRunnable(reg)
+    const withService = this.#attachService(reg)
+    const checkId = reg.check.checkId
+    if (opts.persist) {
+      await this.#persistOrRollback([], [checkId], (store) => store.saveCheck(withService))
+    }
+    const [entry] = this.state.apply({
+      checks: [withService],
+      ...(opts.initial !== undefined ? { initialStatus: new Map([[checkId, opts.initial]]) } : {}),
     })
+    if (entry !== undefined) {
+      await this.checks.replace(entry.check.checkId, entry.definition, entry.generation, opts.resume)
+    }
+    this.#log.info({ check: checkId }, 'Synced check')
   }
 
   /** Removes a check and awaits its runner's stop. Unknown → UnknownCheckError. */
   deregisterCheck(checkId: string): Promise<void> {
     return this.#exclusive(async () => {
       if (this.state.check(checkId) === undefined) throw new UnknownCheckError(checkId)
+      await this.#persistOrRollback([], [checkId], (store) => store.deleteCheck(checkId))
       this.state.apply({ removeCheckIds: [checkId] })
       await this.checks.remove(checkId)
       this.#log.info({ check: checkId }, 'Deregistered check')
@@ -217,16 +292,47 @@ export class Agent {
   /**
    * pass/warn/fail/update of a TTL check (checks.md §5): writes status and (truncated) output
    * for the check's current registration, then restarts the TTL of that registration's runner.
+   * With a data dir the state is written to disk first (agent-state.md §12); updates of one
+   * check are serialized so disk and memory agree on the last one.
    */
-  updateTtl(checkId: string, status: Status, output: string): void {
+  async updateTtl(checkId: string, status: Status, output: string): Promise<void> {
+    this.#ttlEntry(checkId)
+    const store = this.#store
+    if (store === null) {
+      this.#applyTtl(this.#ttlEntry(checkId), status, output)
+      return
+    }
+    await this.#ttlQueue.run(checkId, async () => {
+      const entry = this.#ttlEntry(checkId)
+      const stored = this.#ttlOutput(entry, output)
+      await store.saveTtlState({
+        checkId,
+        status,
+        output: stored,
+        expiresMs: this.#clock.now() + entry.definition.ttlMs,
+      })
+      this.#applyTtl(this.#ttlEntry(checkId), status, output)
+    })
+  }
+
+  #ttlEntry(checkId: string): CheckEntry {
     const entry = this.state.check(checkId)
     if (entry === undefined) throw new UnknownCheckError(checkId)
     if (entry.definition.type !== 'ttl') throw new NotTtlCheckError(checkId)
+    return entry
+  }
+
+  #ttlOutput(entry: CheckEntry, output: string): string {
     const limit =
       entry.definition.outputMaxSize > 0
         ? Math.min(entry.definition.outputMaxSize, this.config.checkOutputMaxSize)
         : this.config.checkOutputMaxSize
-    const stored = this.config.discardCheckOutput ? '' : truncateHead(output, limit)
+    return this.config.discardCheckOutput ? '' : truncateHead(output, limit)
+  }
+
+  #applyTtl(entry: CheckEntry, status: Status, output: string): void {
+    const checkId = entry.check.checkId
+    const stored = this.#ttlOutput(entry, output)
     this.state.updateCheck(checkId, entry.generation, status, stored)
     const live = this.checks.runner(checkId)
     if (live !== undefined && live.generation === entry.generation && live.runner instanceof TtlRunner) {
@@ -238,55 +344,57 @@ export class Agent {
 
   /** Node maintenance (agent-state.md §6): enabling twice keeps the first reason. */
   setNodeMaintenance(enable: boolean, reason: string, token: string): Promise<void> {
-    return this.#exclusive(() => {
+    return this.#exclusive(async () => {
       const existing = this.state.check(NODE_MAINTENANCE_CHECK_ID)
       if (!enable) {
         if (existing === undefined) return
+        await this.#persistOrRollback([], [NODE_MAINTENANCE_CHECK_ID], (store) =>
+          store.deleteCheck(NODE_MAINTENANCE_CHECK_ID),
+        )
         this.state.apply({ removeCheckIds: [NODE_MAINTENANCE_CHECK_ID] })
         this.#log.info({}, 'Node left maintenance mode')
         return
       }
       if (existing !== undefined) return
-      this.state.apply({
-        checks: [
-          this.#maintenanceCheck(
-            NODE_MAINTENANCE_CHECK_ID,
-            'Node Maintenance Mode',
-            reason || NODE_MAINTENANCE_DEFAULT_REASON,
-            token,
-            null,
-          ),
-        ],
-      })
+      await this.#registerCheck(
+        this.#maintenanceCheck(
+          NODE_MAINTENANCE_CHECK_ID,
+          'Node Maintenance Mode',
+          reason || NODE_MAINTENANCE_DEFAULT_REASON,
+          token,
+          null,
+        ),
+        { persist: true },
+      )
       this.#log.info({}, 'Node entered maintenance mode')
     })
   }
 
   /** Service maintenance (agent-state.md §6). Unknown service → 404 `No service registered…`. */
   setServiceMaintenance(serviceId: string, enable: boolean, reason: string, token: string): Promise<void> {
-    return this.#exclusive(() => {
+    return this.#exclusive(async () => {
       const svc = this.state.service(serviceId)
       if (svc === undefined) throw new MaintenanceServiceMissingError(serviceId)
       const checkId = serviceMaintenanceCheckId(serviceId)
       const existing = this.state.check(checkId)
       if (!enable) {
         if (existing === undefined) return
+        await this.#persistOrRollback([], [checkId], (store) => store.deleteCheck(checkId))
         this.state.apply({ removeCheckIds: [checkId] })
         this.#log.info({ service: serviceId }, 'Service left maintenance mode')
         return
       }
       if (existing !== undefined) return
-      this.state.apply({
-        checks: [
-          this.#maintenanceCheck(
-            checkId,
-            'Service Maintenance Mode',
-            reason || SERVICE_MAINTENANCE_DEFAULT_REASON,
-            token,
-            svc.service,
-          ),
-        ],
-      })
+      await this.#registerCheck(
+        this.#maintenanceCheck(
+          checkId,
+          'Service Maintenance Mode',
+          reason || SERVICE_MAINTENANCE_DEFAULT_REASON,
+          token,
+          svc.service,
+        ),
+        { persist: true },
+      )
       this.#log.info({ service: serviceId }, 'Service entered maintenance mode')
     })
   }
@@ -299,6 +407,7 @@ export class Agent {
       this.#log.info({}, 'Requesting shutdown')
       await this.#lock.run(async () => {
         await this.checks.stopAll()
+        await this.#store?.close()
       })
       this.#log.info({}, 'Shutdown complete')
     })())
@@ -369,15 +478,130 @@ export class Agent {
     })
   }
 
-  async #loadConfigDefinitions(): Promise<void> {
-    const ctx = this.normalizeContext('config')
-    for (const def of this.config.services) {
-      const reg = normalizeServiceDefinition(def.definition, ctx)
-      await this.registerService(reg, { replaceExistingChecks: false })
-    }
-    for (const def of this.config.checks) {
-      const reg = normalizeCheckDefinition(def.definition, ctx)
-      await this.registerCheck(reg)
+  /**
+   * Persists with `write`; if it fails, puts the files of the named services and checks back as
+   * they were (from memory) so disk and memory still agree, then rethrows. No-op in memory mode.
+   */
+  async #persistOrRollback(
+    serviceIds: readonly string[],
+    checkIds: readonly string[],
+    write: (store: AgentStore) => Promise<void>,
+  ): Promise<void> {
+    const store = this.#store
+    if (store === null) return
+    const services = serviceIds.map((id) => [id, this.state.service(id)] as const)
+    const checks = checkIds.map((id) => [id, this.state.check(id)] as const)
+    try {
+      await write(store)
+    } catch (err) {
+      this.#log.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'Persisting failed; nothing was changed',
+      )
+      await this.#restoreFiles(store, services, checks).catch((restoreErr: unknown) => {
+        this.#log.error(
+          { err: restoreErr instanceof Error ? restoreErr.message : String(restoreErr) },
+          'Could not restore the previous files after a failed write',
+        )
+      })
+      throw err
     }
   }
+
+  async #restoreFiles(
+    store: AgentStore,
+    services: readonly (readonly [string, ServiceEntry | undefined])[],
+    checks: readonly (readonly [string, CheckEntry | undefined])[],
+  ): Promise<void> {
+    for (const [id, prev] of services) {
+      if (prev !== undefined && prev.source === 'remote') await store.saveService(prev)
+      else await store.deleteService(id)
+    }
+    for (const [id, prev] of checks) {
+      if (prev !== undefined && isPersisted(prev)) await store.saveCheck(prev)
+      else await store.deleteCheck(id)
+    }
+  }
+
+  /**
+   * Start-up registration (agent-state.md §12): config-file services, then persisted services
+   * (a config service with the same ID wins and the file is deleted), then config-file checks,
+   * then persisted checks (forced critical, unless a TTL check's saved state is still valid,
+   * which is restored together with the remaining TTL).
+   */
+  async #restore(): Promise<void> {
+    const ctx = this.normalizeContext('config')
+    const problems: string[] = []
+    const normalizeAll = <T>(defs: readonly ConfigDefinition[], fn: (d: unknown) => T): T[] =>
+      defs.flatMap((d) => {
+        try {
+          return [fn(d.definition)]
+        } catch (err) {
+          problems.push(`${d.source}: ${err instanceof Error ? err.message : String(err)}`)
+          return []
+        }
+      })
+    const configServices = normalizeAll(this.config.services, (d) => normalizeServiceDefinition(d, ctx))
+    const configChecks = normalizeAll(this.config.checks, (d) => normalizeCheckDefinition(d, ctx))
+    if (problems.length > 0) throw new ConfigError(problems)
+
+    const store = this.#store
+    const loaded: LoadedState =
+      store !== null ? await store.load() : { services: [], checks: [], ttlStates: new Map() }
+    await this.#exclusive(async () => {
+      for (const reg of configServices)
+        await this.#registerService(reg, { replaceExistingChecks: false, persist: false })
+      for (const p of loaded.services) {
+        if (this.state.service(p.service.id) !== undefined) {
+          await store?.deleteService(p.service.id)
+          continue
+        }
+        this.state.apply({ service: p })
+      }
+      for (const reg of configChecks) await this.#registerCheck(reg, { persist: false })
+      const now = this.#clock.now()
+      const restoredTtl = new Set<string>()
+      for (const p of loaded.checks) {
+        const id = p.check.checkId
+        const serviceId = p.check.serviceId
+        if (
+          this.state.check(id) !== undefined ||
+          (serviceId !== '' && this.state.service(serviceId) === undefined)
+        ) {
+          await store?.deleteCheck(id)
+          continue
+        }
+        if (p.definition.type === 'script' && !this.config.enableScriptChecks && p.source === 'remote') {
+          this.#log.error({ check: id }, 'Not restoring a script check: enable_script_checks is off')
+          continue
+        }
+        const ttl = p.definition.type === 'ttl' ? loaded.ttlStates.get(id) : undefined
+        const valid = ttl !== undefined && ttl.expiresMs > now
+        if (ttl !== undefined && !valid) await store?.deleteTtlState(id)
+        if (valid) restoredTtl.add(id)
+        const reg: CheckRegistration = {
+          check: p.check,
+          definition: p.definition,
+          token: p.token,
+          source: p.source,
+        }
+        await this.#registerCheck(reg, {
+          persist: false,
+          initial: valid ? { status: ttl.status, output: ttl.output } : { status: 'critical', output: '' },
+          ...(valid ? { resume: { ttlRemainingMs: ttl.expiresMs - now, lastOutput: ttl.output } } : {}),
+        })
+      }
+      for (const id of loaded.ttlStates.keys()) {
+        if (!restoredTtl.has(id) && this.state.check(id)?.definition.type !== 'ttl')
+          await store?.deleteTtlState(id)
+      }
+    })
+  }
+}
+
+type RunnerResume = NonNullable<Parameters<CheckManager['replace']>[3]>
+
+/** Checks that live in the data dir: API registrations and maintenance checks. */
+function isPersisted(entry: CheckEntry): boolean {
+  return entry.source === 'remote' || entry.definition.type === 'maintenance'
 }

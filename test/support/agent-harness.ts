@@ -1,6 +1,7 @@
 import { Agent, type AgentLogger, type AgentSettings } from '../../src/agent/agent.js'
 import type { RunnerFactory } from '../../src/agent/checks/factory.js'
 import type { YieldPoint } from '../../src/agent/checks/runner.js'
+import type { FsPort } from '../../src/agent/persistence/fs-port.js'
 import type { Clock } from '../../src/lib/clock.js'
 
 /** A logger that drops everything (tests assert on state, not logs). */
@@ -20,6 +21,7 @@ export function testSettings(overrides: Partial<AgentSettings> = {}): AgentSetti
     server: true,
     bootstrap: true,
     dev: true,
+    dataDir: '',
     enableScriptChecks: false,
     enableLocalScriptChecks: false,
     checkOutputMaxSize: 4096,
@@ -40,6 +42,7 @@ export function startTestAgent(opts: {
   yieldPoint?: YieldPoint
   runnerFactory?: RunnerFactory
   settings?: Partial<AgentSettings>
+  fs?: FsPort
 }): Promise<Agent> {
   return Agent.start({
     config: testSettings(opts.settings),
@@ -48,6 +51,7 @@ export function startTestAgent(opts: {
     ...(opts.random !== undefined ? { random: opts.random } : {}),
     ...(opts.yieldPoint !== undefined ? { yieldPoint: opts.yieldPoint } : {}),
     ...(opts.runnerFactory !== undefined ? { runnerFactory: opts.runnerFactory } : {}),
+    ...(opts.fs !== undefined ? { fs: opts.fs } : {}),
   })
 }
 

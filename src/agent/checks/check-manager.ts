@@ -3,7 +3,7 @@ import { KeyedQueue } from '../../lib/keyed-queue.js'
 import type { CheckDefinition } from '../../structs/check.js'
 import type { LocalState } from '../local/local-state.js'
 import type { RunnerFactory } from './factory.js'
-import { noYield, type Runner, type RunnerLogger, type YieldPoint } from './runner.js'
+import { noYield, type Runner, type RunnerContext, type RunnerLogger, type YieldPoint } from './runner.js'
 
 export interface CheckManagerOptions {
   readonly state: LocalState
@@ -55,7 +55,12 @@ export class CheckManager {
    * the later call owns the ID then. The check must already be in LocalState (it is stored
    * before its runner starts, seed-race.md §7).
    */
-  replace(checkId: string, definition: CheckDefinition, generation: number): Promise<void> {
+  replace(
+    checkId: string,
+    definition: CheckDefinition,
+    generation: number,
+    resume?: RunnerContext['resume'],
+  ): Promise<void> {
     return this.#queue.run(checkId, async () => {
       await this.#stopCurrent(checkId)
       await this.#yield(`manager.replace.stopped:${checkId}`)
@@ -72,6 +77,7 @@ export class CheckManager {
         outputMaxSize:
           definition.outputMaxSize > 0 ? Math.min(definition.outputMaxSize, outputMaxSize) : outputMaxSize,
         yieldPoint: this.#yield,
+        ...(resume !== undefined ? { resume } : {}),
       })
       if (runner === null) return
       this.#runners.set(checkId, { runner, generation })

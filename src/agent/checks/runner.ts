@@ -29,6 +29,8 @@ export interface RunnerContext {
   /** Effective output limit in bytes (checks.md §3). */
   readonly outputMaxSize: number
   readonly yieldPoint: YieldPoint
+  /** Set when a check is restored from the data dir with state that is still valid. */
+  readonly resume?: Readonly<{ ttlRemainingMs: number; lastOutput: string }>
 }
 
 /**

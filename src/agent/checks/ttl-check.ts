@@ -14,9 +14,9 @@ export class TtlRunner extends Runner {
   readonly #rearmed = new Trigger()
   #lastOutput: string
 
-  constructor(ctx: RunnerContext, opts: { lastOutput?: string } = {}) {
+  constructor(ctx: RunnerContext) {
     super(ctx)
-    this.#lastOutput = opts.lastOutput ?? ''
+    this.#lastOutput = ctx.resume?.lastOutput ?? ''
   }
 
   /** Restarts the full TTL and remembers the output given with the update. */
@@ -28,8 +28,11 @@ export class TtlRunner extends Runner {
   protected async run(signal: AbortSignal): Promise<void> {
     const { clock, definition } = this.ctx
     let expired = false
+    // A check restored with valid state expires when that state would have (not a full TTL later).
+    let nextMs = this.ctx.resume?.ttlRemainingMs ?? definition.ttlMs
     for (;;) {
-      const woke = await this.#rearmed.wait(clock, { maxMs: expired ? IDLE_MS : definition.ttlMs, signal })
+      const woke = await this.#rearmed.wait(clock, { maxMs: expired ? IDLE_MS : nextMs, signal })
+      nextMs = definition.ttlMs
       if (signal.aborted) return
       if (woke === 'notified') {
         expired = false
