@@ -1,0 +1,211 @@
+/**
+ * vigil benchmarks: `npm run bench` (add `-- --quick` for a short smoke run).
+ * Every number is a median over rounds; HTTP throughput is measured side by side with a bare
+ * node:http server replaying the exact bytes vigil answered, so the ratio is what vigil's
+ * routing, state reads and rendering cost. Results are written to docs/benchmarks.md.
+ */
+import { writeFileSync } from 'node:fs'
+import { createServer as createHttpServer } from 'node:http'
+import { createServer as createTcpServer, type Socket } from 'node:net'
+import { cpus } from 'node:os'
+import type autocannon from 'autocannon'
+import {
+  capture,
+  inParallel,
+  load,
+  log,
+  median,
+  procUsage,
+  put,
+  startBare,
+  startVigil,
+  type Proc,
+} from './lib.js'
+
+const quick = process.argv.includes('--quick')
+const ROUNDS = quick ? 1 : 5
+const SECONDS = quick ? 1 : 3
+const CONNECTIONS = 10
+const MANY = quick ? 1000 : 10_000
+const SETTLE_S = quick ? 3 : 12
+const MEASURE_S = quick ? 5 : 30
+
+interface Row {
+  readonly name: string
+  readonly value: string
+  readonly goal: string
+  readonly met: boolean | null
+}
+const rows: Row[] = []
+
+async function registerTtlChecks(agent: Proc, count: number): Promise<string[]> {
+  const ids = Array.from({ length: count }, (_, i) => `ttl-${i}`)
+  await inParallel(ids, 16, (id) =>
+    put(`${agent.url}/v1/agent/check/register`, { ID: id, Name: id, TTL: '1h' }),
+  )
+  return ids
+}
+
+/** GET /v1/agent/checks with 1,000 checks, and PUT check/pass, each against the bare server. */
+async function httpThroughput(): Promise<void> {
+  const vigil = await startVigil()
+  try {
+    const ids = await registerTtlChecks(vigil, 1000)
+    const getUrl = `${vigil.url}/v1/agent/checks`
+    const bareGet = await startBare(await capture(getUrl))
+    let passIndex = 0
+    const passRequests: autocannon.Request[] = [
+      {
+        method: 'PUT',
+        setupRequest: (req) => ({
+          ...req,
+          path: `/v1/agent/check/pass/${ids[passIndex++ % ids.length] ?? ''}`,
+        }),
+      },
+    ]
+    const barePut = await startBare(
+      await capture(`${vigil.url}/v1/agent/check/pass/${ids[0]}`, { method: 'PUT' }),
+    )
+    try {
+      const getV: number[] = []
+      const getB: number[] = []
+      const putV: number[] = []
+      const putB: number[] = []
+      for (let r = 0; r < ROUNDS; r++) {
+        getV.push((await load({ url: getUrl, seconds: SECONDS, connections: CONNECTIONS })).requestsPerSec)
+        getB.push(
+          (await load({ url: bareGet.url, seconds: SECONDS, connections: CONNECTIONS })).requestsPerSec,
+        )
+        putV.push(
+          (await load({ url: vigil.url, seconds: SECONDS, connections: CONNECTIONS, requests: passRequests }))
+            .requestsPerSec,
+        )
+        putB.push(
+          (await load({ url: `${barePut.url}/`, seconds: SECONDS, connections: CONNECTIONS, method: 'PUT' }))
+            .requestsPerSec,
+        )
+        log(
+          `round ${r + 1}/${ROUNDS}: GET ${getV.at(-1)} vs ${getB.at(-1)}; PUT ${putV.at(-1)} vs ${putB.at(-1)}`,
+        )
+      }
+      const getRatio = median(getV) / median(getB)
+      const putRatio = median(putV) / median(putB)
+      rows.push({
+        name: 'GET /v1/agent/checks (1,000 checks), req/s: vigil / bare node:http',
+        value: `${fmt(median(getV))} / ${fmt(median(getB))} = **${getRatio.toFixed(2)}**`,
+        goal: 'ratio ≥ 0.7',
+        met: getRatio >= 0.7,
+      })
+      rows.push({
+        name: 'PUT /v1/agent/check/pass/:id, req/s: vigil / bare node:http',
+        value: `${fmt(median(putV))} / ${fmt(median(putB))} = **${putRatio.toFixed(2)}**`,
+        goal: '—',
+        met: null,
+      })
+      rows.push({
+        name: 'TTL updates through the API (check/pass), per second',
+        value: fmt(median(putV)),
+        goal: '≥ 10,000/s',
+        met: median(putV) >= 10_000,
+      })
+    } finally {
+      await bareGet.stop()
+      await barePut.stop()
+    }
+  } finally {
+    await vigil.stop()
+  }
+}
+
+/** Agent CPU and RSS with MANY checks of one kind at a 10 s interval against a local listener. */
+async function probeLoad(kind: 'tcp' | 'http'): Promise<void> {
+  const sockets = new Set<Socket>()
+  const server =
+    kind === 'tcp'
+      ? createTcpServer((s) => {
+          s.destroy()
+        })
+      : createHttpServer((_req, res) => {
+          res.end('ok')
+        })
+  server.on('connection', (s: Socket) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const addr = server.address()
+  const port = typeof addr === 'object' && addr !== null ? addr.port : 0
+  const vigil = await startVigil()
+  try {
+    const ids = Array.from({ length: MANY }, (_, i) => `${kind}-${i}`)
+    const target = kind === 'tcp' ? { TCP: `127.0.0.1:${port}` } : { HTTP: `http://127.0.0.1:${port}/health` }
+    const started = Date.now()
+    await inParallel(ids, 16, (id) =>
+      put(`${vigil.url}/v1/agent/check/register`, { ID: id, Name: id, Interval: '10s', ...target }),
+    )
+    log(`${kind}: registered ${MANY} checks in ${Date.now() - started} ms`)
+    await new Promise((r) => setTimeout(r, SETTLE_S * 1000))
+    const pid = vigil.child.pid ?? 0
+    const before = procUsage(pid)
+    await new Promise((r) => setTimeout(r, MEASURE_S * 1000))
+    const after = procUsage(pid)
+    const cpuPct = ((after.cpuSeconds - before.cpuSeconds) / MEASURE_S) * 100
+    const res = await fetch(
+      `${vigil.url}/v1/agent/checks?filter=${encodeURIComponent('Status == "passing"')}`,
+    )
+    const passing = Object.keys((await res.json()) as object).length
+    const rssMb = after.rssBytes / 2 ** 20
+    rows.push({
+      name: `${fmt(MANY)} ${kind.toUpperCase()} checks at 10 s: agent CPU (one core) / RSS (${fmt(passing)} passing)`,
+      value: `${cpuPct.toFixed(1)}% / ${rssMb.toFixed(0)} MB`,
+      goal: '< 25% / < 300 MB',
+      met: cpuPct < 25 && rssMb < 300,
+    })
+  } finally {
+    await vigil.stop()
+    for (const s of sockets) s.destroy()
+    await new Promise((r) => server.close(r))
+  }
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US')
+}
+
+function report(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU'
+  const lines = [
+    '# Benchmarks',
+    '',
+    'Generated by `npm run bench` (bench/run.ts). Every throughput number is the median of',
+    `${ROUNDS} rounds of ${SECONDS} s with ${CONNECTIONS} keep-alive connections (autocannon), vigil and`,
+    'the baseline measured alternately in the same run. The baseline is a bare `node:http` server',
+    '(bench/bare-server.ts) answering with the exact status, headers and bytes vigil answered, so the',
+    'ratio is the cost of vigil itself. vigil runs as `vigil agent -dev` in its own process.',
+    '',
+    `Machine: ${cpus().length} × ${cpu}, Node.js ${process.version}${quick ? ' — quick run (--quick), not for comparison' : ''}.`,
+    '',
+    '| benchmark | result | goal | met |',
+    '| --- | --- | --- | --- |',
+    ...rows.map(
+      (r) => `| ${r.name} | ${r.value} | ${r.goal} | ${r.met === null ? '—' : r.met ? 'yes' : '**no**'} |`,
+    ),
+    '',
+  ]
+  return lines.join('\n')
+}
+
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length)
+const suites: Record<string, () => Promise<void>> = {
+  http: httpThroughput,
+  tcp: () => probeLoad('tcp'),
+  httpchecks: () => probeLoad('http'),
+}
+for (const [name, fn] of Object.entries(suites)) {
+  if (only !== undefined && !only.split(',').includes(name)) continue
+  log(`== ${name}`)
+  await fn()
+}
+const text = report()
+process.stdout.write(text)
+if (only === undefined && !quick) writeFileSync('docs/benchmarks.md', text)
