@@ -1,7 +1,10 @@
 import { BadRequestError } from '../../lib/errors.js'
 import type { CheckType } from '../../structs/check.js'
+import { HttpRunner } from './http-check.js'
 import type { Runner, RunnerContext } from './runner.js'
+import { TcpRunner } from './tcp-check.js'
 import { TtlRunner } from './ttl-check.js'
+import { UdpRunner } from './udp-check.js'
 
 /** Builds the runner for a check definition; null for checks that have no runner (maintenance). */
 export type RunnerFactory = (ctx: RunnerContext) => Runner | null
@@ -23,6 +26,12 @@ export const createRunner: RunnerFactory = (ctx) => {
   switch (type) {
     case 'ttl':
       return new TtlRunner(ctx)
+    case 'http':
+      return new HttpRunner(ctx)
+    case 'tcp':
+      return new TcpRunner(ctx)
+    case 'udp':
+      return new UdpRunner(ctx)
     case 'maintenance':
     case '':
       return null
