@@ -19,6 +19,8 @@ export type ProxyConfig = Readonly<{
   mode: string
   config: Readonly<Record<string, unknown>>
   upstreams: readonly Upstream[]
+  /** The other `Proxy` fields as given (`MeshGateway`, `Expose`, `TransparentProxy`, …), by Go name. */
+  extra: Readonly<Record<string, unknown>>
 }>
 
 /**
@@ -50,6 +52,11 @@ export type ServiceRegistration = Readonly<{
   checks: readonly CheckRegistration[]
   /** The sidecar registration spawned by `Connect.SidecarService`, if any (a later issue fills it). */
   sidecar: ServiceRegistration | null
+  /**
+   * `Connect.SidecarService` exactly as given (decoded and checked for unknown fields, not yet
+   * defaulted); the sidecar feature builds `sidecar` from it. null when the definition had none.
+   */
+  sidecarService: Readonly<Record<string, unknown>> | null
   token: string
   source: 'remote' | 'local'
 }>
