@@ -56,7 +56,14 @@ export interface AgentSettings {
   readonly nodeMeta: Readonly<Record<string, string>>
   readonly bindAddr: string
   readonly advertiseAddr: string
-  readonly ports: Readonly<{ serfLan: number; server: number }>
+  readonly ports: Readonly<{
+    serfLan: number
+    server: number
+    sidecarMinPort: number
+    sidecarMaxPort: number
+  }>
+  /** How often alias checks re-derive their status without notifications (default 1 minute). */
+  readonly aliasReconcileIntervalMs: number
   /** Raw service definitions from config files, normalized at start. */
   readonly services: readonly ConfigDefinition[]
   /** Raw check definitions from config files, normalized at start. */
@@ -129,6 +136,7 @@ export class Agent {
       logger: opts.logger.child({ module: 'agent.checks' }),
       factory: opts.runnerFactory ?? createRunner,
       outputMaxSize: opts.config.checkOutputMaxSize,
+      aliasReconcileMs: opts.config.aliasReconcileIntervalMs,
       yieldPoint: opts.yieldPoint ?? noYield,
     })
   }
@@ -429,8 +437,17 @@ export class Agent {
 
   /** Refuses definitions whose runner cannot be built, before anything changes. */
   #assertRunnable(reg: CheckRegistration): void {
-    const refusal = unsupportedCheckType(reg.definition.type)
+    const def = reg.definition
+    const refusal = unsupportedCheckType(def.type)
     if (refusal !== undefined) throw new BadRequestError(`Invalid check: ${refusal}`)
+    if (
+      def.type === 'alias' &&
+      (def.aliasService === '' || (def.aliasNode !== '' && def.aliasNode !== this.config.nodeName))
+    ) {
+      throw new BadRequestError(
+        'Invalid check: alias checks of another node (AliasNode) need a catalog, which this agent does not have yet; alias a service registered on this agent',
+      )
+    }
   }
 
   #attachService(reg: CheckRegistration): CheckRegistration {

@@ -14,6 +14,8 @@ export interface CheckManagerOptions {
   /** Agent-wide output limit (`check_output_max_size`). */
   readonly outputMaxSize: number
   readonly yieldPoint?: YieldPoint
+  /** Alias reconcile interval handed to alias runners. */
+  readonly aliasReconcileMs?: number
 }
 
 interface Live {
@@ -77,6 +79,10 @@ export class CheckManager {
         outputMaxSize:
           definition.outputMaxSize > 0 ? Math.min(definition.outputMaxSize, outputMaxSize) : outputMaxSize,
         yieldPoint: this.#yield,
+        local: state,
+        ...(this.#opts.aliasReconcileMs !== undefined
+          ? { aliasReconcileMs: this.#opts.aliasReconcileMs }
+          : {}),
         ...(resume !== undefined ? { resume } : {}),
       })
       if (runner === null) return

@@ -1,7 +1,7 @@
 import type { Clock } from '../../lib/clock.js'
 import { RunnerStoppedError } from '../../lib/errors.js'
 import type { CheckDefinition, Status } from '../../structs/check.js'
-import type { CheckSink, WriteResult } from '../local/local-state.js'
+import type { CheckEntry, CheckSink, Listener, ServiceEntry, WriteResult } from '../local/local-state.js'
 
 /** The logging a runner needs; pino loggers satisfy it. */
 export interface RunnerLogger {
@@ -16,6 +16,15 @@ export type YieldPoint = (label: string) => Promise<void>
 
 export const noYield: YieldPoint = () => Promise.resolve()
 
+/** What a runner that reads other checks (alias) may see of local state; LocalState implements it. */
+export interface LocalView {
+  check(id: string): CheckEntry | undefined
+  service(id: string): ServiceEntry | undefined
+  checksOfService(serviceId: string): readonly CheckEntry[]
+  /** Returns the function that removes this subscription, and only this one. */
+  subscribe(fn: Listener): () => void
+}
+
 /** Everything a runner gets from the agent. Narrow on purpose (STYLE.md practice 2). */
 export interface RunnerContext {
   readonly checkId: string
@@ -29,6 +38,10 @@ export interface RunnerContext {
   /** Effective output limit in bytes (checks.md §3). */
   readonly outputMaxSize: number
   readonly yieldPoint: YieldPoint
+  /** Local state, for runners that mirror other checks (alias). */
+  readonly local?: LocalView
+  /** Alias reconcile interval (`alias_reconcile_interval`, default 1 minute). */
+  readonly aliasReconcileMs?: number
   /** Set when a check is restored from the data dir with state that is still valid. */
   readonly resume?: Readonly<{ ttlRemainingMs: number; lastOutput: string }>
 }

@@ -75,6 +75,8 @@ export class LocalState {
   readonly #clock: Clock
   readonly #services = new Map<string, ServiceEntry>()
   readonly #checks = new Map<string, CheckEntry>()
+  /** serviceId ('' = node-level) → IDs of its checks, so per-service reads do not scan every check. */
+  readonly #byService = new Map<string, Set<string>>()
   readonly #listeners = new Set<{ fn: Listener }>()
   readonly #onStaleWrite: LocalStateOptions['onStaleWrite']
   #nextGeneration = 1
@@ -115,10 +117,13 @@ export class LocalState {
     return this.#checks.size
   }
 
-  /** The service's own checks. */
+  /** The service's own checks ('' = node-level checks), in registration order. */
   checksOfService(serviceId: string): readonly CheckEntry[] {
     const out: CheckEntry[] = []
-    for (const e of this.#checks.values()) if (e.check.serviceId === serviceId) out.push(e)
+    for (const id of this.#byService.get(serviceId) ?? []) {
+      const e = this.#checks.get(id)
+      if (e !== undefined) out.push(e)
+    }
     return Object.freeze(out)
   }
 
@@ -129,10 +134,8 @@ export class LocalState {
 
   /** The agent's aggregate for a service: its checks plus all node-level checks (agent-state.md §4). */
   serviceHealth(serviceId: string): { status: AggregateStatus; checks: readonly HealthCheck[] } {
-    const checks: HealthCheck[] = []
-    for (const e of this.#checks.values()) {
-      if (e.check.serviceId === serviceId || e.check.serviceId === '') checks.push(e.check)
-    }
+    const checks: HealthCheck[] = this.checksOfService(serviceId).map((e) => e.check)
+    if (serviceId !== '') for (const e of this.checksOfService('')) checks.push(e.check)
     return { status: aggregateStatus(checks), checks }
   }
 
@@ -203,7 +206,9 @@ export class LocalState {
         criticalSinceMs: prev?.criticalSinceMs ?? null,
         statusChangedMs: prev !== undefined && prev.check.status === status ? prev.statusChangedMs : now,
       })
+      if (prev !== undefined) this.#unindex(prev)
       this.#checks.set(check.checkId, entry)
+      this.#index(entry)
       added.push(entry)
       changes.push(
         Object.freeze({
@@ -228,6 +233,7 @@ export class LocalState {
       const prev = this.#checks.get(id)
       if (prev === undefined) continue
       this.#checks.delete(id)
+      this.#unindex(prev)
       changes.push(
         Object.freeze({
           kind: 'check' as const,
@@ -239,6 +245,20 @@ export class LocalState {
     }
     this.#notify(changes)
     return Object.freeze(added)
+  }
+
+  #index(entry: CheckEntry): void {
+    const key = entry.check.serviceId
+    let ids = this.#byService.get(key)
+    if (ids === undefined) this.#byService.set(key, (ids = new Set()))
+    ids.add(entry.check.checkId)
+  }
+
+  #unindex(entry: CheckEntry): void {
+    const key = entry.check.serviceId
+    const ids = this.#byService.get(key)
+    ids?.delete(entry.check.checkId)
+    if (ids?.size === 0) this.#byService.delete(key)
   }
 
   /** Removes a service record (its checks are removed by the caller through `apply`). */
