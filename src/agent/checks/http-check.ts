@@ -19,8 +19,8 @@ export interface HttpRunnerOptions {
 export const HTTP_USER_AGENT = 'Consul Health Check'
 export const HTTP_ACCEPT = 'text/plain, text/*, */*'
 
-/** Go's client follows at most this many redirects, then fails. */
-const MAX_REDIRECTS = 10
+/** Go's default redirect policy stops after 10 consecutive requests ("stopped after 10 redirects"). */
+const MAX_REQUESTS = 10
 
 /** Header keys Go's request writer never takes from the header map. */
 const EXCLUDED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'trailer'])
@@ -81,14 +81,14 @@ export class HttpRunner extends IntervalRunner {
       referer: undefined,
     }
     try {
-      for (let redirects = 0; ; redirects++) {
+      for (let sent = 1; ; sent++) {
         const ex = await this.#send(hop, op, signal)
         try {
           const code = ex.res.statusCode ?? 0
           const location = ex.res.headers.location
           if (!def.disableRedirects && isRedirect(code) && location !== undefined && location !== '') {
-            if (redirects === MAX_REDIRECTS) {
-              throw new HttpCheckError(`${op} "${location}": stopped after ${MAX_REDIRECTS} redirects`)
+            if (sent >= MAX_REQUESTS) {
+              throw new HttpCheckError(`${op} "${location}": stopped after ${MAX_REQUESTS} redirects`)
             }
             hop = nextHop(hop, code, location, op)
             continue
