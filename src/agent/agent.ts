@@ -30,7 +30,8 @@ import { createRunner, unsupportedCheckType, type RunnerFactory } from './checks
 import { truncateHead } from './checks/output.js'
 import { noYield, type RunnerLogger, type YieldPoint } from './checks/runner.js'
 import { TtlRunner } from './checks/ttl-check.js'
-import { LocalState, type CheckEntry, type ServiceEntry } from './local/local-state.js'
+import { LocalState, type Change, type CheckEntry, type ServiceEntry } from './local/local-state.js'
+import type { LifecycleRules } from './rules.js'
 import { AgentStore, type LoadedState } from './persistence/agent-store.js'
 import type { FsPort } from './persistence/fs-port.js'
 
@@ -82,6 +83,10 @@ export interface AgentOptions {
   readonly runnerFactory?: RunnerFactory
   /** File-system port for the data dir (tests inject faults). */
   readonly fs?: FsPort
+  /** Tests only: run with one of DESIGN.md's rules removed (see rules.ts). */
+  readonly rules?: LifecycleRules
+  /** Tests only: drops the local-state notifications it returns true for. */
+  readonly dropNotification?: (change: Change) => boolean
 }
 
 export const VIGIL_VERSION = '1.22.0'
@@ -122,6 +127,8 @@ export class Agent {
     this.state = new LocalState({
       nodeName: opts.config.nodeName,
       clock: this.#clock,
+      ...(opts.rules !== undefined ? { rules: opts.rules } : {}),
+      ...(opts.dropNotification !== undefined ? { dropNotification: opts.dropNotification } : {}),
       onStaleWrite: (checkId, generation, current) => {
         stateLog.debug(
           { checkId, generation, current: current ?? 'none' },
@@ -137,6 +144,7 @@ export class Agent {
       factory: opts.runnerFactory ?? createRunner,
       outputMaxSize: opts.config.checkOutputMaxSize,
       aliasReconcileMs: opts.config.aliasReconcileIntervalMs,
+      ...(opts.rules !== undefined ? { rules: opts.rules } : {}),
       yieldPoint: opts.yieldPoint ?? noYield,
     })
   }

@@ -1,7 +1,9 @@
 import { Agent, type AgentLogger, type AgentSettings } from '../../src/agent/agent.js'
 import type { RunnerFactory } from '../../src/agent/checks/factory.js'
 import type { YieldPoint } from '../../src/agent/checks/runner.js'
+import type { Change } from '../../src/agent/local/local-state.js'
 import type { FsPort } from '../../src/agent/persistence/fs-port.js'
+import type { LifecycleRules } from '../../src/agent/rules.js'
 import type { Clock } from '../../src/lib/clock.js'
 
 /** A logger that drops everything (tests assert on state, not logs). */
@@ -44,6 +46,8 @@ export function startTestAgent(opts: {
   runnerFactory?: RunnerFactory
   settings?: Partial<AgentSettings>
   fs?: FsPort
+  rules?: LifecycleRules
+  dropNotification?: (change: Change) => boolean
 }): Promise<Agent> {
   return Agent.start({
     config: testSettings(opts.settings),
@@ -53,6 +57,8 @@ export function startTestAgent(opts: {
     ...(opts.yieldPoint !== undefined ? { yieldPoint: opts.yieldPoint } : {}),
     ...(opts.runnerFactory !== undefined ? { runnerFactory: opts.runnerFactory } : {}),
     ...(opts.fs !== undefined ? { fs: opts.fs } : {}),
+    ...(opts.rules !== undefined ? { rules: opts.rules } : {}),
+    ...(opts.dropNotification !== undefined ? { dropNotification: opts.dropNotification } : {}),
   })
 }
 

@@ -1,7 +1,11 @@
 import { Trigger } from '../../lib/trigger.js'
 import type { Status } from '../../structs/check.js'
 import type { CheckEntry, Change } from '../local/local-state.js'
+import { RULES } from '../rules.js'
 import { Runner, type LocalView, type RunnerContext } from './runner.js'
+
+/** Longest single timer wait (only used when the reconcile rule is switched off in tests). */
+const IDLE_MS = 2 ** 31 - 1
 
 /** How often an alias re-derives its status even without notifications (checks.md §12.3). */
 export const DEFAULT_ALIAS_RECONCILE_MS = 60_000
@@ -115,20 +119,22 @@ export class AliasRunner extends Runner {
     const { clock, yieldPoint, checkId } = this.ctx
     const target = this.ctx.definition.aliasService
     const woken = new Trigger()
+    const rules = this.ctx.rules ?? RULES
     const unsubscribe = this.#view.subscribe((change: Change) => {
       if (concerns(change, target)) woken.notify()
-    })
+    }, `${target}\u0000${checkId}`)
     try {
       for (;;) {
         await yieldPoint(`alias.woken:${checkId}`)
         if (signal.aborted) return
         const result = evaluateAlias(this.#view, checkId, target)
         await yieldPoint(`alias.beforeWrite:${checkId}`)
-        if (signal.aborted) return
+        if (this.stopping && rules.stopAwaits) return
         this.report(result.status, result.output)
-        await woken.wait(clock, { maxMs: this.#reconcileMs, signal })
+        await woken.wait(clock, { maxMs: rules.reconcile ? this.#reconcileMs : IDLE_MS, signal })
       }
     } finally {
+      await yieldPoint(`alias.beforeExit:${checkId}`)
       unsubscribe()
     }
   }

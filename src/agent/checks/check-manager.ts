@@ -2,6 +2,7 @@ import type { Clock } from '../../lib/clock.js'
 import { KeyedQueue } from '../../lib/keyed-queue.js'
 import type { CheckDefinition } from '../../structs/check.js'
 import type { LocalState } from '../local/local-state.js'
+import { RULES, type LifecycleRules } from '../rules.js'
 import type { RunnerFactory } from './factory.js'
 import { noYield, type Runner, type RunnerContext, type RunnerLogger, type YieldPoint } from './runner.js'
 
@@ -16,6 +17,8 @@ export interface CheckManagerOptions {
   readonly yieldPoint?: YieldPoint
   /** Alias reconcile interval handed to alias runners. */
   readonly aliasReconcileMs?: number
+  /** Tests only: run with a rule removed (see rules.ts). */
+  readonly rules?: LifecycleRules
 }
 
 interface Live {
@@ -68,6 +71,7 @@ export class CheckManager {
       await this.#yield(`manager.replace.stopped:${checkId}`)
       const current = this.#opts.state.check(checkId)
       if (this.#closed || current === undefined || current.generation !== generation) return
+      await this.#yield(`registry.beforeStart:${checkId}`)
       const { state, clock, random, logger, factory, outputMaxSize } = this.#opts
       const runner = factory({
         checkId,
@@ -80,6 +84,7 @@ export class CheckManager {
           definition.outputMaxSize > 0 ? Math.min(definition.outputMaxSize, outputMaxSize) : outputMaxSize,
         yieldPoint: this.#yield,
         local: state,
+        ...(this.#opts.rules !== undefined ? { rules: this.#opts.rules } : {}),
         ...(this.#opts.aliasReconcileMs !== undefined
           ? { aliasReconcileMs: this.#opts.aliasReconcileMs }
           : {}),
@@ -106,6 +111,8 @@ export class CheckManager {
     const live = this.#runners.get(checkId)
     if (live === undefined) return
     this.#runners.delete(checkId)
-    await live.runner.stop()
+    const stopped = live.runner.stop()
+    if ((this.#opts.rules ?? RULES).stopAwaits) await stopped
+    else await this.#yield(`registry.afterStopRequested:${checkId}`)
   }
 }

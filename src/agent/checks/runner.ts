@@ -2,6 +2,7 @@ import type { Clock } from '../../lib/clock.js'
 import { RunnerStoppedError } from '../../lib/errors.js'
 import type { CheckDefinition, Status } from '../../structs/check.js'
 import type { CheckEntry, CheckSink, Listener, ServiceEntry, WriteResult } from '../local/local-state.js'
+import { RULES, type LifecycleRules } from '../rules.js'
 
 /** The logging a runner needs; pino loggers satisfy it. */
 export interface RunnerLogger {
@@ -21,8 +22,8 @@ export interface LocalView {
   check(id: string): CheckEntry | undefined
   service(id: string): ServiceEntry | undefined
   checksOfService(serviceId: string): readonly CheckEntry[]
-  /** Returns the function that removes this subscription, and only this one. */
-  subscribe(fn: Listener): () => void
+  /** Returns the function that removes this subscription, and only this one. `slot` names it for tests of the pre-fix table. */
+  subscribe(fn: Listener, slot?: string): () => void
 }
 
 /** Everything a runner gets from the agent. Narrow on purpose (STYLE.md practice 2). */
@@ -42,6 +43,8 @@ export interface RunnerContext {
   readonly local?: LocalView
   /** Alias reconcile interval (`alias_reconcile_interval`, default 1 minute). */
   readonly aliasReconcileMs?: number
+  /** Tests only: run with a rule removed (see rules.ts). */
+  readonly rules?: LifecycleRules
   /** Set when a check is restored from the data dir with state that is still valid. */
   readonly resume?: Readonly<{ ttlRemainingMs: number; lastOutput: string }>
 }
@@ -90,7 +93,7 @@ export abstract class Runner {
 
   /** Writes a result for this check, unless the runner is stopping (then 'stopped'). */
   protected report(status: Status, output: string): WriteResult | 'stopped' {
-    if (this.stopping) return 'stopped'
+    if (this.stopping && (this.ctx.rules ?? RULES).stopAwaits) return 'stopped'
     return this.ctx.sink.report(status, output)
   }
 

@@ -9,6 +9,7 @@ import {
   type Status,
 } from '../../structs/check.js'
 import type { Service } from '../../structs/service.js'
+import { RULES, type LifecycleRules } from '../rules.js'
 
 /** A registered check with its bookkeeping. Frozen: an update installs a new entry. */
 export type CheckEntry = Readonly<{
@@ -60,6 +61,10 @@ export interface LocalStateOptions {
   readonly clock: Clock
   /** Called for every write rejected by generation fencing (debug logging). */
   readonly onStaleWrite?: (checkId: string, generation: number, current: number | undefined) => void
+  /** Tests only: run with a rule removed (see rules.ts). */
+  readonly rules?: LifecycleRules
+  /** Tests only: a fault injector; a notification it returns true for is never delivered. */
+  readonly dropNotification?: (change: Change) => boolean
 }
 
 /**
@@ -78,6 +83,11 @@ export class LocalState {
   /** serviceId ('' = node-level) → IDs of its checks, so per-service reads do not scan every check. */
   readonly #byService = new Map<string, Set<string>>()
   readonly #listeners = new Set<{ fn: Listener }>()
+  /** Only without `unsubscribeByIdentity`: Consul's one-slot-per-key subscription table. */
+  readonly #slots = new Map<string, { fn: Listener }>()
+  readonly #rules: LifecycleRules
+  readonly #dropNotification: LocalStateOptions['dropNotification']
+  readonly #freeze: <T>(value: T) => Readonly<T>
   readonly #onStaleWrite: LocalStateOptions['onStaleWrite']
   #nextGeneration = 1
   #rejected = 0
@@ -87,6 +97,9 @@ export class LocalState {
     this.nodeName = opts.nodeName
     this.#clock = opts.clock
     this.#onStaleWrite = opts.onStaleWrite
+    this.#rules = opts.rules ?? RULES
+    this.#dropNotification = opts.dropNotification
+    this.#freeze = this.#rules.cowSnapshots ? Object.freeze : <T>(value: T): Readonly<T> => value
   }
 
   // ---- reads -------------------------------------------------------------------------------
@@ -149,8 +162,14 @@ export class LocalState {
    * Subscribes to every committed change. Returns the one function that removes *this*
    * subscription (owners unsubscribe themselves; nothing is removed by key).
    */
-  subscribe(fn: Listener): () => void {
+  subscribe(fn: Listener, slot?: string): () => void {
     const token = { fn }
+    if (slot !== undefined && !this.#rules.unsubscribeByIdentity) {
+      this.#slots.set(slot, token)
+      return () => {
+        this.#slots.delete(slot)
+      }
+    }
     this.#listeners.add(token)
     return () => {
       this.#listeners.delete(token)
@@ -158,13 +177,14 @@ export class LocalState {
   }
 
   subscriberCount(): number {
-    return this.#listeners.size
+    return this.#listeners.size + this.#slots.size
   }
 
   #notify(changes: readonly Change[]): void {
     if (changes.length === 0) return
-    for (const l of [...this.#listeners]) {
-      for (const c of changes) l.fn(c)
+    const drop = this.#dropNotification
+    for (const l of [...this.#listeners, ...this.#slots.values()]) {
+      for (const c of changes) if (drop === undefined || !drop(c)) l.fn(c)
     }
   }
 
@@ -196,8 +216,8 @@ export class LocalState {
       const start = batch.initialStatus?.get(reg.check.checkId)
       const status = prev?.check.status ?? start?.status ?? reg.check.status
       const output = prev?.check.output ?? start?.output ?? reg.check.output
-      const check = Object.freeze({ ...reg.check, status, output })
-      const entry: CheckEntry = Object.freeze({
+      const check = this.#freeze({ ...reg.check, status, output })
+      const entry: CheckEntry = this.#freeze({
         check,
         definition: reg.definition,
         generation: this.#nextGeneration++,
@@ -280,7 +300,7 @@ export class LocalState {
       this.#onStaleWrite?.(checkId, generation, undefined)
       return 'missing'
     }
-    if (prev.generation !== generation) {
+    if (prev.generation !== generation && this.#rules.fencing) {
       this.#rejected++
       this.#onStaleWrite?.(checkId, generation, prev.generation)
       return 'stale'
@@ -294,6 +314,14 @@ export class LocalState {
       return 'unchanged'
     }
     const statusChanged = prev.check.status !== status
+    if (!this.#rules.cowSnapshots) {
+      // Rule 1 removed: edit the shared record in place, as Consul 1.5.0 did.
+      Object.assign(prev.check, { status, output })
+      Object.assign(prev, { criticalSinceMs, statusChangedMs: statusChanged ? now : prev.statusChangedMs })
+      this.#applied++
+      this.#notify([{ kind: 'check', checkId, serviceId: prev.check.serviceId, statusChanged }])
+      return 'applied'
+    }
     const entry: CheckEntry = Object.freeze({
       ...prev,
       check: Object.freeze({ ...prev.check, status, output }),
