@@ -1,0 +1,122 @@
+import { formatGoDurationMs } from '../lib/duration.js'
+import { UnknownCheckError } from '../lib/errors.js'
+import type { CheckType, Status } from '../structs/check.js'
+import { evaluateAlias } from './checks/alias-check.js'
+import type { CheckEntry } from './local/local-state.js'
+import type { LocalView } from './checks/runner.js'
+
+/** Why a check has its status: its own state and, for an alias, the chain down to the deciding checks. */
+export interface CheckExplanation {
+  readonly checkId: string
+  readonly name: string
+  readonly type: CheckType
+  readonly serviceId: string
+  readonly status: Status
+  readonly output: string
+  /** When the status last changed (epoch ms). */
+  readonly statusChangedMs: number
+  /** One sentence: what decides this check's status. */
+  readonly reason: string
+  readonly alias: AliasExplanation | null
+}
+
+export interface AliasExplanation {
+  readonly targetServiceId: string
+  readonly targetExists: boolean
+  /** What evaluating the alias now gives; differs from the stored status only until the runner writes. */
+  readonly evaluatedStatus: Status
+  readonly evaluatedOutput: string
+  readonly decidedBy: string | null
+  readonly cycle: readonly string[] | null
+  /** The checks the alias aggregates: the target's own, then node-level ones. */
+  readonly checks: readonly CheckExplanation[]
+}
+
+const MAX_DEPTH = 8
+
+/** Explains `checkId` from the current snapshot of local state. Unknown → UnknownCheckError. */
+export function explainCheck(view: LocalView, checkId: string): CheckExplanation {
+  const entry = view.check(checkId)
+  if (entry === undefined) throw new UnknownCheckError(checkId)
+  return explainEntry(view, entry, 0, new Set([checkId]))
+}
+
+function explainEntry(
+  view: LocalView,
+  entry: CheckEntry,
+  depth: number,
+  path: ReadonlySet<string>,
+): CheckExplanation {
+  const { check, definition } = entry
+  const base = {
+    checkId: check.checkId,
+    name: check.name,
+    type: check.type,
+    serviceId: check.serviceId,
+    status: check.status,
+    output: check.output,
+    statusChangedMs: entry.statusChangedMs,
+  }
+  if (definition.type !== 'alias') return { ...base, reason: reasonFor(entry), alias: null }
+  const target = definition.aliasService
+  const result = evaluateAlias(view, check.checkId, target)
+  const children =
+    depth >= MAX_DEPTH
+      ? []
+      : result.considered.map((dep) =>
+          path.has(dep.check.checkId)
+            ? { ...explainLeaf(dep), reason: 'part of an alias cycle (not expanded again)' }
+            : explainEntry(view, dep, depth + 1, new Set([...path, dep.check.checkId])),
+        )
+  const decidedBy = result.decidedBy?.check.checkId ?? null
+  const reason =
+    result.cycle !== null
+      ? `critical because the aliases form a cycle: ${result.cycle.join(' -> ')}`
+      : view.service(target) === undefined && !result.considered.some((c) => c.check.serviceId === target)
+        ? `critical because service "${target}" is not registered on this agent`
+        : decidedBy !== null
+          ? `mirrors service "${target}": ${result.status} because check "${decidedBy}" is ${result.status}`
+          : `mirrors service "${target}": every check it depends on is passing`
+  return {
+    ...base,
+    reason,
+    alias: {
+      targetServiceId: target,
+      targetExists: view.service(target) !== undefined,
+      evaluatedStatus: result.status,
+      evaluatedOutput: result.output,
+      decidedBy,
+      cycle: result.cycle,
+      checks: children,
+    },
+  }
+}
+
+function explainLeaf(entry: CheckEntry): CheckExplanation {
+  const { check } = entry
+  return {
+    checkId: check.checkId,
+    name: check.name,
+    type: check.type,
+    serviceId: check.serviceId,
+    status: check.status,
+    output: check.output,
+    statusChangedMs: entry.statusChangedMs,
+    reason: reasonFor(entry),
+    alias: null,
+  }
+}
+
+function reasonFor(entry: CheckEntry): string {
+  const { check, definition } = entry
+  switch (definition.type) {
+    case 'ttl':
+      return `set by the last TTL update (pass/warn/fail) or TTL expiry; TTL ${formatGoDurationMs(definition.ttlMs)}`
+    case 'maintenance':
+      return `maintenance mode: ${check.notes}`
+    case '':
+      return 'has no runner; set only by registration'
+    default:
+      return `result of the last ${definition.type} probe (every ${check.interval})`
+  }
+}
