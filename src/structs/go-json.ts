@@ -603,9 +603,23 @@ function defaultGoType(type: FieldType): string {
   }
 }
 
-function decodeField(value: unknown, field: FieldSpec, where: FieldContext): unknown {
+const OBJECT_KINDS: ReadonlySet<string> = new Set([
+  'struct',
+  'structMap',
+  'stringMap',
+  'stringListMap',
+  'object',
+])
+
+function decodeField(given: unknown, field: FieldSpec, where: FieldContext): unknown {
   const type = field.type
   const goType = field.goType ?? defaultGoType(type)
+  // Config files: an HCL block decodes as a one-element list of objects; Consul's config loader
+  // unwraps such lists for fields that are not slices (its patchSliceOfMaps), and so do we.
+  const value =
+    where.lenient && OBJECT_KINDS.has(type.kind) && Array.isArray(given) && given.length === 1
+      ? (given[0] as unknown)
+      : given
   switch (type.kind) {
     case 'string':
       if (typeof value !== 'string') typeError(value, goType, where)

@@ -319,3 +319,17 @@ test('frozenJsonCopy deep-copies and freezes, keeps sharing, and terminates on c
   const deep = JSON.parse('['.repeat(9_000) + ']'.repeat(9_000)) as unknown
   assert.ok(Object.isFrozen(frozenJsonCopy(deep)))
 })
+
+test('lenient decoding unwraps one-element lists of objects for non-slice fields, as HCL blocks decode', () => {
+  const d = decodeStruct({ Inner: [{ Count: 3 }], Meta: [{ k: 'v' }] }, SAMPLE, { lenient: true })
+  assert.equal(d.struct('Inner')?.number('Count'), 3)
+  assert.deepEqual(d.stringMap('Meta'), { k: 'v' })
+  assert.equal(
+    decodeFailure(() => decodeStruct({ Inner: [{ Count: 3 }] }, SAMPLE)),
+    'json: cannot unmarshal array into Go struct field Sample.Inner of type test.Inner',
+  )
+  assert.equal(
+    decodeFailure(() => decodeStruct({ Inner: [{}, {}] }, SAMPLE, { lenient: true })),
+    'json: cannot unmarshal array into Go struct field Sample.Inner of type test.Inner',
+  )
+})

@@ -661,3 +661,19 @@ test('a service registration is deep-frozen', () => {
     ;(reg.service.tags as string[]).push('b')
   }, TypeError)
 })
+
+test('config-file services written as HCL blocks (one-element lists) decode like JSON objects', () => {
+  const reg = register(
+    {
+      name: 'api',
+      port: 9000,
+      weights: [{ passing: 2, warning: 1 }],
+      check: [{ ttl: '10s' }],
+      connect: [{ sidecar_service: [{}] }],
+    },
+    context({ origin: 'config' }),
+  )
+  assert.deepEqual(reg.service.weights, { passing: 2, warning: 1 })
+  assert.equal(reg.checks[0]?.definition.type, 'ttl')
+  assert.deepEqual(reg.sidecarService, {})
+})
