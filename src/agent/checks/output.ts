@@ -13,8 +13,12 @@ export function keepTail(body: Buffer, limit: number): string {
   return (body.length <= limit ? body : body.subarray(body.length - limit)).toString('utf8')
 }
 
-/** Script output: last `limit` bytes, prefixed `Captured L of N bytes\n...\n` when cut. */
-export function truncateScriptOutput(output: Buffer, limit: number): string {
-  if (output.length <= limit) return output.toString('utf8')
-  return `Captured ${limit} of ${output.length} bytes\n...\n${output.subarray(output.length - limit).toString('utf8')}`
+/**
+ * Script output: last `limit` bytes, prefixed `Captured L of N bytes\n...\n` when cut.
+ * `totalBytes` is N when `output` is already only the retained tail of a longer stream.
+ */
+export function truncateScriptOutput(output: Buffer, limit: number, totalBytes = output.length): string {
+  if (totalBytes <= limit) return output.toString('utf8')
+  const tail = output.length > limit ? output.subarray(output.length - limit) : output
+  return `Captured ${limit} of ${totalBytes} bytes\n...\n${tail.toString('utf8')}`
 }

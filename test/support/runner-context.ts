@@ -1,0 +1,75 @@
+import { noYield, type RunnerContext, type RunnerLogger } from '../../src/agent/checks/runner.js'
+import type { CheckSink, WriteResult } from '../../src/agent/local/local-state.js'
+import { systemClock, type Clock } from '../../src/lib/clock.js'
+import { EMPTY_DEFINITION, type CheckDefinition, type Status } from '../../src/structs/check.js'
+
+export interface Write {
+  readonly status: Status
+  readonly output: string
+}
+
+/** A CheckSink that records every write and lets a test wait for the next ones. */
+export class RecordingSink implements CheckSink {
+  readonly writes: Write[] = []
+  #waiters: (() => void)[] = []
+
+  report(status: Status, output: string): WriteResult {
+    this.writes.push({ status, output })
+    for (const wake of this.#waiters.splice(0)) wake()
+    return 'applied'
+  }
+
+  /** Resolves once `n` writes arrived in total; rejects after `ms`. */
+  async waitFor(n: number, ms = 5_000): Promise<void> {
+    const deadline = Date.now() + ms
+    while (this.writes.length < n) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw new Error(`expected ${n} writes, got ${this.writes.length}`)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left)
+        this.#waiters.push(() => {
+          clearTimeout(timer)
+          resolve()
+        })
+      })
+    }
+  }
+}
+
+export const silentRunnerLogger: RunnerLogger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+}
+
+/**
+ * A RunnerContext for one runner under test: real clock unless given, first probe at once
+ * (`random` = 0), and a RecordingSink.
+ */
+export function runnerContext(
+  definition: Partial<CheckDefinition>,
+  opts: { checkId?: string; clock?: Clock; outputMaxSize?: number } = {},
+): { ctx: RunnerContext; sink: RecordingSink } {
+  const sink = new RecordingSink()
+  const ctx: RunnerContext = {
+    checkId: opts.checkId ?? 'check-under-test',
+    definition: Object.freeze({ ...EMPTY_DEFINITION, intervalMs: 60_000, ...definition }),
+    sink,
+    clock: opts.clock ?? systemClock,
+    random: () => 0,
+    logger: silentRunnerLogger,
+    outputMaxSize: opts.outputMaxSize ?? 4096,
+    yieldPoint: noYield,
+  }
+  return { ctx, sink }
+}
+
+/** Polls `predicate` every few milliseconds until it holds; rejects after `ms`. */
+export async function eventually(predicate: () => boolean, ms = 3_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
