@@ -1,7 +1,10 @@
 import { BadRequestError } from '../../lib/errors.js'
 import type { CheckType } from '../../structs/check.js'
 import { HttpRunner } from './http-check.js'
+import { GrpcRunner } from './grpc-check.js'
+import { H2PingRunner } from './h2ping-check.js'
 import type { Runner, RunnerContext } from './runner.js'
+import { ScriptRunner } from './script-check.js'
 import { TcpRunner } from './tcp-check.js'
 import { TtlRunner } from './ttl-check.js'
 import { UdpRunner } from './udp-check.js'
@@ -32,6 +35,12 @@ export const createRunner: RunnerFactory = (ctx) => {
       return new TcpRunner(ctx)
     case 'udp':
       return new UdpRunner(ctx)
+    case 'grpc':
+      return new GrpcRunner(ctx)
+    case 'h2ping':
+      return new H2PingRunner(ctx)
+    case 'script':
+      return new ScriptRunner(ctx)
     case 'maintenance':
     case '':
       return null
