@@ -32,6 +32,7 @@ import { noYield, type RunnerLogger, type YieldPoint } from './checks/runner.js'
 import { TtlRunner } from './checks/ttl-check.js'
 import { LocalState, type Change, type CheckEntry, type ServiceEntry } from './local/local-state.js'
 import type { LifecycleRules } from './rules.js'
+import { deriveSidecar, sidecarIdFor } from './sidecar.js'
 import { AgentStore, type LoadedState } from './persistence/agent-store.js'
 import type { FsPort } from './persistence/fs-port.js'
 
@@ -220,50 +221,72 @@ export class Agent {
     reg: ServiceRegistration,
     opts: { replaceExistingChecks: boolean; persist: boolean },
   ): Promise<void> {
+    // The parent and its sidecar (sidecar.md §6) are validated together, persisted together, and
+    // only then applied: a failure leaves both as they were.
+    const regs = [reg]
     if (reg.sidecarService !== null) {
-      throw new BadRequestError('Connect.SidecarService is not supported by this vigil version yet')
+      const ctx = this.normalizeContext(reg.source === 'remote' ? 'api' : 'config')
+      regs.push(deriveSidecar(reg, reg.sidecarService, ctx, this.state.services(), this.config.ports))
     }
-    for (const c of reg.checks) this.#assertRunnable(c)
-    const { service } = reg
-    const newIds = new Set(reg.checks.map((c) => c.check.checkId))
-    const removeCheckIds = opts.replaceExistingChecks
-      ? this.state
-          .checksOfService(service.id)
-          .map((e) => e.check.checkId)
-          .filter((id) => !newIds.has(id))
-      : []
-    if (opts.persist) {
-      await this.#persistOrRollback([service.id], [...newIds, ...removeCheckIds], async (store) => {
-        await store.saveService({ service, token: reg.token, source: reg.source })
-        for (const c of reg.checks) await store.saveCheck(c)
-        for (const id of removeCheckIds) await store.deleteCheck(id)
-      })
-    }
-    const entries = this.state.apply({
-      service: { service, token: reg.token, source: reg.source },
-      checks: reg.checks,
-      removeCheckIds,
+    for (const r of regs) for (const c of r.checks) this.#assertRunnable(c)
+    const plans = regs.map((r) => {
+      const newIds = new Set(r.checks.map((c) => c.check.checkId))
+      const removeCheckIds = opts.replaceExistingChecks
+        ? this.state
+            .checksOfService(r.service.id)
+            .map((e) => e.check.checkId)
+            .filter((id) => !newIds.has(id))
+        : []
+      return { reg: r, newIds: [...newIds], removeCheckIds }
     })
-    for (const id of removeCheckIds) await this.checks.remove(id)
-    for (const e of entries) await this.checks.replace(e.check.checkId, e.definition, e.generation)
-    this.#log.info({ service: service.id }, 'Synced service')
+    if (opts.persist) {
+      await this.#persistOrRollback(
+        plans.map((pl) => pl.reg.service.id),
+        plans.flatMap((pl) => [...pl.newIds, ...pl.removeCheckIds]),
+        async (store) => {
+          for (const { reg: r, removeCheckIds } of plans) {
+            await store.saveService({ service: r.service, token: r.token, source: r.source })
+            for (const c of r.checks) await store.saveCheck(c)
+            for (const id of removeCheckIds) await store.deleteCheck(id)
+          }
+        },
+      )
+    }
+    const started: CheckEntry[] = []
+    for (const { reg: r, removeCheckIds } of plans) {
+      const entries = this.state.apply({
+        service: { service: r.service, token: r.token, source: r.source },
+        checks: r.checks,
+        removeCheckIds,
+      })
+      started.push(...entries)
+    }
+    for (const { removeCheckIds } of plans) for (const id of removeCheckIds) await this.checks.remove(id)
+    for (const e of started) await this.checks.replace(e.check.checkId, e.definition, e.generation)
+    for (const { reg: r } of plans) this.#log.info({ service: r.service.id }, 'Synced service')
   }
 
-  /** Removes a service, its checks (runners stopped and awaited). Unknown → UnknownServiceError. */
+  /**
+   * Removes a service, its checks (runners stopped and awaited) and the sidecar that was created
+   * through its `Connect.SidecarService`. Unknown → UnknownServiceError.
+   */
   deregisterService(serviceId: string): Promise<void> {
     return this.#exclusive(async () => {
       if (this.state.service(serviceId) === undefined) throw new UnknownServiceError(serviceId)
-      const checkIds = this.state.checksOfService(serviceId).map((e) => e.check.checkId)
-      // The service file goes first: a crash before its checks' files are gone leaves orphans
-      // that restore discards, never a resurrected service.
-      await this.#persistOrRollback([serviceId], checkIds, async (store) => {
-        await store.deleteService(serviceId)
+      const sidecar = this.state.service(sidecarIdFor(serviceId))
+      const serviceIds =
+        sidecar?.service.locallyRegisteredAsSidecar === true ? [serviceId, sidecar.service.id] : [serviceId]
+      const checkIds = serviceIds.flatMap((id) => this.state.checksOfService(id).map((e) => e.check.checkId))
+      // Service files go first: a crash before their checks' files are gone leaves orphans that
+      // restore discards, never a resurrected service.
+      await this.#persistOrRollback(serviceIds, checkIds, async (store) => {
+        for (const id of serviceIds) await store.deleteService(id)
         for (const id of checkIds) await store.deleteCheck(id)
       })
       this.state.apply({ removeCheckIds: checkIds })
-      this.state.removeService(serviceId)
+      for (const id of serviceIds) this.state.removeService(id)
       for (const id of checkIds) await this.checks.remove(id)
-      this.#log.info({ service: serviceId }, 'Deregistered service')
+      for (const id of serviceIds) this.#log.info({ service: id }, 'Deregistered service')
     })
   }
 
