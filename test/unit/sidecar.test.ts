@@ -32,10 +32,15 @@ test('sidecar_service registers the proxy with Consul’s derived fields and def
   assert.equal(proxy.port, 21000)
   assert.deepEqual(proxy.tags, ['v1'])
   assert.equal(proxy.locallyRegisteredAsSidecar, true)
-  assert.equal(proxy.proxy?.destinationServiceName, 'web')
-  assert.equal(proxy.proxy!.destinationServiceId, 'web-1')
-  assert.equal(proxy.proxy!.localServiceAddress, '127.0.0.1')
-  assert.equal(proxy.proxy!.localServicePort, 8080)
+  assert.deepEqual(
+    [
+      proxy.proxy?.destinationServiceName,
+      proxy.proxy?.destinationServiceId,
+      proxy.proxy?.localServiceAddress,
+      proxy.proxy?.localServicePort,
+    ],
+    ['web', 'web-1', '127.0.0.1', 8080],
+  )
   const listening = agent.state.check('service:web-1-sidecar-proxy:1')
   assert.equal(listening!.check.name, 'Connect Sidecar Listening')
   assert.equal(listening!.definition.tcp, '127.0.0.1:21000')
