@@ -7,6 +7,7 @@ import type { Runner, RunnerContext } from './runner.js'
 import { ScriptRunner } from './script-check.js'
 import { TcpRunner } from './tcp-check.js'
 import { TtlRunner } from './ttl-check.js'
+import { AliasRunner } from './alias-check.js'
 import { UdpRunner } from './udp-check.js'
 
 /** Builds the runner for a check definition; null for checks that have no runner (maintenance). */
@@ -35,6 +36,11 @@ export const createRunner: RunnerFactory = (ctx) => {
       return new TcpRunner(ctx)
     case 'udp':
       return new UdpRunner(ctx)
+    case 'alias': {
+      const local = ctx.local
+      if (local === undefined) throw new Error('alias runner needs a view of local state')
+      return new AliasRunner({ ...ctx, local })
+    }
     case 'grpc':
       return new GrpcRunner(ctx)
     case 'h2ping':
