@@ -1,0 +1,59 @@
+import type { Status } from '../../structs/check.js'
+import { decodeJsonBody } from '../../structs/go-json.js'
+import { normalizeCheckDefinition, normalizeCheckUpdate } from '../../structs/normalize.js'
+import { compileFilter, healthCheckSchema } from '../filter.js'
+import { goMap } from '../json.js'
+import { renderHealthCheck } from '../render-check.js'
+import type { ApiRequest } from '../request.js'
+import { EMPTY_OK, jsonResponse, type ApiResponse } from '../response.js'
+import type { RouteSpec } from '../routing.js'
+import type { RouteDeps } from './deps.js'
+
+/** `/v1/agent/checks`, `/v1/agent/check/...` (http-api.md §9). */
+export function agentCheckRoutes(deps: RouteDeps): RouteSpec[] {
+  const { agent } = deps
+
+  const list = (req: ApiRequest): ApiResponse => {
+    const keep = compileFilter(req.query.get('filter') ?? '', healthCheckSchema)
+    const out: [string, unknown][] = []
+    for (const entry of agent.state.checks()) {
+      const wire = renderHealthCheck(entry)
+      if (keep(wire)) out.push([entry.check.checkId, wire])
+    }
+    return jsonResponse(goMap(out))
+  }
+
+  const register = async (req: ApiRequest): Promise<ApiResponse> => {
+    const reg = normalizeCheckDefinition(decodeJsonBody(req.body), agent.normalizeContext('api'))
+    await agent.registerCheck(reg)
+    return EMPTY_OK
+  }
+
+  const deregister = async (req: ApiRequest): Promise<ApiResponse> => {
+    await agent.deregisterCheck(req.rest)
+    return EMPTY_OK
+  }
+
+  const ttl =
+    (status: Status) =>
+    async (req: ApiRequest): Promise<ApiResponse> => {
+      await agent.updateTtl(req.rest, status, req.query.get('note') ?? '')
+      return EMPTY_OK
+    }
+
+  const update = async (req: ApiRequest): Promise<ApiResponse> => {
+    const { status, output } = normalizeCheckUpdate(decodeJsonBody(req.body))
+    await agent.updateTtl(req.rest, status, output)
+    return EMPTY_OK
+  }
+
+  return [
+    { pattern: '/v1/agent/checks', methods: ['GET'], handler: list },
+    { pattern: '/v1/agent/check/register', methods: ['PUT'], handler: register },
+    { pattern: '/v1/agent/check/deregister/', methods: ['PUT'], handler: deregister },
+    { pattern: '/v1/agent/check/pass/', methods: ['PUT'], handler: ttl('passing') },
+    { pattern: '/v1/agent/check/warn/', methods: ['PUT'], handler: ttl('warning') },
+    { pattern: '/v1/agent/check/fail/', methods: ['PUT'], handler: ttl('critical') },
+    { pattern: '/v1/agent/check/update/', methods: ['PUT'], handler: update },
+  ]
+}

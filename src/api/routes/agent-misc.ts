@@ -1,0 +1,66 @@
+import { localMember } from '../../agent/member.js'
+import { BadRequestError, UnsupportedMediaTypeError } from '../../lib/errors.js'
+import { parseEnable } from '../params.js'
+import { renderMember, renderSelf } from '../render-agent.js'
+import { headerValue, type ApiRequest } from '../request.js'
+import { EMPTY_OK, jsonResponse, textResponse, type ApiResponse } from '../response.js'
+import type { RouteSpec } from '../routing.js'
+import type { RouteDeps } from './deps.js'
+
+/** `/v1/agent/self`, `members`, `maintenance`, `metrics` (http-api.md §9). */
+export function agentMiscRoutes(deps: RouteDeps): RouteSpec[] {
+  const { agent, settings, metrics } = deps
+
+  const self = (): ApiResponse => jsonResponse(renderSelf(agent, settings))
+
+  const members = (req: ApiRequest): ApiResponse => {
+    const wan = (req.query.get('wan') ?? '') !== ''
+    const segment = req.query.get('segment') ?? ''
+    if (wan && segment !== '' && segment !== '_all') {
+      throw new BadRequestError('Cannot provide a segment with wan=true')
+    }
+    const me = localMember(agent.config, agent.nodeId)
+    if (!wan) return jsonResponse([renderMember(me)])
+    if (!agent.config.server) return jsonResponse([])
+    const wanName = `${me.name}.${agent.config.datacenter}`
+    return jsonResponse([renderMember({ ...me, name: wanName, port: settings.ports.serfWan })])
+  }
+
+  const maintenance = async (req: ApiRequest): Promise<ApiResponse> => {
+    const enable = parseEnable(req.query)
+    await agent.setNodeMaintenance(enable, req.query.get('reason') ?? '', req.token)
+    return EMPTY_OK
+  }
+
+  const metricsHandler = async (req: ApiRequest): Promise<ApiResponse> => {
+    if (!wantsPrometheus(req)) return jsonResponse(metrics.summary())
+    if (settings.telemetry.prometheusRetentionTimeMs <= 0) {
+      throw new UnsupportedMediaTypeError(
+        'Prometheus is not enabled since its retention time is not positive',
+      )
+    }
+    return textResponse(200, await metrics.prometheus(), metrics.prometheusContentType)
+  }
+
+  return [
+    { pattern: '/v1/agent/self', methods: ['GET'], handler: self },
+    { pattern: '/v1/agent/members', methods: ['GET'], handler: members },
+    { pattern: '/v1/agent/maintenance', methods: ['PUT'], handler: maintenance },
+    { pattern: '/v1/agent/metrics', methods: ['GET'], handler: metricsHandler },
+  ]
+}
+
+/** `?format=prometheus`, or an OpenMetrics / Prometheus 0.4 text `Accept` (Consul's rule). */
+function wantsPrometheus(req: ApiRequest): boolean {
+  if (req.query.get('format') === 'prometheus') return true
+  return headerValue(req.headers, 'accept')
+    .split(',')
+    .some((v) => {
+      const [mime = '', param] = v.split(';')
+      const type = mime.trim().toLowerCase()
+      return (
+        type === 'application/openmetrics-text' ||
+        (type === 'text/plain' && param?.trim() === 'version=0.4.0')
+      )
+    })
+}

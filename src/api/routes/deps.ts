@@ -1,0 +1,14 @@
+import type { Agent } from '../../agent/agent.js'
+import type { Clock } from '../../lib/clock.js'
+import type { ApiMetrics } from '../metrics.js'
+import type { HttpApiSettings } from '../settings.js'
+
+/** What the route modules get from the server. */
+export interface RouteDeps {
+  readonly agent: Agent
+  readonly settings: HttpApiSettings
+  readonly metrics: ApiMetrics
+  readonly clock: Clock
+  /** Uniform in [0, 1), for blocking-query jitter. */
+  readonly random: () => number
+}
