@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { isDeepStrictEqual } from 'node:util'
 import { systemClock, type Clock } from '../lib/clock.js'
 import {
   BadRequestError,
@@ -219,7 +220,7 @@ export class Agent {
 
   async #registerService(
     reg: ServiceRegistration,
-    opts: { replaceExistingChecks: boolean; persist: boolean },
+    opts: { replaceExistingChecks: boolean; persist: boolean; keepUnchanged?: boolean },
   ): Promise<void> {
     // The parent and its sidecar (sidecar.md §6) are validated together, persisted together, and
     // only then applied: a failure leaves both as they were.
@@ -254,9 +255,11 @@ export class Agent {
     }
     const started: CheckEntry[] = []
     for (const { reg: r, removeCheckIds } of plans) {
+      // On reload, a check whose definition did not change keeps its runner (and its status).
+      const checks = opts.keepUnchanged === true ? r.checks.filter((c) => !this.#unchanged(c)) : r.checks
       const entries = this.state.apply({
         service: { service: r.service, token: r.token, source: r.source },
-        checks: r.checks,
+        checks,
         removeCheckIds,
       })
       started.push(...entries)
@@ -456,6 +459,95 @@ export class Agent {
     return this.#shutdown !== undefined
   }
 
+  /**
+   * Applies changed config-file definitions (agent-state.md §13, cli.md §4): services and checks
+   * added, changed or removed in the config are registered or removed; API registrations are not
+   * touched; a check whose definition did not change keeps its runner, thresholds and status.
+   * Invalid definitions fail the whole reload with a ConfigError and change nothing.
+   */
+  async reload(next: Pick<AgentSettings, 'services' | 'checks'>): Promise<void> {
+    const { services, checks } = this.#normalizeConfig(next)
+    await this.#exclusive(async () => {
+      const wantedServices = new Set(services.map((r) => r.service.id))
+      for (const r of services) if (r.sidecarService !== null) wantedServices.add(sidecarIdFor(r.service.id))
+      const wantedChecks = new Set([
+        ...checks.map((c) => c.check.checkId),
+        ...services.flatMap((r) => r.checks.map((c) => c.check.checkId)),
+      ])
+      for (const entry of this.state.services()) {
+        if (entry.source !== 'local' || wantedServices.has(entry.service.id)) continue
+        const checkIds = this.state.checksOfService(entry.service.id).map((e) => e.check.checkId)
+        this.state.apply({ removeCheckIds: checkIds })
+        this.state.removeService(entry.service.id)
+        for (const id of checkIds) await this.checks.remove(id)
+        this.#log.info({ service: entry.service.id }, 'Removed service no longer in the configuration')
+      }
+      for (const entry of this.state.checks()) {
+        const id = entry.check.checkId
+        if (entry.source !== 'local' || entry.definition.type === 'maintenance' || wantedChecks.has(id))
+          continue
+        if (!this.#isSidecarDefaultCheck(entry)) {
+          this.state.apply({ removeCheckIds: [id] })
+          await this.checks.remove(id)
+          this.#log.info({ check: id }, 'Removed check no longer in the configuration')
+        }
+      }
+      for (const reg of services)
+        await this.#registerService(reg, {
+          replaceExistingChecks: false,
+          persist: false,
+          keepUnchanged: true,
+        })
+      for (const reg of checks) {
+        if (!this.#unchanged(reg)) await this.#registerCheck(reg, { persist: false })
+      }
+      this.#log.info({ services: services.length, checks: checks.length }, 'Configuration reloaded')
+    })
+  }
+
+  /** Checks a config sidecar got by default are named by the sidecar's ID, not by the config. */
+  #isSidecarDefaultCheck(entry: CheckEntry): boolean {
+    return this.state.service(entry.check.serviceId)?.service.locallyRegisteredAsSidecar === true
+  }
+
+  /** True when `reg` equals the registered check in everything but status and output. */
+  #unchanged(reg: CheckRegistration): boolean {
+    const cur = this.state.check(reg.check.checkId)
+    if (cur === undefined) return false
+    const attached =
+      reg.check.serviceId !== '' && reg.check.serviceName === '' ? this.#attachService(reg) : reg
+    return (
+      isDeepStrictEqual(cur.definition, attached.definition) &&
+      cur.token === attached.token &&
+      cur.source === attached.source &&
+      isDeepStrictEqual(
+        { ...cur.check, status: '', output: '' },
+        { ...attached.check, status: '', output: '' },
+      )
+    )
+  }
+
+  #normalizeConfig(config: Pick<AgentSettings, 'services' | 'checks'>): {
+    services: ServiceRegistration[]
+    checks: CheckRegistration[]
+  } {
+    const ctx = this.normalizeContext('config')
+    const problems: string[] = []
+    const normalizeAll = <T>(defs: readonly ConfigDefinition[], fn: (d: unknown) => T): T[] =>
+      defs.flatMap((d) => {
+        try {
+          return [fn(d.definition)]
+        } catch (err) {
+          problems.push(`${d.source}: ${err instanceof Error ? err.message : String(err)}`)
+          return []
+        }
+      })
+    const services = normalizeAll(config.services, (d) => normalizeServiceDefinition(d, ctx))
+    const checks = normalizeAll(config.checks, (d) => normalizeCheckDefinition(d, ctx))
+    if (problems.length > 0) throw new ConfigError(problems)
+    return { services, checks }
+  }
+
   // ---- internals -----------------------------------------------------------------------------
 
   #exclusive<T>(task: () => T | Promise<T>): Promise<T> {
@@ -578,20 +670,7 @@ export class Agent {
    * which is restored together with the remaining TTL).
    */
   async #restore(): Promise<void> {
-    const ctx = this.normalizeContext('config')
-    const problems: string[] = []
-    const normalizeAll = <T>(defs: readonly ConfigDefinition[], fn: (d: unknown) => T): T[] =>
-      defs.flatMap((d) => {
-        try {
-          return [fn(d.definition)]
-        } catch (err) {
-          problems.push(`${d.source}: ${err instanceof Error ? err.message : String(err)}`)
-          return []
-        }
-      })
-    const configServices = normalizeAll(this.config.services, (d) => normalizeServiceDefinition(d, ctx))
-    const configChecks = normalizeAll(this.config.checks, (d) => normalizeCheckDefinition(d, ctx))
-    if (problems.length > 0) throw new ConfigError(problems)
+    const { services: configServices, checks: configChecks } = this.#normalizeConfig(this.config)
 
     const store = this.#store
     const loaded: LoadedState =
