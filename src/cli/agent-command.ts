@@ -1,0 +1,263 @@
+/**
+ * `vigil agent …` (cli.md §6): load the configuration, print the banner, start the agent and
+ * the HTTP API, then run until a signal. SIGINT/SIGTERM shut down (close the HTTP API, then
+ * `agent.shutdown()`, both awaited) with Consul's exit codes; a second signal exits 1 at once;
+ * SIGHUP is logged (reload comes later); SIGPIPE is ignored.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { pino } from 'pino'
+import { Agent } from '../agent/agent.js'
+import { startHttpApi, type HttpApi } from '../api/server.js'
+import type { AgentConfig } from '../config/agent-config.js'
+import { buildInfo } from '../config/build-info.js'
+import { loadConfig } from '../config/load.js'
+import { ConfigError } from '../lib/errors.js'
+import { createLogger, LogGate, type LogDestination, type Logger } from '../lib/log.js'
+import { formatBanner, STARTING_LINE } from './banner.js'
+import type { CliIo, Command } from './io.js'
+import { reportFlagError } from './run.js'
+
+/** How long a shutdown may take before the process exits 1 anyway (Consul's leave timeout). */
+const SHUTDOWN_TIMEOUT_MS = 15_000
+
+/** The process facilities the agent command uses; tests of the command run it as a child process. */
+export interface AgentProcessHooks {
+  /** Subscribes to a signal; returns the unsubscribe function. */
+  onSignal(signal: NodeJS.Signals, handler: () => void): () => void
+  /** Ends the process now (second signal, stuck shutdown). */
+  exit(code: number): void
+  readonly pid: number
+}
+
+const processHooks: AgentProcessHooks = {
+  onSignal(signal, handler) {
+    process.on(signal, handler)
+    return () => process.off(signal, handler)
+  },
+  exit: (code) => process.exit(code),
+  pid: process.pid,
+}
+
+export const agentCommand: Command = {
+  synopsis: 'Runs a vigil agent',
+  run: (args, io) => runAgent(args, io, processHooks),
+}
+
+/** Runs the agent until a signal ends it; resolves with the exit code. */
+export async function runAgent(
+  args: readonly string[],
+  io: CliIo,
+  hooks: AgentProcessHooks,
+): Promise<number> {
+  let config: AgentConfig
+  try {
+    config = loadConfig(args)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) io.stderr.write(`==> ${p}\n`)
+      return 1
+    }
+    return reportFlagError(err, io)
+  }
+
+  const out: LogDestination =
+    io.stdout === process.stdout
+      ? pino.destination({ dest: 1, sync: true })
+      : { write: (s) => io.stdout.write(s) }
+  const gate = new LogGate(out)
+  const logger = createLogger({ level: config.logLevel, json: config.logJson, destination: gate })
+  const log = logger.child({ module: 'agent' })
+  if (config.logJson) gate.open()
+  else out.write(STARTING_LINE)
+  for (const warning of config.warnings) log.warn(warning)
+  const unserved = unservedListeners(config)
+  if (unserved.length > 0) {
+    log.warn(`vigil does not serve these listeners yet; nothing listens on them: ${unserved.join(', ')}`)
+  }
+
+  const signals = new SignalQueue(hooks)
+  const pidFile = config.pidFile
+  const removePid = (): void => {
+    if (pidFile !== '') rmSync(pidFile, { force: true })
+  }
+  let agent: Agent | undefined
+  let api: HttpApi | undefined
+  try {
+    if (pidFile !== '') {
+      mkdirSync(dirname(pidFile), { recursive: true })
+      writeFileSync(pidFile, String(hooks.pid))
+    }
+    agent = await Agent.start({ config, logger })
+    api = await startHttpApi({ agent, config, logger: logger.child({ module: 'agent.http' }) })
+    for (const address of api.addresses) log.info({ address, network: 'tcp' }, 'Started HTTP server')
+  } catch (err) {
+    gate.open()
+    io.stderr.write(`==> Error starting agent: ${describeStartError(err)}\n`)
+    await agent?.shutdown()
+    removePid()
+    signals.dispose()
+    return 1
+  }
+
+  if (!config.logJson) {
+    const info = buildInfo()
+    out.write(
+      formatBanner({ version: info.version, buildDate: info.buildDate, nodeId: agent.nodeId, config }),
+    )
+  }
+  gate.open()
+  log.info('Consul agent running!')
+
+  const running = { agent, api }
+  const shutdown = async (): Promise<void> => {
+    await running.api.close()
+    await running.agent.shutdown()
+  }
+  try {
+    return await untilSignal(config, log, signals, shutdown, hooks)
+  } finally {
+    removePid()
+    signals.dispose()
+  }
+}
+
+async function untilSignal(
+  config: AgentConfig,
+  log: Logger,
+  signals: SignalQueue,
+  shutdown: () => Promise<void>,
+  hooks: AgentProcessHooks,
+): Promise<number> {
+  for (;;) {
+    const sig = await signals.next()
+    log.info({ signal: goSignalName(sig) }, 'Caught')
+    if (sig === 'SIGHUP') {
+      log.warn('Configuration reload is not supported by this vigil version yet; SIGHUP ignored')
+      continue
+    }
+    const graceful =
+      (sig === 'SIGINT' && !config.skipLeaveOnInterrupt) || (sig === 'SIGTERM' && config.leaveOnTerminate)
+    log.info(graceful ? 'Gracefully shutting down agent...' : 'Graceful shutdown disabled. Exiting')
+    let timer: NodeJS.Timeout | undefined
+    const outcome = await Promise.race([
+      shutdown().then(
+        () => 'done' as const,
+        (err: unknown) => {
+          log.error({ error: err instanceof Error ? err.message : String(err) }, 'Error on shutdown')
+          return 'failed' as const
+        },
+      ),
+      signals.next().then(() => 'signal' as const),
+      new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), SHUTDOWN_TIMEOUT_MS)
+      }),
+    ])
+    clearTimeout(timer)
+    if (outcome === 'signal') {
+      log.info('Caught second signal, Exiting')
+      hooks.exit(1)
+      return 1
+    }
+    if (outcome === 'timeout') {
+      log.info('Timeout on graceful leave. Exiting')
+      hooks.exit(1)
+      return 1
+    }
+    if (outcome === 'failed' || !graceful) return 1
+    log.info('Graceful exit completed')
+    return 0
+  }
+}
+
+/** Queues the signals the agent handles, so none is lost between two awaits. */
+class SignalQueue {
+  readonly #pending: NodeJS.Signals[] = []
+  #waiter: ((sig: NodeJS.Signals) => void) | undefined
+  readonly #unsubscribe: (() => void)[] = []
+
+  constructor(hooks: AgentProcessHooks) {
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      this.#unsubscribe.push(hooks.onSignal(sig, () => this.#push(sig)))
+    }
+    this.#unsubscribe.push(hooks.onSignal('SIGPIPE', () => undefined))
+  }
+
+  #push(sig: NodeJS.Signals): void {
+    const waiter = this.#waiter
+    if (waiter !== undefined) {
+      this.#waiter = undefined
+      waiter(sig)
+    } else {
+      this.#pending.push(sig)
+    }
+  }
+
+  next(): Promise<NodeJS.Signals> {
+    const queued = this.#pending.shift()
+    if (queued !== undefined) return Promise.resolve(queued)
+    return new Promise((resolve) => {
+      this.#waiter = resolve
+    })
+  }
+
+  dispose(): void {
+    for (const off of this.#unsubscribe.splice(0)) off()
+  }
+}
+
+function goSignalName(sig: NodeJS.Signals): string {
+  switch (sig) {
+    case 'SIGINT':
+      return 'interrupt'
+    case 'SIGTERM':
+      return 'terminated'
+    case 'SIGHUP':
+      return 'hangup'
+    default:
+      return sig
+  }
+}
+
+/** Listeners Consul would open that vigil does not serve yet, with their addresses. */
+export function unservedListeners(config: AgentConfig): string[] {
+  const out: string[] = []
+  const at = (addrs: readonly string[], port: number): string =>
+    addrs.map((a) => (a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`)).join(' ')
+  if (config.ports.dns > 0) out.push(`DNS (${at(config.addresses.dns, config.ports.dns)})`)
+  if (config.ports.grpc > 0) out.push(`gRPC (${at(config.addresses.grpc, config.ports.grpc)})`)
+  if (config.ports.grpcTls > 0) out.push(`gRPC-TLS (${at(config.addresses.grpcTls, config.ports.grpcTls)})`)
+  out.push(`serf LAN (${at([config.bindAddr], config.ports.serfLan)})`)
+  if (config.ports.serfWan > 0) out.push(`serf WAN (${at([config.bindAddr], config.ports.serfWan)})`)
+  if (config.server) out.push(`server RPC (${at([config.bindAddr], config.ports.server)})`)
+  return out
+}
+
+/** Go-style text for listener errors: `listen tcp 127.0.0.1:8500: bind: address already in use`. */
+function describeStartError(err: unknown): string {
+  const e = findErrno(err)
+  const bindText: Record<string, string> = {
+    EADDRINUSE: 'address already in use',
+    EACCES: 'permission denied',
+    EADDRNOTAVAIL: 'cannot assign requested address',
+  }
+  const known = e?.code === undefined ? undefined : bindText[e.code]
+  if (e !== undefined && known !== undefined) {
+    const where = e.address !== undefined ? `${e.address}:${String(e.port ?? '')}` : ''
+    return `listen tcp ${where}: bind: ${known}`
+  }
+  return err instanceof Error ? err.message : String(err)
+}
+
+type ListenError = NodeJS.ErrnoException & { address?: string; port?: number }
+
+function findErrno(err: unknown): ListenError | undefined {
+  let cur: unknown = err
+  for (let depth = 0; depth < 5 && typeof cur === 'object' && cur !== null; depth++) {
+    if (typeof (cur as ListenError).code === 'string' && (cur as ListenError).syscall !== undefined) {
+      return cur as ListenError
+    }
+    cur = (cur as { cause?: unknown }).cause
+  }
+  return undefined
+}

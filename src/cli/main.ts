@@ -1,0 +1,70 @@
+/**
+ * The `vigil` command line: dispatches to subcommands (`vigil services register …` matches the
+ * longest command name) and returns the exit code. `bin/vigil.js` calls `main`.
+ */
+import { agentCommand } from './agent-command.js'
+import { processIo, type CliIo, type Command } from './io.js'
+import { membersCommand } from './members-command.js'
+import { servicesDeregisterCommand, servicesRegisterCommand } from './services-command.js'
+import { versionCommand } from './version-command.js'
+
+/** Every subcommand by its (possibly multi-word) name. */
+export const commands: Readonly<Record<string, Command>> = {
+  agent: agentCommand,
+  members: membersCommand,
+  'services register': servicesRegisterCommand,
+  'services deregister': servicesDeregisterCommand,
+  version: versionCommand,
+}
+
+/** Command groups that only have subcommands, with their synopsis. */
+const groups: Readonly<Record<string, string>> = {
+  services: 'Interact with services',
+}
+
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const first = argv[0]
+  if (first === undefined) {
+    io.stderr.write(usage())
+    return 1
+  }
+  if (first === '-h' || first === '-help' || first === '--help' || first === 'help') {
+    io.stdout.write(usage())
+    return 0
+  }
+  if (first === '-v' || first === '-version' || first === '--version') return versionCommand.run([], io)
+
+  for (let n = Math.min(argv.length, 3); n >= 1; n--) {
+    const name = argv.slice(0, n).join(' ')
+    const command = commands[name]
+    if (command !== undefined) return command.run(argv.slice(n), io)
+  }
+  const group = groups[first]
+  if (group !== undefined) {
+    const help = argv[1] === '-h' || argv[1] === '-help' || argv[1] === '--help'
+    ;(help ? io.stdout : io.stderr).write(groupUsage(first, group))
+    return help ? 0 : 1
+  }
+  io.stderr.write(usage())
+  return 1
+}
+
+function usage(): string {
+  const top = new Map<string, string>()
+  for (const [name, cmd] of Object.entries(commands)) if (!name.includes(' ')) top.set(name, cmd.synopsis)
+  for (const [name, synopsis] of Object.entries(groups)) top.set(name, synopsis)
+  const names = [...top.keys()].sort()
+  const width = Math.max(...names.map((n) => n.length)) + 4
+  const lines = names.map((n) => `    ${n.padEnd(width)} ${top.get(n) ?? ''}`)
+  return `Usage: vigil [--version] [--help] <command> [<args>]\n\nAvailable commands are:\n${lines.join('\n')}\n`
+}
+
+function groupUsage(group: string, synopsis: string): string {
+  const subs = Object.entries(commands)
+    .filter(([name]) => name.startsWith(`${group} `))
+    .map(([name, cmd]) => [name.slice(group.length + 1), cmd.synopsis] as const)
+    .sort(([a], [b]) => a.localeCompare(b))
+  const width = Math.max(...subs.map(([n]) => n.length)) + 4
+  const lines = subs.map(([n, s]) => `    ${n.padEnd(width)} ${s}`)
+  return `Usage: vigil ${group} <subcommand> [options] [args]\n\n  ${synopsis}.\n\nSubcommands:\n${lines.join('\n')}\n`
+}

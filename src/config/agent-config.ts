@@ -1,0 +1,152 @@
+/**
+ * The agent's runtime configuration: one typed, validated, deep-frozen object built by
+ * `loadConfig` from defaults, `-dev` defaults, config files, `-hcl` fragments and flags
+ * (cli.md §2–§5). Durations are milliseconds; disabled ports are -1.
+ */
+
+import type { LogLevel } from '../lib/log.js'
+
+export type { LogLevel }
+
+/** A service or check definition from a config source, as written; `source` names the file. */
+export type ConfigDefinition = Readonly<{ source: string; definition: unknown }>
+
+export interface PortsConfig {
+  readonly http: number
+  readonly https: number
+  readonly dns: number
+  readonly grpc: number
+  readonly grpcTls: number
+  readonly serfLan: number
+  readonly serfWan: number
+  readonly server: number
+  readonly sidecarMinPort: number
+  readonly sidecarMaxPort: number
+  readonly exposeMinPort: number
+  readonly exposeMaxPort: number
+}
+
+/** The IPs (or `unix://` paths) each client listener binds: `addresses.<x>` or `client_addr`. */
+export interface ListenerAddresses {
+  readonly http: readonly string[]
+  readonly https: readonly string[]
+  readonly dns: readonly string[]
+  readonly grpc: readonly string[]
+  readonly grpcTls: readonly string[]
+}
+
+export interface LimitsConfig {
+  readonly httpMaxConnsPerClient: number
+  readonly kvMaxValueSize: number
+  readonly txnMaxReqLen: number
+  /** Requests per second; `Infinity` when unlimited (`rpc_rate = -1`). */
+  readonly rpcRate: number
+  readonly rpcMaxBurst: number
+}
+
+export interface HttpConfig {
+  readonly responseHeaders: Readonly<Record<string, string>>
+  readonly blockEndpoints: readonly string[]
+  /** CIDRs; when non-empty, non-GET requests from elsewhere are refused. */
+  readonly allowWriteHttpFrom: readonly string[]
+  readonly useCache: boolean
+}
+
+export interface AclTokensConfig {
+  readonly initialManagement: string
+  readonly default: string
+  readonly agent: string
+  readonly agentRecovery: string
+  readonly replication: string
+}
+
+export interface TelemetryConfig {
+  /** 0 disables the Prometheus format of `/v1/agent/metrics`. */
+  readonly prometheusRetentionTimeMs: number
+  readonly disableHostname: boolean
+  readonly metricsPrefix: string
+}
+
+export interface AgentConfig {
+  readonly dev: boolean
+  readonly server: boolean
+  /** True with `-bootstrap` (or `bootstrap_expect = 1`), and in `-dev`. */
+  readonly bootstrap: boolean
+  readonly bootstrapExpect: number
+  /** "" in `-dev` without `-data-dir`: nothing is written then. */
+  readonly dataDir: string
+  readonly nodeName: string
+  /** Lower-case UUID, or "" when the agent must generate (and persist) one. */
+  readonly nodeId: string
+  readonly nodeMeta: Readonly<Record<string, string>>
+  readonly datacenter: string
+  readonly primaryDatacenter: string
+  readonly bindAddr: string
+  /** The LAN address told to others (member `Addr`, node `Address`). */
+  readonly advertiseAddr: string
+  readonly advertiseAddrWan: string
+  readonly clientAddrs: readonly string[]
+  readonly addresses: ListenerAddresses
+  readonly ports: PortsConfig
+  /** Always empty today: joining is refused at load time. */
+  readonly retryJoin: readonly string[]
+  readonly retryIntervalMs: number
+  readonly retryMax: number
+  readonly rejoinAfterLeave: boolean
+  readonly reconnectTimeoutMs: number
+  /** "" when no pid file is wanted. */
+  readonly pidFile: string
+  readonly logLevel: LogLevel
+  readonly logJson: boolean
+  readonly logFile: string
+  readonly enableScriptChecks: boolean
+  readonly enableLocalScriptChecks: boolean
+  readonly checkOutputMaxSize: number
+  readonly checkUpdateIntervalMs: number
+  readonly discardCheckOutput: boolean
+  /** How often every alias check re-reconciles without a notification (vigil's own key). */
+  readonly aliasReconcileIntervalMs: number
+  /** Every JSON response indented as with `?pretty` (true in `-dev`). */
+  readonly prettyJson: boolean
+  readonly uiEnabled: boolean
+  readonly uiDir: string
+  readonly uiContentPath: string
+  readonly defaultQueryTimeMs: number
+  readonly maxQueryTimeMs: number
+  readonly discoveryMaxStaleMs: number
+  readonly sessionTtlMinMs: number
+  readonly limits: LimitsConfig
+  readonly httpConfig: HttpConfig
+  readonly aclEnabled: boolean
+  readonly aclDefaultPolicy: 'allow' | 'deny'
+  readonly aclDownPolicy: string
+  readonly aclEnableTokenPersistence: boolean
+  readonly aclTokens: AclTokensConfig
+  /** SIGTERM leaves gracefully (exit 0) when true, else exits 1. */
+  readonly leaveOnTerminate: boolean
+  /** SIGINT exits 1 without a graceful leave when true. */
+  readonly skipLeaveOnInterrupt: boolean
+  readonly disableUpdateCheck: boolean
+  readonly disableRemoteExec: boolean
+  readonly disableHostNodeId: boolean
+  readonly enableDebug: boolean
+  readonly disableHttpUnprintableCharFilter: boolean
+  readonly disableKvKeyValidation: boolean
+  readonly connectEnabled: boolean
+  readonly encrypt: string
+  readonly domain: string
+  readonly altDomain: string
+  readonly recursors: readonly string[]
+  readonly telemetry: TelemetryConfig
+  readonly autoReloadConfig: boolean
+  readonly translateWanAddrs: boolean
+  /** Service definitions from config sources (`service` = one, `services` = list), in order. */
+  readonly services: readonly ConfigDefinition[]
+  /** Check definitions from config sources (`check` = one, `checks` = list), in order. */
+  readonly checks: readonly ConfigDefinition[]
+  readonly watches: readonly ConfigDefinition[]
+  /** The config files that were read, in load order (for reload and error messages). */
+  readonly configFiles: readonly string[]
+  /** Non-fatal findings to log at start (deprecations, accepted-but-unused settings). */
+  readonly warnings: readonly string[]
+}
