@@ -125,6 +125,21 @@ export class ShuttingDownError extends VigilError {
   }
 }
 
+/**
+ * A `filter=` expression that does not parse or does not fit the filtered type (Consul answers
+ * 500). `detail` is go-bexpr's text, e.g. `1:5 (4): no match found, …` or `Selector "X" is not valid`.
+ */
+export class FilterError extends VigilError {
+  readonly code = 'VIGIL_ERR_BAD_FILTER'
+  readonly statusCode = 500
+  constructor(
+    readonly detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`Failed to create boolean expression evaluator: ${detail}`, options)
+  }
+}
+
 /** A configuration problem found at startup or reload; lists every problem, not the first. */
 export class ConfigError extends VigilError {
   readonly code = 'VIGIL_ERR_CONFIG'
