@@ -90,14 +90,11 @@ export class Dispatcher {
         break
     }
     const { route, rest } = m
-    const policy = { 'X-Consul-Default-ACL-Policy': this.#settings.aclDefaultPolicy }
-    let response: ApiResponse
     try {
-      response = await this.#routed(req, route, { path, rest, query })
+      return done(await this.#routed(req, route, { path, rest, query }), route)
     } catch (err) {
-      response = errorResponse(err, this.#log, { method: req.method, path })
+      return done(errorResponse(err, this.#log, { method: req.method, path }), route)
     }
-    return done({ ...response, headers: { ...policy, ...response.headers } }, route)
   }
 
   async #routed(

@@ -157,6 +157,7 @@ function createApp(
 
   app.addHook('onRequest', (_request, reply, done) => {
     for (const [name, value] of Object.entries(config.httpConfig.responseHeaders)) reply.header(name, value)
+    reply.header('X-Consul-Default-ACL-Policy', config.aclDefaultPolicy)
     done()
   })
   app.addHook('onResponse', (request, reply, done) => {

@@ -357,3 +357,25 @@ test('every address of addresses.http is bound on the same port', async (t) => {
     assert.equal(await res.text(), '"127.0.0.1:8300"')
   }
 })
+
+test('a taken port fails startHttpApi with EADDRINUSE; a negative port binds nothing', async (t) => {
+  const { port } = await startApi(t)
+  const agent = await Agent.start({ config: testSettings({ dev: false }), logger: silentLogger })
+  t.after(() => agent.shutdown())
+  await assert.rejects(
+    startHttpApi({
+      agent,
+      config: apiSettings({ ports: { http: port, serfWan: 8302 } }),
+      logger: silentLogger,
+    }),
+    (err: NodeJS.ErrnoException) => err.code === 'EADDRINUSE',
+  )
+  const off = await startHttpApi({
+    agent,
+    config: apiSettings({ ports: { http: -1, serfWan: 8302 } }),
+    logger: silentLogger,
+  })
+  assert.deepEqual(off.addresses, [])
+  await off.close()
+  assert.equal((await fetch(`http://127.0.0.1:${port}/v1/status/leader`)).status, 200)
+})

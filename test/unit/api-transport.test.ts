@@ -145,7 +145,7 @@ test('empty success is 200 with a zero-length body and no Content-Type', async (
   assert.equal(res.headers['content-length'], '0')
 })
 
-test('every response carries http_config.response_headers; routed ones the ACL policy', async (t) => {
+test('every response carries http_config.response_headers and the default ACL policy', async (t) => {
   const h = await startApiHarness(t, {
     api: {
       httpConfig: {
@@ -156,13 +156,15 @@ test('every response carries http_config.response_headers; routed ones the ACL p
       aclDefaultPolicy: 'deny',
     },
   })
-  for (const url of ['/v1/agent/self', '/v1/nope', '/v1/agent/service/missing']) {
+  for (const url of ['/v1/agent/self', '/v1/nope', '/v1/agent/service/missing', '/v1//x', '/v1/a%0a']) {
     const res = await h.inject(url)
     assert.equal(res.headers['access-control-allow-origin'], '*', url)
     assert.equal(res.headers['x-team'], 'core', url)
+    assert.equal(res.headers['x-consul-default-acl-policy'], 'deny', url)
   }
-  assert.equal((await h.inject('/v1/agent/self')).headers['x-consul-default-acl-policy'], 'deny')
-  assert.equal((await h.inject('/v1/agent/service/missing')).headers['x-consul-default-acl-policy'], 'deny')
+  const tooBig = await h.inject(put('/v1/agent/service/register', 'x'.repeat(BODY_LIMIT_BYTES + 1)))
+  assert.equal(tooBig.statusCode, 413)
+  assert.equal(tooBig.headers['x-team'], 'core')
 })
 
 test('tokens are accepted and ignored in every form', async (t) => {
