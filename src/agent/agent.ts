@@ -245,11 +245,13 @@ export class Agent {
         plans.map((pl) => pl.reg.service.id),
         plans.flatMap((pl) => [...pl.newIds, ...pl.removeCheckIds]),
         async (store) => {
-          for (const { reg: r, removeCheckIds } of plans) {
+          // Checks first, service last: a crash in between leaves check files without their
+          // service, which restore discards, never a service torn from its checks.
+          for (const { reg: r } of plans) for (const c of r.checks) await store.saveCheck(c)
+          for (const { reg: r } of plans) {
             await store.saveService({ service: r.service, token: r.token, source: r.source })
-            for (const c of r.checks) await store.saveCheck(c)
-            for (const id of removeCheckIds) await store.deleteCheck(id)
           }
+          for (const { removeCheckIds } of plans) for (const id of removeCheckIds) await store.deleteCheck(id)
         },
       )
     }
