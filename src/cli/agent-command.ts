@@ -20,6 +20,8 @@ import { reportFlagError } from './run.js'
 
 /** How long a shutdown may take before the process exits 1 anyway (Consul's leave timeout). */
 const SHUTDOWN_TIMEOUT_MS = 15_000
+/** After shutdown, how long the process may linger before it is ended explicitly. */
+const EXIT_GRACE_MS = 3_000
 
 /** The process facilities the agent command uses; tests of the command run it as a child process. */
 export interface AgentProcessHooks {
@@ -114,11 +116,18 @@ export async function runAgent(
     await running.api.close()
     await running.agent.shutdown()
   }
+  let code = 1
   try {
-    return await untilSignal(config, log, signals, shutdown, hooks)
+    code = await untilSignal(config, log, signals, shutdown, (exitCode) => {
+      removePid()
+      hooks.exit(exitCode)
+    })
+    return code
   } finally {
     removePid()
     signals.dispose()
+    // Everything is closed; should a stray handle still hold the event loop, exit anyway.
+    setTimeout(() => hooks.exit(code), EXIT_GRACE_MS).unref()
   }
 }
 
@@ -127,7 +136,7 @@ async function untilSignal(
   log: Logger,
   signals: SignalQueue,
   shutdown: () => Promise<void>,
-  hooks: AgentProcessHooks,
+  exitNow: (code: number) => void,
 ): Promise<number> {
   for (;;) {
     const sig = await signals.next()
@@ -156,12 +165,12 @@ async function untilSignal(
     clearTimeout(timer)
     if (outcome === 'signal') {
       log.info('Caught second signal, Exiting')
-      hooks.exit(1)
+      exitNow(1)
       return 1
     }
     if (outcome === 'timeout') {
       log.info('Timeout on graceful leave. Exiting')
-      hooks.exit(1)
+      exitNow(1)
       return 1
     }
     if (outcome === 'failed' || !graceful) return 1
