@@ -6,6 +6,7 @@ import { pino } from 'pino'
 import { Agent } from '../../src/agent/agent.js'
 import { startHttpApi, type HttpApi } from '../../src/api/server.js'
 import type { HttpApiSettings } from '../../src/api/settings.js'
+import { loadConfig } from '../../src/config/load.js'
 import { systemClock } from '../../src/lib/clock.js'
 import { silentLogger, testSettings } from '../support/agent-harness.js'
 import { apiSettings } from '../support/api-harness.js'
@@ -378,4 +379,23 @@ test('a taken port fails startHttpApi with EADDRINUSE; a negative port binds not
   assert.deepEqual(off.addresses, [])
   await off.close()
   assert.equal((await fetch(`http://127.0.0.1:${port}/v1/status/leader`)).status, 200)
+})
+
+test('a -dev configuration from loadConfig serves pretty JSON and points / at the UI', async (t) => {
+  const loaded = loadConfig(['-dev', '-node', 'devnode', '-client', '127.0.0.1'])
+  const config = { ...loaded, ports: { ...loaded.ports, http: 0 } }
+  const agent = await Agent.start({ config, logger: silentLogger })
+  const http = await startHttpApi({ agent, config, logger: silentLogger })
+  t.after(async () => {
+    await http.close()
+    await agent.shutdown()
+  })
+  const base = `http://${http.addresses[0] ?? ''}`
+  const leader = await fetch(`${base}/v1/status/leader`)
+  assert.match(await leader.text(), /^"[\d.]+:8300"\n$/)
+  const root = await fetch(`${base}/`, { redirect: 'manual' })
+  assert.equal(root.status, 301)
+  assert.equal(root.headers.get('location'), loaded.uiContentPath)
+  const self = (await (await fetch(`${base}/v1/agent/self`)).json()) as Record<string, Json>
+  assert.equal(self['Config']?.['NodeName'], 'devnode')
 })
