@@ -75,6 +75,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
       port = typeof bound === 'object' && bound !== null ? bound.port : port
       addresses.push(describe(bound, first))
       for (const host of rest) {
+        if (handler === undefined) throw new Error('fastify did not call its server factory')
         const server = createServer(handler)
         extra.push(server)
         extraClosed.push(new Promise((resolve) => server.once('close', resolve)))

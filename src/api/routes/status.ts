@@ -8,7 +8,9 @@ import type { RouteDeps } from './deps.js'
  */
 export function statusRoutes(deps: RouteDeps): RouteSpec[] {
   const c = deps.agent.config
-  const self = (): string => `${c.advertiseAddr !== '' ? c.advertiseAddr : c.bindAddr}:${c.ports.server}`
+  const host = c.advertiseAddr !== '' ? c.advertiseAddr : c.bindAddr
+  const self = (): string =>
+    host.includes(':') ? `[${host}]:${c.ports.server}` : `${host}:${c.ports.server}`
   return [
     { pattern: '/v1/status/leader', methods: ['GET'], handler: () => jsonResponse(c.server ? self() : '') },
     { pattern: '/v1/status/peers', methods: ['GET'], handler: () => jsonResponse(c.server ? [self()] : []) },
