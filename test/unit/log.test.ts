@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { PassThrough } from 'node:stream'
 import { test } from 'node:test'
 import { createLogger, LogGate, type LogDestination } from '../../src/lib/log.js'
 
@@ -97,4 +98,14 @@ test('log gate holds lines until opened, then passes them through in order', () 
     out.lines.map((l) => l.slice(33).trim()),
     ['one', 'two', 'three'],
   )
+})
+
+test('log writes to any Node writable stream', async () => {
+  const stream = new PassThrough()
+  const chunks: string[] = []
+  stream.setEncoding('utf8').on('data', (d: string) => chunks.push(d))
+  const log = createLogger({ level: 'info', json: false, destination: stream })
+  log.child({ module: 'agent' }).info({ n: 1 }, 'to a stream')
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.match(chunks.join(''), / agent: to a stream: n=1\n$/)
 })
