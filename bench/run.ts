@@ -9,6 +9,7 @@ import { createServer as createHttpServer } from 'node:http'
 import { createServer as createTcpServer, type Socket } from 'node:net'
 import { cpus } from 'node:os'
 import type autocannon from 'autocannon'
+import { aliasLatencyHttp, aliasLatencyInProcess } from './alias.js'
 import {
   capture,
   inParallel,
@@ -195,9 +196,34 @@ function report(): string {
   return lines.join('\n')
 }
 
+async function aliasLatency(): Promise<void> {
+  const one = await aliasLatencyInProcess(1, quick ? 50 : 1000)
+  rows.push({
+    name: 'Alias propagation in process, 1 alias: p50 / p99',
+    value: `${one.p50Ms.toFixed(3)} ms / ${one.p99Ms.toFixed(3)} ms`,
+    goal: 'p99 < 1 ms',
+    met: one.p99Ms < 1,
+  })
+  const many = await aliasLatencyInProcess(1000, quick ? 20 : 200)
+  rows.push({
+    name: 'Alias propagation in process, 1,000 aliases on one target (until the last): p50 / p99',
+    value: `${many.p50Ms.toFixed(2)} ms / ${many.p99Ms.toFixed(2)} ms`,
+    goal: 'p99 < 20 ms',
+    met: many.p99Ms < 20,
+  })
+  const http = await aliasLatencyHttp(quick ? 20 : 300)
+  rows.push({
+    name: 'Alias propagation over HTTP (TTL pass → alias reads passing): p50 / p99',
+    value: `${http.p50Ms.toFixed(2)} ms / ${http.p99Ms.toFixed(2)} ms`,
+    goal: '—',
+    met: null,
+  })
+}
+
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length)
 const suites: Record<string, () => Promise<void>> = {
   http: httpThroughput,
+  alias: aliasLatency,
   tcp: () => probeLoad('tcp'),
   httpchecks: () => probeLoad('http'),
 }

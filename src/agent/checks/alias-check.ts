@@ -36,7 +36,8 @@ export function evaluateAlias(
   const considered = [...view.checksOfService(targetServiceId), ...view.checksOfService('')].filter(
     (e) => e.check.checkId !== aliasCheckId,
   )
-  const cycle = findCycle(view, aliasCheckId)
+  // Only an alias among the checks it depends on can lead back to this one.
+  const cycle = considered.some((e) => e.definition.type === 'alias') ? findCycle(view, aliasCheckId) : null
   if (cycle !== null) {
     return {
       status: 'critical',
@@ -120,9 +121,16 @@ export class AliasRunner extends Runner {
     const target = this.ctx.definition.aliasService
     const woken = new Trigger()
     const rules = this.ctx.rules ?? RULES
-    const unsubscribe = this.#view.subscribe((change: Change) => {
-      if (concerns(change, target)) woken.notify()
-    }, `${target}\u0000${checkId}`)
+    const unsubscribe = this.#view.subscribe(
+      (change: Change) => {
+        if (concerns(change, target)) woken.notify()
+      },
+      { serviceIds: [target, ''], slot: `${target}\u0000${checkId}` },
+    )
+    const onStop = (): void => {
+      woken.notify()
+    }
+    signal.addEventListener('abort', onStop, { once: true })
     try {
       for (;;) {
         await yieldPoint(`alias.woken:${checkId}`)
@@ -131,9 +139,13 @@ export class AliasRunner extends Runner {
         await yieldPoint(`alias.beforeWrite:${checkId}`)
         if (this.stopping && rules.stopAwaits) return
         this.report(result.status, result.output)
-        await woken.wait(clock, { maxMs: rules.reconcile ? this.#reconcileMs : IDLE_MS, signal })
+        // Stop wakes the loop through the trigger (one listener per runner, not one per wait:
+        // with a thousand aliases on one target, per-wait listeners dominated the cost).
+        await woken.wait(clock, { maxMs: rules.reconcile ? this.#reconcileMs : IDLE_MS })
+        if (this.stopping) return
       }
     } finally {
+      signal.removeEventListener('abort', onStop)
       await yieldPoint(`alias.beforeExit:${checkId}`)
       unsubscribe()
     }

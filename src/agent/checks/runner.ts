@@ -1,7 +1,14 @@
 import type { Clock } from '../../lib/clock.js'
 import { RunnerStoppedError } from '../../lib/errors.js'
 import type { CheckDefinition, Status } from '../../structs/check.js'
-import type { CheckEntry, CheckSink, Listener, ServiceEntry, WriteResult } from '../local/local-state.js'
+import type {
+  CheckEntry,
+  CheckSink,
+  Listener,
+  ServiceEntry,
+  SubscribeOptions,
+  WriteResult,
+} from '../local/local-state.js'
 import { RULES, type LifecycleRules } from '../rules.js'
 
 /** The logging a runner needs; pino loggers satisfy it. */
@@ -22,8 +29,8 @@ export interface LocalView {
   check(id: string): CheckEntry | undefined
   service(id: string): ServiceEntry | undefined
   checksOfService(serviceId: string): readonly CheckEntry[]
-  /** Returns the function that removes this subscription, and only this one. `slot` names it for tests of the pre-fix table. */
-  subscribe(fn: Listener, slot?: string): () => void
+  /** Returns the function that removes this subscription, and only this one. */
+  subscribe(fn: Listener, opts?: SubscribeOptions): () => void
 }
 
 /** Everything a runner gets from the agent. Narrow on purpose (STYLE.md practice 2). */

@@ -42,6 +42,13 @@ export type Change =
 
 export type Listener = (change: Change) => void
 
+export interface SubscribeOptions {
+  /** Deliver only changes of these services ('' = node-level checks); default: every change. */
+  readonly serviceIds?: readonly string[]
+  /** Tests only, without `unsubscribeByIdentity`: the key of Consul's one-slot-per-key table. */
+  readonly slot?: string
+}
+
 /** Outcome of a runner's write. */
 export type WriteResult = 'applied' | 'unchanged' | 'stale' | 'missing'
 
@@ -83,6 +90,8 @@ export class LocalState {
   /** serviceId ('' = node-level) → IDs of its checks, so per-service reads do not scan every check. */
   readonly #byService = new Map<string, Set<string>>()
   readonly #listeners = new Set<{ fn: Listener }>()
+  /** Subscriptions interested in one service's changes ('' = node-level checks). */
+  readonly #byServiceListeners = new Map<string, Set<{ fn: Listener }>>()
   /** Only without `unsubscribeByIdentity`: Consul's one-slot-per-key subscription table. */
   readonly #slots = new Map<string, { fn: Listener }>()
   readonly #rules: LifecycleRules
@@ -162,29 +171,49 @@ export class LocalState {
    * Subscribes to every committed change. Returns the one function that removes *this*
    * subscription (owners unsubscribe themselves; nothing is removed by key).
    */
-  subscribe(fn: Listener, slot?: string): () => void {
+  subscribe(fn: Listener, opts: SubscribeOptions = {}): () => void {
     const token = { fn }
+    const { slot, serviceIds } = opts
     if (slot !== undefined && !this.#rules.unsubscribeByIdentity) {
       this.#slots.set(slot, token)
       return () => {
         this.#slots.delete(slot)
       }
     }
-    this.#listeners.add(token)
+    if (serviceIds === undefined) {
+      this.#listeners.add(token)
+      return () => {
+        this.#listeners.delete(token)
+      }
+    }
+    for (const id of serviceIds) {
+      let set = this.#byServiceListeners.get(id)
+      if (set === undefined) this.#byServiceListeners.set(id, (set = new Set()))
+      set.add(token)
+    }
     return () => {
-      this.#listeners.delete(token)
+      for (const id of serviceIds) {
+        const set = this.#byServiceListeners.get(id)
+        set?.delete(token)
+        if (set?.size === 0) this.#byServiceListeners.delete(id)
+      }
     }
   }
 
   subscriberCount(): number {
-    return this.#listeners.size + this.#slots.size
+    const byService = new Set([...this.#byServiceListeners.values()].flatMap((set) => [...set]))
+    return this.#listeners.size + this.#slots.size + byService.size
   }
 
   #notify(changes: readonly Change[]): void {
     if (changes.length === 0) return
     const drop = this.#dropNotification
-    for (const l of [...this.#listeners, ...this.#slots.values()]) {
-      for (const c of changes) if (drop === undefined || !drop(c)) l.fn(c)
+    const global = [...this.#listeners, ...this.#slots.values()]
+    for (const c of changes) {
+      if (drop?.(c) === true) continue
+      for (const l of global) l.fn(c)
+      const interested = this.#byServiceListeners.get(c.serviceId)
+      if (interested !== undefined) for (const l of [...interested]) l.fn(c)
     }
   }
 
