@@ -23,6 +23,8 @@ export interface HttpApiOptions {
   readonly logger: ApiLogger
   readonly clock?: Clock
   readonly random?: () => number
+  /** Re-reads the configuration and applies it (`PUT /v1/agent/reload`); absent: reload fails. */
+  readonly reload?: () => Promise<void>
   /** More route groups (catalog, KV, …) served next to the agent's. */
   readonly routes?: readonly ((deps: RouteDeps) => readonly RouteSpec[])[]
 }
@@ -112,7 +114,14 @@ function createApp(
   const { agent, config, logger } = opts
   const clock = opts.clock ?? systemClock
   const metrics = new ApiMetrics(agent, clock, config.telemetry.metricsPrefix)
-  const deps: RouteDeps = { agent, settings: config, metrics, clock, random: opts.random ?? Math.random }
+  const deps: RouteDeps = {
+    agent,
+    settings: config,
+    metrics,
+    clock,
+    random: opts.random ?? Math.random,
+    reload: opts.reload ?? (() => Promise.reject(new Error('configuration reload is not available'))),
+  }
   const groups = [...AGENT_ROUTES, ...(opts.routes ?? [])]
   const dispatcher = new Dispatcher(new RouteTable(groups.flatMap((g) => g(deps))), config, logger)
   const closing = new AbortController()

@@ -2,7 +2,8 @@
  * `vigil agent …` (cli.md §6): load the configuration, print the banner, start the agent and
  * the HTTP API, then run until a signal. SIGINT/SIGTERM shut down (close the HTTP API, then
  * `agent.shutdown()`, both awaited) with Consul's exit codes; a second signal exits 1 at once;
- * SIGHUP is logged (reload comes later); SIGPIPE is ignored.
+ * SIGHUP (and `PUT /v1/agent/reload`) re-reads the configuration and applies its services and
+ * checks; SIGPIPE is ignored.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
@@ -85,13 +86,20 @@ export async function runAgent(
   }
   let agent: Agent | undefined
   let api: HttpApi | undefined
+  let reload: (() => Promise<void>) | undefined
   try {
     if (pidFile !== '') {
       mkdirSync(dirname(pidFile), { recursive: true })
       writeFileSync(pidFile, String(hooks.pid))
     }
     agent = await Agent.start({ config, logger })
-    api = await startHttpApi({ agent, config, logger: logger.child({ module: 'agent.http' }) })
+    const started = agent
+    reload = async (): Promise<void> => {
+      const next = loadConfig(args)
+      await started.reload(next)
+      log.info({ services: next.services.length, checks: next.checks.length }, 'Reloaded configuration')
+    }
+    api = await startHttpApi({ agent, config, logger: logger.child({ module: 'agent.http' }), reload })
     for (const address of api.addresses) log.info({ address, network: 'tcp' }, 'Started HTTP server')
   } catch (err) {
     gate.open()
@@ -118,7 +126,7 @@ export async function runAgent(
   }
   let code = 1
   try {
-    code = await untilSignal(config, log, signals, shutdown, (exitCode) => {
+    code = await untilSignal(config, log, signals, shutdown, reload, (exitCode) => {
       removePid()
       hooks.exit(exitCode)
     })
@@ -136,13 +144,16 @@ async function untilSignal(
   log: Logger,
   signals: SignalQueue,
   shutdown: () => Promise<void>,
+  reload: () => Promise<void>,
   exitNow: (code: number) => void,
 ): Promise<number> {
   for (;;) {
     const sig = await signals.next()
     log.info({ signal: goSignalName(sig) }, 'Caught')
     if (sig === 'SIGHUP') {
-      log.warn('Configuration reload is not supported by this vigil version yet; SIGHUP ignored')
+      await reload().catch((err: unknown) => {
+        log.error({ error: err instanceof Error ? err.message : String(err) }, 'Failed to reload configs')
+      })
       continue
     }
     const graceful =

@@ -4,14 +4,18 @@
  */
 import { agentCommand } from './agent-command.js'
 import { processIo, type CliIo, type Command } from './io.js'
+import { checkExplainCommand } from './check-explain-command.js'
 import { membersCommand } from './members-command.js'
+import { reloadCommand } from './reload-command.js'
 import { servicesDeregisterCommand, servicesRegisterCommand } from './services-command.js'
 import { versionCommand } from './version-command.js'
 
 /** Every subcommand by its (possibly multi-word) name. */
 export const commands: Readonly<Record<string, Command>> = {
   agent: agentCommand,
+  'check explain': checkExplainCommand,
   members: membersCommand,
+  reload: reloadCommand,
   'services register': servicesRegisterCommand,
   'services deregister': servicesDeregisterCommand,
   version: versionCommand,
@@ -19,6 +23,7 @@ export const commands: Readonly<Record<string, Command>> = {
 
 /** Command groups that only have subcommands, with their synopsis. */
 const groups: Readonly<Record<string, string>> = {
+  check: 'Inspect health checks',
   services: 'Interact with services',
 }
 

@@ -4,7 +4,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { freePort, spawnVigil, startAgentProcess, type AgentProcess } from '../support/agent-process.js'
+import { freePort, runVigil, startAgentProcess, type AgentProcess } from '../support/agent-process.js'
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-cli-'))
@@ -12,21 +12,7 @@ function tempDir(t: TestContext): string {
   return dir
 }
 
-/** Runs a short-lived vigil command; resolves with its exit code and output streams. */
-async function run(
-  args: readonly string[],
-  env: Readonly<Record<string, string>> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { child, exited } = spawnVigil(args, env)
-  let stdout = ''
-  let stderr = ''
-  child.stdout?.on('data', (d: string) => (stdout += d))
-  child.stderr?.on('data', (d: string) => (stderr += d))
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-  const code = await exited
-  clearTimeout(timer)
-  return { code, stdout, stderr }
-}
+const run = runVigil
 
 async function getJson(agent: AgentProcess, path: string): Promise<unknown> {
   const res = await fetch(`${agent.url}${path}`)
@@ -154,10 +140,10 @@ test('cli agent client leaves gracefully on SIGTERM and SIGINT, writes and remov
   assert.match(again.output(), /agent: Caught: signal=interrupt\n/)
 })
 
-test('cli agent logs SIGHUP and keeps running', async (t) => {
+test('cli agent reloads on SIGHUP and keeps running', async (t) => {
   const agent = await startAgentProcess({ t })
   process.kill(agent.pid, 'SIGHUP')
-  await waitForOutput(agent, (out) => out.includes('SIGHUP ignored'))
+  await waitForOutput(agent, (out) => out.includes('Reloaded configuration'))
   await getJson(agent, '/v1/agent/self')
   assert.equal(await agent.stop('SIGINT'), 1)
 })

@@ -134,3 +134,19 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
     },
   }
 }
+
+/** Runs a short-lived vigil command (bounded to 10 s); resolves with its exit code and output. */
+export async function runVigil(
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { child, exited } = spawnVigil(args, env)
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (d: string) => (stdout += d))
+  child.stderr?.on('data', (d: string) => (stderr += d))
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+  const code = await exited
+  clearTimeout(timer)
+  return { code, stdout, stderr }
+}

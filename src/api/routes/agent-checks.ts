@@ -1,3 +1,4 @@
+import { explainCheck, type CheckExplanation } from '../../agent/explain.js'
 import type { Status } from '../../structs/check.js'
 import { decodeJsonBody } from '../../structs/go-json.js'
 import { normalizeCheckDefinition, normalizeCheckUpdate } from '../../structs/normalize.js'
@@ -47,8 +48,13 @@ export function agentCheckRoutes(deps: RouteDeps): RouteSpec[] {
     return EMPTY_OK
   }
 
+  /** vigil's own: why a check has its status, down an alias chain (no Consul equivalent). */
+  const explain = (req: ApiRequest): ApiResponse =>
+    jsonResponse(renderExplanation(explainCheck(agent.state, req.rest)))
+
   return [
     { pattern: '/v1/agent/checks', methods: ['GET'], handler: list },
+    { pattern: '/v1/agent/check/explain/', methods: ['GET'], handler: explain },
     { pattern: '/v1/agent/check/register', methods: ['PUT'], handler: register },
     { pattern: '/v1/agent/check/deregister/', methods: ['PUT'], handler: deregister },
     { pattern: '/v1/agent/check/pass/', methods: ['PUT'], handler: ttl('passing') },
@@ -56,4 +62,29 @@ export function agentCheckRoutes(deps: RouteDeps): RouteSpec[] {
     { pattern: '/v1/agent/check/fail/', methods: ['PUT'], handler: ttl('critical') },
     { pattern: '/v1/agent/check/update/', methods: ['PUT'], handler: update },
   ]
+}
+
+function renderExplanation(e: CheckExplanation): unknown {
+  return {
+    CheckID: e.checkId,
+    Name: e.name,
+    Type: e.type,
+    ServiceID: e.serviceId,
+    Status: e.status,
+    Output: e.output,
+    StatusChanged: new Date(e.statusChangedMs).toISOString(),
+    Reason: e.reason,
+    Alias:
+      e.alias === null
+        ? null
+        : {
+            TargetServiceID: e.alias.targetServiceId,
+            TargetExists: e.alias.targetExists,
+            EvaluatedStatus: e.alias.evaluatedStatus,
+            EvaluatedOutput: e.alias.evaluatedOutput,
+            DecidedBy: e.alias.decidedBy,
+            Cycle: e.alias.cycle,
+            Checks: e.alias.checks.map(renderExplanation),
+          },
+  }
 }

@@ -47,6 +47,17 @@ export function agentMiscRoutes(deps: RouteDeps): RouteSpec[] {
     { pattern: '/v1/agent/members', methods: ['GET'], handler: members },
     { pattern: '/v1/agent/maintenance', methods: ['PUT'], handler: maintenance },
     { pattern: '/v1/agent/metrics', methods: ['GET'], handler: metricsHandler },
+    {
+      pattern: '/v1/agent/reload',
+      methods: ['PUT'],
+      handler: async () => {
+        // Consul answers a failed reload with 500 and the error text.
+        await deps.reload().catch((err: unknown) => {
+          throw new Error(err instanceof Error ? err.message : String(err), { cause: err })
+        })
+        return EMPTY_OK
+      },
+    },
   ]
 }
 

@@ -11,4 +11,6 @@ export interface RouteDeps {
   readonly clock: Clock
   /** Uniform in [0, 1), for blocking-query jitter. */
   readonly random: () => number
+  /** Re-reads the configuration and applies it. */
+  readonly reload: () => Promise<void>
 }

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { formatExplanation } from '../../src/cli/check-explain-command.js'
+import { startApiHarness } from '../support/api-harness.js'
+
+interface Explained {
+  CheckID: string
+  Status: string
+  Reason: string
+  Alias: {
+    TargetServiceID: string
+    DecidedBy: string | null
+    Checks: Explained[]
+    Cycle: string[] | null
+  } | null
+}
+
+test('explain shows an alias chain down to the deciding check, and the CLI renders it as a tree', async (t) => {
+  const h = await startApiHarness(t)
+  const put = async (url: string, body?: unknown): Promise<void> => {
+    const res = await h.inject({
+      method: 'PUT',
+      url,
+      ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
+    })
+    assert.equal(res.statusCode, 200, res.body)
+  }
+  await put('/v1/agent/service/register', {
+    ID: 'web-1',
+    Name: 'web',
+    Port: 80,
+    Check: { TTL: '1h' },
+    Connect: { SidecarService: {} },
+  })
+  await put('/v1/agent/check/fail/service:web-1?note=boom')
+  await new Promise((r) => setTimeout(r, 20))
+  const e = await h.getJson<Explained>('/v1/agent/check/explain/service:web-1-sidecar-proxy:2')
+  assert.equal(e.Status, 'critical')
+  assert.equal(e.Alias?.TargetServiceID, 'web-1')
+  assert.equal(e.Alias.DecidedBy, 'service:web-1')
+  assert.deepEqual(
+    e.Alias.Checks.map((c) => [c.CheckID, c.Status]),
+    [['service:web-1', 'critical']],
+  )
+  assert.match(e.Reason, /critical because check "service:web-1" is critical/)
+  const text = formatExplanation(e as unknown as Parameters<typeof formatExplanation>[0])
+  assert.match(text, /^service:web-1-sidecar-proxy:2 \(alias\): CRITICAL since /)
+  assert.match(text, /└─ service:web-1 \(ttl\): CRITICAL since .* <- decides/)
+  assert.match(text, /output: boom/)
+
+  const unknown = await h.inject('/v1/agent/check/explain/nope')
+  assert.equal(unknown.statusCode, 404)
+  assert.equal(
+    unknown.body,
+    'Unknown check ID "nope". Ensure that the check ID is passed, not the check name.',
+  )
+})
+
+test('explain reports a cycle of aliases as critical with the cycle', async (t) => {
+  const h = await startApiHarness(t)
+  for (const [svc, target] of [
+    ['a', 'b'],
+    ['b', 'a'],
+  ] as const) {
+    const res = await h.inject({
+      method: 'PUT',
+      url: '/v1/agent/service/register',
+      payload: JSON.stringify({ Name: svc, Check: { Name: `alias of ${target}`, AliasService: target } }),
+    })
+    assert.equal(res.statusCode, 200, res.body)
+  }
+  await new Promise((r) => setTimeout(r, 20))
+  const e = await h.getJson<Explained & { Output: string }>('/v1/agent/check/explain/service:a')
+  assert.equal(e.Status, 'critical')
+  assert.deepEqual(e.Alias?.Cycle, ['service:a', 'service:b', 'service:a'])
+  assert.match(e.Output, /^Alias cycle detected: service:a -> service:b -> service:a/)
+})
