@@ -6,69 +6,25 @@ import type { AddressInfo, Socket } from 'node:net'
 import { test, type TestContext } from 'node:test'
 import type { TLSSocket } from 'node:tls'
 import { HttpRunner, type HttpRunnerOptions } from '../../src/agent/checks/http-check.js'
-import { noYield, type RunnerContext } from '../../src/agent/checks/runner.js'
-import type { CheckSink, WriteResult } from '../../src/agent/local/local-state.js'
-import { systemClock, type Clock } from '../../src/lib/clock.js'
+import type { Clock } from '../../src/lib/clock.js'
 import { FakeClock } from '../../src/lib/fake-clock.js'
-import { EMPTY_DEFINITION, type CheckDefinition, type Status } from '../../src/structs/check.js'
+import type { CheckDefinition } from '../../src/structs/check.js'
+import { runnerContext, type RecordingSink, type Write } from '../support/runner-context.js'
 
 const FIXTURES = new URL('../../../test/fixtures/tls/', import.meta.url)
 const CERT = readFileSync(new URL('server-cert.pem', FIXTURES))
 const KEY = readFileSync(new URL('server-key.pem', FIXTURES))
 
-interface Write {
-  readonly status: Status
-  readonly output: string
-}
-
-class RecordingSink implements CheckSink {
-  readonly writes: Write[] = []
-  #waiters: (() => void)[] = []
-  report(status: Status, output: string): WriteResult {
-    this.writes.push({ status, output })
-    for (const wake of this.#waiters.splice(0)) wake()
-    return 'applied'
-  }
-  /** Resolves once `n` writes arrived; fails the test after `ms`. */
-  async waitFor(n: number, ms = 5_000): Promise<void> {
-    const deadline = Date.now() + ms
-    while (this.writes.length < n) {
-      const left = deadline - Date.now()
-      if (left <= 0) throw new Error(`expected ${n} writes, got ${this.writes.length}`)
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left)
-        this.#waiters.push(() => {
-          clearTimeout(timer)
-          resolve()
-        })
-      })
-    }
-  }
-}
-
-const silent = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-}
-
 function makeRunner(
   def: Partial<CheckDefinition>,
   opts: { clock?: Clock; outputMaxSize?: number; runner?: HttpRunnerOptions } = {},
 ): { runner: HttpRunner; sink: RecordingSink } {
-  const sink = new RecordingSink()
-  const ctx: RunnerContext = {
-    checkId: 'web-http',
-    definition: { ...EMPTY_DEFINITION, type: 'http', intervalMs: 60_000, timeoutMs: 2_000, ...def },
-    sink,
-    clock: opts.clock ?? systemClock,
-    random: () => 0,
-    logger: silent,
-    outputMaxSize: opts.outputMaxSize ?? 4096,
-    yieldPoint: noYield,
-  }
-  return { runner: new HttpRunner(ctx, opts.runner), sink }
+  const { runner: runnerOpts, ...contextOpts } = opts
+  const { ctx, sink } = runnerContext(
+    { type: 'http', timeoutMs: 2_000, ...def },
+    { checkId: 'web-http', ...contextOpts },
+  )
+  return { runner: new HttpRunner(ctx, runnerOpts), sink }
 }
 
 /** Runs the check until its first result, stops it, and returns that result. */

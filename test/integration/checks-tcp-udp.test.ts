@@ -5,54 +5,17 @@ import http from 'node:http'
 import net, { type AddressInfo } from 'node:net'
 import { test, type TestContext } from 'node:test'
 import tls from 'node:tls'
-import { noYield, type Runner, type RunnerContext } from '../../src/agent/checks/runner.js'
+import type { Runner } from '../../src/agent/checks/runner.js'
 import { TcpRunner, type SocketRunnerOptions } from '../../src/agent/checks/tcp-check.js'
 import { UdpRunner } from '../../src/agent/checks/udp-check.js'
-import type { CheckSink, WriteResult } from '../../src/agent/local/local-state.js'
-import { systemClock, type Clock } from '../../src/lib/clock.js'
+import type { Clock } from '../../src/lib/clock.js'
 import { FakeClock } from '../../src/lib/fake-clock.js'
-import { EMPTY_DEFINITION, type CheckDefinition, type Status } from '../../src/structs/check.js'
+import type { CheckDefinition } from '../../src/structs/check.js'
+import { runnerContext, type RecordingSink, type Write } from '../support/runner-context.js'
 
 const FIXTURES = new URL('../../../test/fixtures/tls/', import.meta.url)
 const CERT = readFileSync(new URL('server-cert.pem', FIXTURES))
 const KEY = readFileSync(new URL('server-key.pem', FIXTURES))
-
-interface Write {
-  readonly status: Status
-  readonly output: string
-}
-
-class RecordingSink implements CheckSink {
-  readonly writes: Write[] = []
-  #waiters: (() => void)[] = []
-  report(status: Status, output: string): WriteResult {
-    this.writes.push({ status, output })
-    for (const wake of this.#waiters.splice(0)) wake()
-    return 'applied'
-  }
-  /** Resolves once `n` writes arrived; fails the test after `ms`. */
-  async waitFor(n: number, ms = 5_000): Promise<void> {
-    const deadline = Date.now() + ms
-    while (this.writes.length < n) {
-      const left = deadline - Date.now()
-      if (left <= 0) throw new Error(`expected ${n} writes, got ${this.writes.length}`)
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left)
-        this.#waiters.push(() => {
-          clearTimeout(timer)
-          resolve()
-        })
-      })
-    }
-  }
-}
-
-const silent = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-}
 
 type Kind = 'tcp' | 'udp'
 
@@ -61,18 +24,12 @@ function makeRunner(
   def: Partial<CheckDefinition>,
   opts: { clock?: Clock; runner?: SocketRunnerOptions } = {},
 ): { runner: Runner; sink: RecordingSink } {
-  const sink = new RecordingSink()
-  const ctx: RunnerContext = {
-    checkId: `svc-${kind}`,
-    definition: { ...EMPTY_DEFINITION, type: kind, intervalMs: 60_000, timeoutMs: 2_000, ...def },
-    sink,
-    clock: opts.clock ?? systemClock,
-    random: () => 0,
-    logger: silent,
-    outputMaxSize: 4096,
-    yieldPoint: noYield,
-  }
-  const runner = kind === 'tcp' ? new TcpRunner(ctx, opts.runner) : new UdpRunner(ctx, opts.runner)
+  const { runner: runnerOpts, ...contextOpts } = opts
+  const { ctx, sink } = runnerContext(
+    { type: kind, timeoutMs: 2_000, ...def },
+    { checkId: `svc-${kind}`, ...contextOpts },
+  )
+  const runner = kind === 'tcp' ? new TcpRunner(ctx, runnerOpts) : new UdpRunner(ctx, runnerOpts)
   return { runner, sink }
 }
 

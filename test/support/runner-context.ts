@@ -36,6 +36,29 @@ export class RecordingSink implements CheckSink {
   }
 }
 
+/** A CheckSink that records every write with its time on `clock`, in ms after `originMs`. */
+export class TimedSink implements CheckSink {
+  readonly writes: TimedWrite[] = []
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly originMs: number,
+  ) {}
+
+  report(status: Status, output: string): WriteResult {
+    this.writes.push({ status, output, atMs: this.clock.now() - this.originMs })
+    return 'applied'
+  }
+
+  statuses(): Status[] {
+    return this.writes.map((w) => w.status)
+  }
+}
+
+export interface TimedWrite extends Write {
+  readonly atMs: number
+}
+
 export const silentRunnerLogger: RunnerLogger = {
   debug: () => undefined,
   info: () => undefined,
@@ -43,26 +66,43 @@ export const silentRunnerLogger: RunnerLogger = {
   error: () => undefined,
 }
 
+export interface RunnerContextOptions {
+  readonly checkId?: string
+  readonly clock?: Clock
+  readonly outputMaxSize?: number
+  readonly random?: () => number
+  readonly resume?: RunnerContext['resume']
+}
+
 /**
- * A RunnerContext for one runner under test: real clock unless given, first probe at once
- * (`random` = 0), and a RecordingSink.
+ * A RunnerContext writing to `sink`: real clock unless given, first probe at once (`random` = 0
+ * unless given), a 60s interval unless `definition` sets one, and a silent logger.
  */
-export function runnerContext(
+export function contextWithSink(
+  sink: CheckSink,
   definition: Partial<CheckDefinition>,
-  opts: { checkId?: string; clock?: Clock; outputMaxSize?: number } = {},
-): { ctx: RunnerContext; sink: RecordingSink } {
-  const sink = new RecordingSink()
-  const ctx: RunnerContext = {
+  opts: RunnerContextOptions = {},
+): RunnerContext {
+  return {
     checkId: opts.checkId ?? 'check-under-test',
     definition: Object.freeze({ ...EMPTY_DEFINITION, intervalMs: 60_000, ...definition }),
     sink,
     clock: opts.clock ?? systemClock,
-    random: () => 0,
+    random: opts.random ?? (() => 0),
     logger: silentRunnerLogger,
     outputMaxSize: opts.outputMaxSize ?? 4096,
     yieldPoint: noYield,
+    ...(opts.resume === undefined ? {} : { resume: opts.resume }),
   }
-  return { ctx, sink }
+}
+
+/** A RunnerContext for one runner under test (see `contextWithSink`) and its RecordingSink. */
+export function runnerContext(
+  definition: Partial<CheckDefinition>,
+  opts: RunnerContextOptions = {},
+): { ctx: RunnerContext; sink: RecordingSink } {
+  const sink = new RecordingSink()
+  return { ctx: contextWithSink(sink, definition, opts), sink }
 }
 
 /** Polls `predicate` every few milliseconds until it holds; rejects after `ms`. */

@@ -2,36 +2,16 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import {
   IntervalRunner,
-  noYield,
   ProbeTimeoutError,
   type ProbeResult,
   type RunnerContext,
 } from '../../src/agent/checks/runner.js'
-import type { CheckSink, WriteResult } from '../../src/agent/local/local-state.js'
 import { FakeClock } from '../../src/lib/fake-clock.js'
 import { RunnerStoppedError } from '../../src/lib/errors.js'
-import { EMPTY_DEFINITION, type CheckDefinition, type Status } from '../../src/structs/check.js'
+import type { CheckDefinition } from '../../src/structs/check.js'
+import { contextWithSink, TimedSink } from '../support/runner-context.js'
 
 const T0 = 1_700_000_000_000
-
-class RecordingSink implements CheckSink {
-  readonly writes: { status: Status; output: string; atMs: number }[] = []
-  constructor(private readonly clock: FakeClock) {}
-  report(status: Status, output: string): WriteResult {
-    this.writes.push({ status, output, atMs: this.clock.now() - T0 })
-    return 'applied'
-  }
-  statuses(): Status[] {
-    return this.writes.map((w) => w.status)
-  }
-}
-
-const silent = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-}
 
 type ProbeFn = (signal: AbortSignal, clock: FakeClock) => Promise<ProbeResult>
 
@@ -69,19 +49,14 @@ function setup(
   def: Partial<CheckDefinition>,
   fn: ProbeFn,
   random = 0,
-): { clock: FakeClock; sink: RecordingSink; runner: ScriptedRunner } {
+): { clock: FakeClock; sink: TimedSink; runner: ScriptedRunner } {
   const clock = new FakeClock(T0)
-  const sink = new RecordingSink(clock)
-  const ctx: RunnerContext = {
-    checkId: 'web',
-    definition: { ...EMPTY_DEFINITION, type: 'http', intervalMs: 10_000, ...def },
+  const sink = new TimedSink(clock, T0)
+  const ctx = contextWithSink(
     sink,
-    clock,
-    random: () => random,
-    logger: silent,
-    outputMaxSize: 4096,
-    yieldPoint: noYield,
-  }
+    { type: 'http', intervalMs: 10_000, ...def },
+    { checkId: 'web', clock, random: () => random },
+  )
   return { clock, sink, runner: new ScriptedRunner(ctx, fn, clock) }
 }
 

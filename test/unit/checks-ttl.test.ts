@@ -1,46 +1,19 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { noYield, type RunnerContext } from '../../src/agent/checks/runner.js'
+import type { RunnerContext } from '../../src/agent/checks/runner.js'
 import { TtlRunner } from '../../src/agent/checks/ttl-check.js'
-import type { CheckSink, WriteResult } from '../../src/agent/local/local-state.js'
 import { FakeClock } from '../../src/lib/fake-clock.js'
-import { EMPTY_DEFINITION, type Status } from '../../src/structs/check.js'
+import { contextWithSink, TimedSink } from '../support/runner-context.js'
 
 const T0 = 1_700_000_000_000
-
-class RecordingSink implements CheckSink {
-  readonly writes: { status: Status; output: string; atMs: number }[] = []
-  constructor(private readonly clock: FakeClock) {}
-  report(status: Status, output: string): WriteResult {
-    this.writes.push({ status, output, atMs: this.clock.now() - T0 })
-    return 'applied'
-  }
-}
-
-const silent = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-}
 
 function setup(
   ttlMs: number,
   resume?: RunnerContext['resume'],
-): { clock: FakeClock; sink: RecordingSink; ttl: TtlRunner } {
+): { clock: FakeClock; sink: TimedSink; ttl: TtlRunner } {
   const clock = new FakeClock(T0)
-  const sink = new RecordingSink(clock)
-  const ctx: RunnerContext = {
-    checkId: 'web-ttl',
-    definition: { ...EMPTY_DEFINITION, type: 'ttl', ttlMs },
-    sink,
-    clock,
-    random: () => 0,
-    logger: silent,
-    outputMaxSize: 4096,
-    yieldPoint: noYield,
-    ...(resume === undefined ? {} : { resume }),
-  }
+  const sink = new TimedSink(clock, T0)
+  const ctx = contextWithSink(sink, { type: 'ttl', ttlMs }, { checkId: 'web-ttl', clock, resume })
   return { clock, sink, ttl: new TtlRunner(ctx) }
 }
 
