@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import net from 'node:net'
 import { test, type TestContext } from 'node:test'
 import * as grpc from '@grpc/grpc-js'
 import { GrpcRunner } from '../../src/agent/checks/grpc-check.js'
 import type { SocketRunnerOptions } from '../../src/agent/checks/tcp-check.js'
 import type { CheckDefinition } from '../../src/structs/check.js'
-import { eventually, runnerContext, type Write } from '../support/runner-context.js'
+import { eventually, firstWrite, runnerContext, type Write } from '../support/runner-context.js'
+import { closedTcpPort, startSilentTcp } from '../support/sockets.js'
 
 const FIXTURES = new URL('../../../test/fixtures/tls/', import.meta.url)
 const CERT = readFileSync(new URL('server-cert.pem', FIXTURES))
@@ -62,14 +62,6 @@ async function startServer(t: TestContext, handler: Handler, opts: { tls?: boole
   return port
 }
 
-async function closedPort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
 function grpcRunner(def: Partial<CheckDefinition>, opts?: SocketRunnerOptions) {
   const { ctx, sink } = runnerContext({ type: 'grpc', timeoutMs: 2_000, ...def })
   return { runner: new GrpcRunner(ctx, opts), sink }
@@ -81,13 +73,7 @@ async function probeOnce(
   def: Partial<CheckDefinition>,
   opts?: SocketRunnerOptions,
 ): Promise<Write> {
-  const { runner, sink } = grpcRunner(def, opts)
-  t.after(() => runner.stop())
-  runner.start()
-  await sink.waitFor(1)
-  await runner.stop()
-  assert.equal(sink.writes.length, 1)
-  return sink.writes[0]!
+  return firstWrite(t, grpcRunner(def, opts))
 }
 
 test('grpc check passes when the server is SERVING', async (t) => {
@@ -130,7 +116,7 @@ test('grpc check reports a status error of the call as grpc-go prints it', async
 })
 
 test('grpc check is critical with the dial error when nothing listens', async (t) => {
-  const port = await closedPort()
+  const port = await closedTcpPort()
   assert.deepEqual(await probeOnce(t, { grpc: `127.0.0.1:${port}` }), {
     status: 'critical',
     output:
@@ -187,18 +173,7 @@ test('grpc check is critical with DeadlineExceeded when the server never answers
 })
 
 test('grpc check closes its connection when a peer accepts TCP but never speaks HTTP/2', async (t) => {
-  const open = new Set<net.Socket>()
-  const server = net.createServer((socket) => {
-    open.add(socket)
-    socket.on('close', () => open.delete(socket))
-    socket.resume()
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.after(() => {
-    for (const socket of open) socket.destroy()
-    server.close()
-  })
-  const { port } = server.address() as net.AddressInfo
+  const { port, open } = await startSilentTcp(t)
   assert.deepEqual(await probeOnce(t, { grpc: `127.0.0.1:${port}`, timeoutMs: 200 }), {
     status: 'critical',
     output: 'rpc error: code = DeadlineExceeded desc = context deadline exceeded',

@@ -5,7 +5,8 @@ import net from 'node:net'
 import { test, type TestContext } from 'node:test'
 import { H2PingRunner } from '../../src/agent/checks/h2ping-check.js'
 import type { CheckDefinition } from '../../src/structs/check.js'
-import { eventually, runnerContext, type Write } from '../support/runner-context.js'
+import { eventually, firstWrite, runnerContext, type Write } from '../support/runner-context.js'
+import { closedTcpPort, startSilentTcp } from '../support/sockets.js'
 
 const FIXTURES = new URL('../../../test/fixtures/tls/', import.meta.url)
 const CERT = readFileSync(new URL('server-cert.pem', FIXTURES))
@@ -30,35 +31,13 @@ async function startHttp2(
   return { port: (server.address() as net.AddressInfo).port, open }
 }
 
-/** A TCP server that accepts and reads but never answers. */
-async function startSilent(t: TestContext): Promise<{ port: number; open: Set<net.Socket> }> {
-  const open = new Set<net.Socket>()
-  const server = net.createServer((socket) => {
-    open.add(socket)
-    socket.on('close', () => open.delete(socket))
-    socket.resume()
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.after(() => {
-    for (const socket of open) socket.destroy()
-    server.close()
-  })
-  return { port: (server.address() as net.AddressInfo).port, open }
-}
-
 function h2pingRunner(def: Partial<CheckDefinition>) {
   const { ctx, sink } = runnerContext({ type: 'h2ping', timeoutMs: 2_000, h2pingUseTls: true, ...def })
   return { runner: new H2PingRunner(ctx), sink }
 }
 
 async function probeOnce(t: TestContext, def: Partial<CheckDefinition>): Promise<Write> {
-  const { runner, sink } = h2pingRunner(def)
-  t.after(() => runner.stop())
-  runner.start()
-  await sink.waitFor(1)
-  await runner.stop()
-  assert.equal(sink.writes.length, 1)
-  return sink.writes[0]!
+  return firstWrite(t, h2pingRunner(def))
 }
 
 test('h2ping check passes against a cleartext (h2c) HTTP/2 server and closes its session', async (t) => {
@@ -88,10 +67,7 @@ test('h2ping check fails to dial when the certificate is not trusted', async (t)
 })
 
 test('h2ping check is critical with the dial error when nothing listens', async (t) => {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
+  const port = await closedTcpPort()
   assert.deepEqual(await probeOnce(t, { h2ping: `127.0.0.1:${port}`, h2pingUseTls: false }), {
     status: 'critical',
     output: `Failed to dial to 127.0.0.1:${port}: dial tcp 127.0.0.1:${port}: connect: connection refused`,
@@ -99,7 +75,7 @@ test('h2ping check is critical with the dial error when nothing listens', async 
 })
 
 test('h2ping check is critical when the ping is never acknowledged, and closes its connection', async (t) => {
-  const { port, open } = await startSilent(t)
+  const { port, open } = await startSilentTcp(t)
   assert.deepEqual(await probeOnce(t, { h2ping: `127.0.0.1:${port}`, h2pingUseTls: false, timeoutMs: 200 }), {
     status: 'critical',
     output: 'HTTP2 ping failed: context deadline exceeded',
@@ -108,7 +84,7 @@ test('h2ping check is critical when the ping is never acknowledged, and closes i
 })
 
 test('h2ping check times out in the dial phase when the TLS handshake never completes', async (t) => {
-  const { port, open } = await startSilent(t)
+  const { port, open } = await startSilentTcp(t)
   assert.deepEqual(await probeOnce(t, { h2ping: `127.0.0.1:${port}`, timeoutMs: 200 }), {
     status: 'critical',
     output: `Failed to dial to 127.0.0.1:${port}: context deadline exceeded`,
@@ -124,7 +100,7 @@ test('h2ping check reports a malformed target as a dial error', async (t) => {
 })
 
 test('h2ping runner stop during an in-flight ping resolves promptly, closes the connection, writes nothing', async (t) => {
-  const { port, open } = await startSilent(t)
+  const { port, open } = await startSilentTcp(t)
   const { runner, sink } = h2pingRunner({
     h2ping: `127.0.0.1:${port}`,
     h2pingUseTls: false,

@@ -9,7 +9,15 @@ import { HttpRunner, type HttpRunnerOptions } from '../../src/agent/checks/http-
 import type { Clock } from '../../src/lib/clock.js'
 import { FakeClock } from '../../src/lib/fake-clock.js'
 import type { CheckDefinition } from '../../src/structs/check.js'
-import { runnerContext, type RecordingSink, type Write } from '../support/runner-context.js'
+import {
+  eventually,
+  firstWrite,
+  runnerContext,
+  within,
+  type RecordingSink,
+  type Write,
+} from '../support/runner-context.js'
+import { closedTcpPort } from '../support/sockets.js'
 
 const FIXTURES = new URL('../../../test/fixtures/tls/', import.meta.url)
 const CERT = readFileSync(new URL('server-cert.pem', FIXTURES))
@@ -33,13 +41,7 @@ async function probeOnce(
   def: Partial<CheckDefinition>,
   opts: { outputMaxSize?: number; runner?: HttpRunnerOptions } = {},
 ): Promise<Write> {
-  const { runner, sink } = makeRunner(def, opts)
-  t.after(() => runner.stop())
-  runner.start()
-  await sink.waitFor(1)
-  await runner.stop()
-  assert.equal(sink.writes.length, 1)
-  return sink.writes[0]!
+  return firstWrite(t, makeRunner(def, opts))
 }
 
 interface Seen {
@@ -149,36 +151,6 @@ async function startServer(
     sockets,
     hung,
     closedSockets: () => closed,
-  }
-}
-
-/** A port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const s = http.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const { port } = s.address() as AddressInfo
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
-}
-
-/** Resolves like `p`, or fails after `ms` so a leak shows as a failure, not a hang. */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} not within ${ms}ms`)), ms)
-  })
-  try {
-    return await Promise.race([p, limit])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-async function eventually(cond: () => boolean, ms = 2_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time')
-    await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
 
@@ -301,7 +273,7 @@ test('http check keeps only the last outputMaxSize bytes of the body', async (t)
 })
 
 test('http check is critical with Go text when nothing listens', async (t) => {
-  const port = await closedPort()
+  const port = await closedTcpPort()
   const url = `http://127.0.0.1:${port}/health`
   const w = await probeOnce(t, { http: url })
   assert.deepEqual(w, {
@@ -328,7 +300,7 @@ test('http check times out a server that never answers, closing the connection',
     status: 'critical',
     output: `Get "${url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`,
   })
-  await eventually(() => srv.sockets.size === 0)
+  await eventually(() => srv.sockets.size === 0, 2_000, 'the server sockets to close')
 })
 
 test('http check judges the status with the partial body when the body read times out (as Go)', async (t) => {
@@ -338,7 +310,7 @@ test('http check judges the status with the partial body when the body read time
     status: 'passing',
     output: `HTTP GET ${srv.base}/partial: 200 OK Output: partial body`,
   })
-  await eventually(() => srv.sockets.size === 0)
+  await eventually(() => srv.sockets.size === 0, 2_000, 'the server sockets to close')
 })
 
 test('http check stop during a blocked request resolves promptly, closes the socket, and never writes', async (t) => {
@@ -366,7 +338,7 @@ test('http check stop between probes leaves no timer and no more writes', async 
   runner.start()
   await clock.advance(0)
   await sink.waitFor(1)
-  await eventually(() => clock.pendingTimers() === 1)
+  await eventually(() => clock.pendingTimers() === 1, 2_000, 'the next probe timer')
   await runner.stop()
   assert.equal(clock.pendingTimers(), 0)
   await clock.advance(60_000)

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { ScriptRunner } from '../../src/agent/checks/script-check.js'
 import type { CheckDefinition } from '../../src/structs/check.js'
-import { eventually, runnerContext, type Write } from '../support/runner-context.js'
+import { eventually, firstWrite, runnerContext, type Write } from '../support/runner-context.js'
 
 function scriptRunner(def: Partial<CheckDefinition>, opts: { outputMaxSize?: number } = {}) {
   const { ctx, sink } = runnerContext({ type: 'script', timeoutMs: 5_000, ...def }, opts)
@@ -17,13 +17,7 @@ async function probeOnce(
   def: Partial<CheckDefinition>,
   opts: { outputMaxSize?: number } = {},
 ): Promise<Write> {
-  const { runner, sink } = scriptRunner(def, opts)
-  t.after(() => runner.stop())
-  runner.start()
-  await sink.waitFor(1)
-  await runner.stop()
-  assert.equal(sink.writes.length, 1)
-  return sink.writes[0]!
+  return firstWrite(t, scriptRunner(def, opts))
 }
 
 function sh(script: string): readonly string[] {

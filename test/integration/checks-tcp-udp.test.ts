@@ -11,7 +11,14 @@ import { UdpRunner } from '../../src/agent/checks/udp-check.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { FakeClock } from '../../src/lib/fake-clock.js'
 import type { CheckDefinition } from '../../src/structs/check.js'
-import { runnerContext, type RecordingSink, type Write } from '../support/runner-context.js'
+import {
+  firstWrite,
+  runnerContext,
+  within,
+  type RecordingSink,
+  type Write,
+} from '../support/runner-context.js'
+import { closedTcpPort } from '../support/sockets.js'
 
 const FIXTURES = new URL('../../../test/fixtures/tls/', import.meta.url)
 const CERT = readFileSync(new URL('server-cert.pem', FIXTURES))
@@ -40,26 +47,7 @@ async function probeOnce(
   def: Partial<CheckDefinition>,
   runnerOpts?: SocketRunnerOptions,
 ): Promise<Write> {
-  const { runner, sink } = makeRunner(kind, def, runnerOpts === undefined ? {} : { runner: runnerOpts })
-  t.after(() => runner.stop())
-  runner.start()
-  await sink.waitFor(1)
-  await runner.stop()
-  assert.equal(sink.writes.length, 1)
-  return sink.writes[0]!
-}
-
-/** Resolves like `p`, or fails after `ms` so a leak shows as a failure, not a hang. */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} not within ${ms}ms`)), ms)
-  })
-  try {
-    return await Promise.race([p, limit])
-  } finally {
-    clearTimeout(timer)
-  }
+  return firstWrite(t, makeRunner(kind, def, runnerOpts === undefined ? {} : { runner: runnerOpts }))
 }
 
 interface TcpServer {
@@ -109,15 +97,6 @@ async function startTcpServer(
     await new Promise<void>((resolve) => server.close(() => resolve()))
   })
   return { port: (server.address() as AddressInfo).port, accepted, firstConnection, sni }
-}
-
-/** A TCP port nothing listens on (bound, then released). */
-async function closedTcpPort(): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const { port } = s.address() as AddressInfo
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
 }
 
 /** A UDP port nothing listens on (bound, then released). */

@@ -1,4 +1,6 @@
-import { noYield, type RunnerContext, type RunnerLogger } from '../../src/agent/checks/runner.js'
+import assert from 'node:assert/strict'
+import type { TestContext } from 'node:test'
+import { noYield, type Runner, type RunnerContext, type RunnerLogger } from '../../src/agent/checks/runner.js'
 import type { CheckSink, WriteResult } from '../../src/agent/local/local-state.js'
 import { systemClock, type Clock } from '../../src/lib/clock.js'
 import { EMPTY_DEFINITION, type CheckDefinition, type Status } from '../../src/structs/check.js'
@@ -105,11 +107,38 @@ export function runnerContext(
   return { ctx: contextWithSink(sink, definition, opts), sink }
 }
 
+/** Starts `runner`, waits for its first write, stops it, and returns that write (the only one). */
+export async function firstWrite(
+  t: TestContext,
+  made: { runner: Runner; sink: RecordingSink },
+): Promise<Write> {
+  const { runner, sink } = made
+  t.after(() => runner.stop())
+  runner.start()
+  await sink.waitFor(1)
+  await runner.stop()
+  assert.equal(sink.writes.length, 1)
+  return sink.writes[0]!
+}
+
 /** Polls `predicate` every few milliseconds until it holds; rejects after `ms`. */
 export async function eventually(predicate: () => boolean, ms = 3_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + ms
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/** Resolves like `p`, or fails after `ms` so a leak shows as a failure, not a hang. */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} not within ${ms}ms`)), ms)
+  })
+  try {
+    return await Promise.race([p, limit])
+  } finally {
+    clearTimeout(timer)
   }
 }
