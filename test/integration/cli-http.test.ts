@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { spawnVigil } from '../support/agent-process.js'
+import { runVigil } from '../support/agent-process.js'
 
 interface Recorded {
   readonly method: string
@@ -37,21 +37,6 @@ async function recorder(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.after(() => new Promise<void>((resolve) => server.close(() => resolve())))
   return { addr: `127.0.0.1:${(server.address() as AddressInfo).port}`, requests }
-}
-
-async function run(
-  args: readonly string[],
-  env: Readonly<Record<string, string>> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { child, exited } = spawnVigil(args, env)
-  let stdout = ''
-  let stderr = ''
-  child.stdout?.on('data', (d: string) => (stdout += d))
-  child.stderr?.on('data', (d: string) => (stderr += d))
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-  const code = await exited
-  clearTimeout(timer)
-  return { code, stdout, stderr }
 }
 
 const ok = { status: 200, body: '' }
@@ -82,7 +67,7 @@ const MEMBERS = [
 
 test('cli members prints servers first, then by name, with aligned columns', async (t) => {
   const srv = await recorder(t, () => ({ status: 200, body: JSON.stringify(MEMBERS) }))
-  const { code, stdout } = await run(['members', '-http-addr', srv.addr])
+  const { code, stdout } = await runVigil(['members', '-http-addr', srv.addr])
   assert.equal(code, 0)
   assert.equal(
     stdout,
@@ -96,7 +81,7 @@ test('cli members prints servers first, then by name, with aligned columns', asy
   )
   assert.equal(srv.requests[0]?.url, '/v1/agent/members?segment=_all')
 
-  const detailed = await run(['members', '-http-addr', srv.addr, '-detailed', '-status', 'alive'])
+  const detailed = await runVigil(['members', '-http-addr', srv.addr, '-detailed', '-status', 'alive'])
   assert.equal(
     detailed.stdout,
     [
@@ -106,7 +91,7 @@ test('cli members prints servers first, then by name, with aligned columns', asy
       '',
     ].join('\n'),
   )
-  await run(['members', '-http-addr', srv.addr, '-wan'])
+  await runVigil(['members', '-http-addr', srv.addr, '-wan'])
   assert.equal(srv.requests[2]?.url, '/v1/agent/members?wan=1')
 })
 
@@ -117,13 +102,13 @@ test('cli sends the token from -token, -token-file or CONSUL_HTTP_TOKEN, and hon
   const tokenFile = join(dir, 'token')
   writeFileSync(tokenFile, 'from-file\n')
 
-  await run(['members', '-http-addr', `http://${srv.addr}`, '-token', 'from-flag'])
-  await run(['members'], { CONSUL_HTTP_ADDR: srv.addr, CONSUL_HTTP_TOKEN: 'from-env' })
-  await run(['members', '-token-file', tokenFile], {
+  await runVigil(['members', '-http-addr', `http://${srv.addr}`, '-token', 'from-flag'])
+  await runVigil(['members'], { CONSUL_HTTP_ADDR: srv.addr, CONSUL_HTTP_TOKEN: 'from-env' })
+  await runVigil(['members', '-token-file', tokenFile], {
     CONSUL_HTTP_ADDR: srv.addr,
     CONSUL_HTTP_TOKEN: 'from-env',
   })
-  await run(['members', '-http-addr', srv.addr])
+  await runVigil(['members', '-http-addr', srv.addr])
   assert.deepEqual(
     srv.requests.map((r) => r.headers['x-consul-token']),
     ['from-flag', 'from-env', 'from-file', undefined],
@@ -132,7 +117,7 @@ test('cli sends the token from -token, -token-file or CONSUL_HTTP_TOKEN, and hon
 
 test('cli services register sends the flags as a service definition', async (t) => {
   const srv = await recorder(t, () => ok)
-  const { code, stdout } = await run([
+  const { code, stdout } = await runVigil([
     'services',
     'register',
     '-http-addr',
@@ -201,7 +186,7 @@ service {
 }
 `,
   )
-  const { code, stdout, stderr } = await run(['services', 'register', '-http-addr', srv.addr, file])
+  const { code, stdout, stderr } = await runVigil(['services', 'register', '-http-addr', srv.addr, file])
   assert.equal(code, 0, stderr)
   assert.equal(stdout, 'Registered service: api\n')
   assert.deepEqual(JSON.parse(srv.requests[0]?.body ?? ''), {
@@ -238,9 +223,9 @@ test('cli services deregister uses -id, or the ID (else Name) of each file defin
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   const file = join(dir, 'svcs.json')
   writeFileSync(file, JSON.stringify({ services: [{ name: 'a', id: 'a/1' }, { name: 'b' }] }))
-  const byId = await run(['services', 'deregister', '-http-addr', srv.addr, '-id', 'x'])
+  const byId = await runVigil(['services', 'deregister', '-http-addr', srv.addr, '-id', 'x'])
   assert.equal(byId.stdout, 'Deregistered service: x\n')
-  const byFile = await run(['services', 'deregister', '-http-addr', srv.addr, file])
+  const byFile = await runVigil(['services', 'deregister', '-http-addr', srv.addr, file])
   assert.equal(byFile.stdout, 'Deregistered service: a/1\nDeregistered service: b\n')
   assert.deepEqual(
     srv.requests.map((r) => `${r.method} ${r.url}`),
@@ -250,7 +235,7 @@ test('cli services deregister uses -id, or the ID (else Name) of each file defin
       'PUT /v1/agent/service/deregister/b',
     ],
   )
-  const both = await run(['services', 'deregister', '-id', 'x', file])
+  const both = await runVigil(['services', 'deregister', '-id', 'x', file])
   assert.equal(both.code, 1)
   assert.equal(both.stderr, 'Service deregistration requires arguments or -id, not both.\n')
 })
