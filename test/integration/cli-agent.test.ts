@@ -92,13 +92,13 @@ test('agent command exits 1 at once on a second signal during shutdown', async (
   )
 })
 
-test('agent command logs SIGHUP and keeps serving', async () => {
+test('agent command reloads on SIGHUP and keeps serving', async () => {
   const h = new Harness()
   const port = await freePort()
   const done = runAgent(['-dev', '-http-port', String(port)], h.io, h)
   await h.waitFor('agent: Consul agent running!')
   h.send('SIGHUP')
-  await h.waitFor('SIGHUP ignored')
+  await h.waitFor('agent: Reloaded configuration')
   const res = await fetch(`http://127.0.0.1:${port}/v1/agent/self`)
   assert.equal(res.status, 200)
   await res.arrayBuffer()
