@@ -1,11 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import {
-  BadRequestError,
-  DecodeError,
-  ScriptChecksDisabledError,
-  type VigilError,
-} from '../../src/lib/errors.js'
+import { BadRequestError, DecodeError, ScriptChecksDisabledError } from '../../src/lib/errors.js'
 import type { CheckRegistration } from '../../src/structs/check.js'
 import { decodeJsonBody } from '../../src/structs/go-json.js'
 import {
@@ -14,35 +9,10 @@ import {
   normalizeServiceDefinition,
   type NormalizeContext,
 } from '../../src/structs/normalize.js'
+import { assertDeepFrozen, failure, normalizeContext } from '../support/normalize.js'
 
-function context(overrides: Partial<NormalizeContext> = {}): NormalizeContext {
-  return {
-    nodeName: 'node-1',
-    origin: 'api',
-    enableScriptChecks: false,
-    enableLocalScriptChecks: false,
-    ...overrides,
-  }
-}
-
-function registerCheck(body: unknown, ctx: NormalizeContext = context()): CheckRegistration {
+function registerCheck(body: unknown, ctx: NormalizeContext = normalizeContext()): CheckRegistration {
   return normalizeCheckDefinition(typeof body === 'string' ? decodeJsonBody(body) : body, ctx)
-}
-
-function failure(fn: () => unknown, errorClass: abstract new (...args: never[]) => VigilError): string {
-  try {
-    fn()
-  } catch (err) {
-    assert.ok(err instanceof errorClass, `expected ${errorClass.name}, got ${String(err)}`)
-    return err.message
-  }
-  assert.fail(`expected ${errorClass.name}`)
-}
-
-function assertDeepFrozen(value: unknown, path = 'value'): void {
-  if (typeof value !== 'object' || value === null) return
-  assert.ok(Object.isFrozen(value), `${path} is not frozen`)
-  for (const [k, v] of Object.entries(value)) assertDeepFrozen(v, `${path}.${k}`)
 }
 
 test('a standalone TTL check gets its ID from its name, critical status and the node name', () => {
@@ -187,7 +157,7 @@ test('check type validation gives the reasons of checks.md §2, prefixed Invalid
       'only one of HTTP, TCP, UDP, GRPC, H2PING, Args, OSService or AliasService/AliasNode may be set, got Args, OSService',
     ],
   ]
-  const ctx = context({ enableScriptChecks: true })
+  const ctx = normalizeContext({ enableScriptChecks: true })
   for (const [fields, reason] of cases) {
     const body = { Name: 'c', ...fields }
     assert.equal(
@@ -207,7 +177,7 @@ test('check type validation gives the reasons of checks.md §2, prefixed Invalid
 })
 
 test('the check type follows the target; defaults are Consul runtime defaults', () => {
-  const ctx = context({ enableScriptChecks: true })
+  const ctx = normalizeContext({ enableScriptChecks: true })
   const cases: [Record<string, unknown>, string, number, number][] = [
     [{ TTL: '30s' }, 'ttl', 0, 0],
     [{ HTTP: 'http://h', Interval: '10s' }, 'http', 10_000, 10_000],
@@ -254,7 +224,7 @@ test('an interval below 1s is raised to 1s with a warning', () => {
   const warnings: string[] = []
   const reg = registerCheck(
     { ID: 'fast', Name: 'c', TCP: 'h:1', Interval: '10ms' },
-    context({ warn: (m) => warnings.push(m) }),
+    normalizeContext({ warn: (m) => warnings.push(m) }),
   )
   assert.equal(reg.definition.intervalMs, 1000)
   assert.deepEqual(warnings, ['check "fast" has interval 10ms below minimum; using 1s'])
@@ -328,15 +298,18 @@ test('standalone script checks need permission by origin', () => {
     "Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true",
   )
   assert.equal(
-    failure(() => registerCheck(body, context({ enableLocalScriptChecks: true })), ScriptChecksDisabledError),
+    failure(
+      () => registerCheck(body, normalizeContext({ enableLocalScriptChecks: true })),
+      ScriptChecksDisabledError,
+    ),
     "Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true",
   )
   assert.equal(
-    failure(() => registerCheck(body, context({ origin: 'config' })), ScriptChecksDisabledError),
+    failure(() => registerCheck(body, normalizeContext({ origin: 'config' })), ScriptChecksDisabledError),
     "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' or 'enable_local_script_checks' to true",
   )
-  assert.equal(registerCheck(body, context({ enableScriptChecks: true })).definition.type, 'script')
-  const local = registerCheck(body, context({ origin: 'config', enableLocalScriptChecks: true }))
+  assert.equal(registerCheck(body, normalizeContext({ enableScriptChecks: true })).definition.type, 'script')
+  const local = registerCheck(body, normalizeContext({ origin: 'config', enableLocalScriptChecks: true }))
   assert.equal(local.source, 'local')
   assert.equal(new ScriptChecksDisabledError(true).statusCode, 500)
 })
@@ -362,7 +335,7 @@ test('config-file checks accept every snake_case key of cli.md §4', () => {
       deregister_critical_service_after: '1h',
       output_max_size: 512,
     },
-    context({ origin: 'config' }),
+    normalizeContext({ origin: 'config' }),
   )
   assert.equal(reg.check.checkId, 'cfg')
   assert.equal(reg.check.status, 'warning')
@@ -411,7 +384,8 @@ test('config-file checks accept every snake_case key of cli.md §4', () => {
     { name: 'l', ttl: '1s' },
   ]
   const types = others.map(
-    (o) => registerCheck(o, context({ origin: 'config', enableLocalScriptChecks: true })).definition.type,
+    (o) =>
+      registerCheck(o, normalizeContext({ origin: 'config', enableLocalScriptChecks: true })).definition.type,
   )
   assert.deepEqual(types, ['alias', 'os_service', 'tcp', 'docker', 'grpc', 'udp', 'http', 'script', 'ttl'])
   assert.equal(

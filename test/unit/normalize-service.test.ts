@@ -1,49 +1,17 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import {
-  BadRequestError,
-  DecodeError,
-  ScriptChecksDisabledError,
-  type VigilError,
-} from '../../src/lib/errors.js'
+import { BadRequestError, DecodeError, ScriptChecksDisabledError } from '../../src/lib/errors.js'
 import { decodeJsonBody } from '../../src/structs/go-json.js'
 import {
   normalizeServiceDefinition,
   type NormalizeContext,
   type Origin,
 } from '../../src/structs/normalize.js'
+import { assertDeepFrozen, failure, normalizeContext } from '../support/normalize.js'
 import type { ServiceRegistration } from '../../src/structs/service.js'
 
-function context(overrides: Partial<NormalizeContext> & { warnings?: string[] } = {}): NormalizeContext {
-  const warnings = overrides.warnings
-  return {
-    nodeName: 'node-1',
-    origin: 'api',
-    enableScriptChecks: false,
-    enableLocalScriptChecks: false,
-    ...(warnings === undefined ? {} : { warn: (m: string) => warnings.push(m) }),
-    ...overrides,
-  }
-}
-
-function register(body: unknown, ctx: NormalizeContext = context()): ServiceRegistration {
+function register(body: unknown, ctx: NormalizeContext = normalizeContext()): ServiceRegistration {
   return normalizeServiceDefinition(typeof body === 'string' ? decodeJsonBody(body) : body, ctx)
-}
-
-function failure(fn: () => unknown, errorClass: abstract new (...args: never[]) => VigilError): string {
-  try {
-    fn()
-  } catch (err) {
-    assert.ok(err instanceof errorClass, `expected ${errorClass.name}, got ${String(err)}`)
-    return err.message
-  }
-  assert.fail(`expected ${errorClass.name}`)
-}
-
-function assertDeepFrozen(value: unknown, path = 'value'): void {
-  if (typeof value !== 'object' || value === null) return
-  assert.ok(Object.isFrozen(value), `${path} is not frozen`)
-  for (const [k, v] of Object.entries(value)) assertDeepFrozen(v, `${path}.${k}`)
 }
 
 test('service definition gets Consul defaults when only a name is given', () => {
@@ -138,7 +106,7 @@ test('service definition accepts the snake_case aliases of http-api.md §2', () 
       ],
       connect: { sidecar_service: { port: 2 } },
     },
-    context({ enableScriptChecks: true }),
+    normalizeContext({ enableScriptChecks: true }),
   )
   assert.equal(reg.service.enableTagOverride, true)
   assert.deepEqual(reg.service.taggedAddresses, { lan: { address: '10.0.0.1', port: 1 } })
@@ -164,7 +132,7 @@ test('service definition requires a name', () => {
     'Missing service name',
   )
   assert.equal(
-    failure(() => register({ id: 'x' }, context({ origin: 'config' })), BadRequestError),
+    failure(() => register({ id: 'x' }, normalizeContext({ origin: 'config' })), BadRequestError),
     'Service name missing',
   )
 })
@@ -516,7 +484,7 @@ test('script checks in a service need permission by origin', () => {
     ['config', true, false, null],
   ]
   for (const [origin, enableScriptChecks, enableLocalScriptChecks, message] of cases) {
-    const ctx = context({ origin, enableScriptChecks, enableLocalScriptChecks })
+    const ctx = normalizeContext({ origin, enableScriptChecks, enableLocalScriptChecks })
     if (message === null) {
       assert.equal(register(body, ctx).checks[0]?.definition.type, 'script')
     } else {
@@ -530,7 +498,7 @@ test('warnings (interval raised, DNS-unsafe name) are reported only for a valid 
   const warnings: string[] = []
   const reg = register(
     { Name: 'web_app', Check: { HTTP: 'http://h', Interval: '100ms' } },
-    context({ warnings }),
+    normalizeContext({ warnings }),
   )
   assert.equal(reg.checks[0]!.definition.intervalMs, 1000)
   assert.equal(reg.checks[0]!.check.interval, '100ms')
@@ -539,7 +507,7 @@ test('warnings (interval raised, DNS-unsafe name) are reported only for a valid 
   assert.match(warnings[1] ?? '', /check "service:web_app" has interval 100ms below minimum; using 1s/)
 
   const none: string[] = []
-  register({ Name: 'web', Check: { HTTP: 'http://h', Interval: '1s' } }, context({ warnings: none }))
+  register({ Name: 'web', Check: { HTTP: 'http://h', Interval: '1s' } }, normalizeContext({ warnings: none }))
   assert.deepEqual(none, [])
 
   const invalid: string[] = []
@@ -547,19 +515,19 @@ test('warnings (interval raised, DNS-unsafe name) are reported only for a valid 
     () =>
       register(
         { Name: 'web_app', Checks: [{ HTTP: 'http://h', Interval: '1ms' }, { Notes: 'no type' }] },
-        context({ warnings: invalid }),
+        normalizeContext({ warnings: invalid }),
       ),
     BadRequestError,
   )
   assert.deepEqual(invalid, [])
 
   const long: string[] = []
-  register({ Name: 'a'.repeat(64) }, context({ warnings: long }))
+  register({ Name: 'a'.repeat(64) }, normalizeContext({ warnings: long }))
   assert.match(long[0] ?? '', /too long/)
 })
 
 test('config-file service definitions accept snake_case keys and are local', () => {
-  const ctx = context({ origin: 'config', enableLocalScriptChecks: true })
+  const ctx = normalizeContext({ origin: 'config', enableLocalScriptChecks: true })
   const reg = register(
     {
       name: 'db',
@@ -671,7 +639,7 @@ test('config-file services written as HCL blocks (one-element lists) decode like
       check: [{ ttl: '10s' }],
       connect: [{ sidecar_service: [{}] }],
     },
-    context({ origin: 'config' }),
+    normalizeContext({ origin: 'config' }),
   )
   assert.deepEqual(reg.service.weights, { passing: 2, warning: 1 })
   assert.equal(reg.checks[0]?.definition.type, 'ttl')
