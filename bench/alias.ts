@@ -4,11 +4,10 @@
  * (a TTL pass to the alias reading passing, against `vigil agent -dev`).
  */
 import { performance } from 'node:perf_hooks'
-import { Agent, type AgentLogger } from '../src/agent/agent.js'
+import { Agent } from '../src/agent/agent.js'
 import { normalizeServiceDefinition } from '../src/structs/normalize.js'
+import { silentLogger, testSettings } from '../test/support/agent-harness.js'
 import { put, startVigil } from './lib.js'
-
-const quiet: AgentLogger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet }
 
 const WARMUP_FLIPS = 20
 
@@ -26,27 +25,8 @@ function percentiles(samples: number[]): Percentiles {
 /** In process: `aliases` alias checks on one target; latency until the last of them changed. */
 export async function aliasLatencyInProcess(aliases: number, flips: number): Promise<Percentiles> {
   const agent = await Agent.start({
-    logger: quiet,
-    config: {
-      nodeName: 'bench',
-      nodeId: '',
-      datacenter: 'dc1',
-      server: true,
-      bootstrap: true,
-      dev: true,
-      dataDir: '',
-      enableScriptChecks: false,
-      enableLocalScriptChecks: false,
-      checkOutputMaxSize: 4096,
-      discardCheckOutput: false,
-      nodeMeta: {},
-      bindAddr: '127.0.0.1',
-      advertiseAddr: '127.0.0.1',
-      ports: { serfLan: 8301, server: 8300, sidecarMinPort: 21000, sidecarMaxPort: 21255 },
-      aliasReconcileIntervalMs: 60_000,
-      services: [],
-      checks: [],
-    },
+    logger: silentLogger,
+    config: testSettings({ nodeName: 'bench', nodeId: '' }),
   })
   try {
     const api = agent.normalizeContext('api')
