@@ -1,8 +1,8 @@
 import http2 from 'node:http2'
 import { STATUS_CODES } from 'node:http'
 import { DialError, Http2Connection, dialSocket, type DialOptions } from './dial.js'
-import { IntervalRunner, ProbeTimeoutError, type ProbeResult, type RunnerContext } from './runner.js'
-import type { SocketRunnerOptions } from './tcp-check.js'
+import { ProbeTimeoutError, type ProbeResult } from './runner.js'
+import { SocketRunner } from './tcp-check.js'
 
 /** `grpc.health.v1.HealthCheckResponse.ServingStatus` values by number. */
 const SERVING_STATUS = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'] as const
@@ -344,14 +344,7 @@ function judge(
  * its subchannel is still connecting (a peer that accepts TCP but never completes the HTTP/2
  * handshake) keeps that socket open until the peer closes it, one per probe.
  */
-export class GrpcRunner extends IntervalRunner {
-  readonly #opts: SocketRunnerOptions
-
-  constructor(ctx: RunnerContext, opts: SocketRunnerOptions = {}) {
-    super(ctx)
-    this.#opts = opts
-  }
-
+export class GrpcRunner extends SocketRunner {
   protected async probe(signal: AbortSignal): Promise<ProbeResult> {
     const def = this.ctx.definition
     const target = def.grpc
@@ -363,7 +356,7 @@ export class GrpcRunner extends IntervalRunner {
       : null
     let socket
     try {
-      socket = await dialSocket({ address, tls, agent: this.#opts }, signal)
+      socket = await dialSocket({ address, tls, agent: this.socketOptions }, signal)
     } catch (err) {
       if (!(err instanceof DialError)) throw err
       return { status: 'critical', output: dialFailure(err).message }

@@ -1,20 +1,13 @@
 import { DialError, Http2Connection, dialSocket } from './dial.js'
-import { IntervalRunner, ProbeTimeoutError, type ProbeResult, type RunnerContext } from './runner.js'
-import type { SocketRunnerOptions } from './tcp-check.js'
+import { ProbeTimeoutError, type ProbeResult } from './runner.js'
+import { SocketRunner } from './tcp-check.js'
 
 /**
  * An H2PING check (checks.md §10): connect to `H2PING` (TLS with ALPN `h2` when
  * `h2pingUseTls`, else cleartext h2c), send one HTTP/2 PING and wait for its ACK. A fresh
  * connection per probe; it is destroyed before the probe settles, also on timeout and stop.
  */
-export class H2PingRunner extends IntervalRunner {
-  readonly #opts: SocketRunnerOptions
-
-  constructor(ctx: RunnerContext, opts: SocketRunnerOptions = {}) {
-    super(ctx)
-    this.#opts = opts
-  }
-
+export class H2PingRunner extends SocketRunner {
   protected async probe(signal: AbortSignal): Promise<ProbeResult> {
     const def = this.ctx.definition
     const target = def.h2ping
@@ -23,7 +16,7 @@ export class H2PingRunner extends IntervalRunner {
       : null
     let socket
     try {
-      socket = await dialSocket({ address: target, tls, agent: this.#opts }, signal)
+      socket = await dialSocket({ address: target, tls, agent: this.socketOptions }, signal)
     } catch (err) {
       if (!(err instanceof DialError)) throw err
       return { status: 'critical', output: `Failed to dial to ${target}: ${err.message}` }

@@ -19,6 +19,16 @@ export interface SocketRunnerOptions {
   readonly tls?: CheckTlsOptions
 }
 
+/** An IntervalRunner that dials sockets (TCP, UDP, gRPC, H2PING), with its SocketRunnerOptions. */
+export abstract class SocketRunner extends IntervalRunner {
+  constructor(
+    ctx: RunnerContext,
+    protected readonly socketOptions: SocketRunnerOptions = {},
+  ) {
+    super(ctx)
+  }
+}
+
 /** Go's `net.SplitHostPort` with its error texts (`address x: missing port in address`…). */
 export function splitHostPort(hostport: string): { host: string; port: string } {
   const fail = (why: string): never => {
@@ -244,14 +254,7 @@ export function closedPromise(emitter: { once(event: 'close', fn: () => void): u
  * `TCP connect <addr>: Success` / `TCP+TLS connect <addr>: Success`; otherwise critical with Go's
  * error text. A probe aborted by stop destroys its socket and settles after the socket closed.
  */
-export class TcpRunner extends IntervalRunner {
-  readonly #opts: SocketRunnerOptions
-
-  constructor(ctx: RunnerContext, opts: SocketRunnerOptions = {}) {
-    super(ctx)
-    this.#opts = opts
-  }
-
+export class TcpRunner extends SocketRunner {
   protected async probe(signal: AbortSignal): Promise<ProbeResult> {
     const def = this.ctx.definition
     const target = parseDialTarget('tcp', def.tcp)
@@ -259,9 +262,9 @@ export class TcpRunner extends IntervalRunner {
     const { host, port } = target
     const useTls = def.tcpUseTls
     const base: net.TcpNetConnectOpts = { host, port, autoSelectFamily: true }
-    if (this.#opts.lookup !== undefined) base.lookup = this.#opts.lookup
+    if (this.socketOptions.lookup !== undefined) base.lookup = this.socketOptions.lookup
     const tlsOpts = useTls
-      ? checkTlsOptions(host, def.tlsServerName, def.tlsSkipVerify, this.#opts.tls)
+      ? checkTlsOptions(host, def.tlsServerName, def.tlsSkipVerify, this.socketOptions.tls)
       : undefined
     const socket = tlsOpts !== undefined ? tls.connect({ ...base, ...tlsOpts }) : net.connect(base)
     const closed = closedPromise(socket)

@@ -1,15 +1,15 @@
 import dgram from 'node:dgram'
 import dns from 'node:dns'
 import net from 'node:net'
-import { IntervalRunner, ProbeTimeoutError, type ProbeResult, type RunnerContext } from './runner.js'
+import { ProbeTimeoutError, type ProbeResult } from './runner.js'
 import {
   closedPromise,
   dialErrorText,
   errnoText,
   joinHostPort,
   parseDialTarget,
+  SocketRunner,
   untilAborted,
-  type SocketRunnerOptions,
 } from './tcp-check.js'
 
 /** What a UDP check sends: Consul's default message is empty. */
@@ -22,14 +22,7 @@ const PAYLOAD = Buffer.alloc(0)
  * socket), a failed write or a failed resolution is critical with Go's error text. The socket is
  * closed, and the probe settles, before the runner moves on or stops.
  */
-export class UdpRunner extends IntervalRunner {
-  readonly #opts: SocketRunnerOptions
-
-  constructor(ctx: RunnerContext, opts: SocketRunnerOptions = {}) {
-    super(ctx)
-    this.#opts = opts
-  }
-
+export class UdpRunner extends SocketRunner {
   protected async probe(signal: AbortSignal): Promise<ProbeResult> {
     const def = this.ctx.definition
     const success: ProbeResult = { status: 'passing', output: `UDP connect ${def.udp}: Success` }
@@ -81,7 +74,7 @@ export class UdpRunner extends IntervalRunner {
 
   /** First address of `host`; a lookup still running at abort is abandoned (its answer ignored). */
   #resolve(host: string, signal: AbortSignal): Promise<string> {
-    const lookup = this.#opts.lookup ?? dns.lookup
+    const lookup = this.socketOptions.lookup ?? dns.lookup
     return untilAborted<string>(signal, (resolve, reject) => {
       lookup(host, {}, (err, address) => {
         if (err !== null) reject(err)
