@@ -115,20 +115,12 @@ export const servicesRegisterCommand: Command = {
           io.stderr.write('Service registration requires arguments or -id, not both.\n')
           return 1
         }
-        try {
-          bodies = loadServiceDefinitions(flags.args).map((d) => toServiceRegistrationBody(d.definition))
-        } catch (err) {
-          io.stderr.write(`Error: ${describeError(err)}\n`)
-          return 1
-        }
+        const fromFiles = bodiesFromFiles(flags.args, io)
+        if (fromFiles === undefined) return 1
+        bodies = fromFiles
       }
-      let client: ApiClient
-      try {
-        client = new ApiClient(clientSettings(flags, io.env))
-      } catch (err) {
-        io.stderr.write(`Error connecting to Consul agent: ${describeError(err)}\n`)
-        return 1
-      }
+      const client = connect(flags, io)
+      if (client === undefined) return 1
       for (const body of bodies) {
         const svcName = typeof body['Name'] === 'string' ? body['Name'] : ''
         try {
@@ -159,24 +151,15 @@ export const servicesDeregisterCommand: Command = {
       }
       let ids: string[] = [flagId]
       if (flags.args.length > 0) {
-        try {
-          ids = loadServiceDefinitions(flags.args).map((d) => {
-            const body = toServiceRegistrationBody(d.definition)
-            const id = typeof body['ID'] === 'string' ? body['ID'] : ''
-            return id !== '' ? id : typeof body['Name'] === 'string' ? body['Name'] : ''
-          })
-        } catch (err) {
-          io.stderr.write(`Error: ${describeError(err)}\n`)
-          return 1
-        }
+        const fromFiles = bodiesFromFiles(flags.args, io)
+        if (fromFiles === undefined) return 1
+        ids = fromFiles.map((body) => {
+          const id = typeof body['ID'] === 'string' ? body['ID'] : ''
+          return id !== '' ? id : typeof body['Name'] === 'string' ? body['Name'] : ''
+        })
       }
-      let client: ApiClient
-      try {
-        client = new ApiClient(clientSettings(flags, io.env))
-      } catch (err) {
-        io.stderr.write(`Error connecting to Consul agent: ${describeError(err)}\n`)
-        return 1
-      }
+      const client = connect(flags, io)
+      if (client === undefined) return 1
       for (const id of ids) {
         if (id === '') continue
         try {
@@ -189,6 +172,26 @@ export const servicesDeregisterCommand: Command = {
       }
       return 0
     }),
+}
+
+/** The registration bodies of the service definition files `paths`, or undefined after writing the error. */
+function bodiesFromFiles(paths: readonly string[], io: CliIo): Record<string, unknown>[] | undefined {
+  try {
+    return loadServiceDefinitions(paths).map((d) => toServiceRegistrationBody(d.definition))
+  } catch (err) {
+    io.stderr.write(`Error: ${describeError(err)}\n`)
+    return undefined
+  }
+}
+
+/** The API client `flags` and the environment select, or undefined after writing the error. */
+function connect(flags: ParsedFlags, io: CliIo): ApiClient | undefined {
+  try {
+    return new ApiClient(clientSettings(flags, io.env))
+  } catch (err) {
+    io.stderr.write(`Error connecting to Consul agent: ${describeError(err)}\n`)
+    return undefined
+  }
 }
 
 function stringFlag(flags: ParsedFlags, name: string): string {
