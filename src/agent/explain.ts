@@ -48,16 +48,7 @@ function explainEntry(
   path: ReadonlySet<string>,
 ): CheckExplanation {
   const { check, definition } = entry
-  const base = {
-    checkId: check.checkId,
-    name: check.name,
-    type: check.type,
-    serviceId: check.serviceId,
-    status: check.status,
-    output: check.output,
-    statusChangedMs: entry.statusChangedMs,
-  }
-  if (definition.type !== 'alias') return { ...base, reason: reasonFor(entry), alias: null }
+  if (definition.type !== 'alias') return explainLeaf(entry)
   const target = definition.aliasService
   const result = evaluateAlias(view, check.checkId, target)
   const children =
@@ -78,7 +69,7 @@ function explainEntry(
           ? `mirrors service "${target}": ${result.status} because check "${decidedBy}" is ${result.status}`
           : `mirrors service "${target}": every check it depends on is passing`
   return {
-    ...base,
+    ...summary(entry),
     reason,
     alias: {
       targetServiceId: target,
@@ -93,6 +84,10 @@ function explainEntry(
 }
 
 function explainLeaf(entry: CheckEntry): CheckExplanation {
+  return { ...summary(entry), reason: reasonFor(entry), alias: null }
+}
+
+function summary(entry: CheckEntry): Omit<CheckExplanation, 'reason' | 'alias'> {
   const { check } = entry
   return {
     checkId: check.checkId,
@@ -102,8 +97,6 @@ function explainLeaf(entry: CheckEntry): CheckExplanation {
     status: check.status,
     output: check.output,
     statusChangedMs: entry.statusChangedMs,
-    reason: reasonFor(entry),
-    alias: null,
   }
 }
 
