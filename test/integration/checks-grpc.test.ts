@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { test, type TestContext } from 'node:test'
 import * as grpc from '@grpc/grpc-js'
 import { GrpcRunner } from '../../src/agent/checks/grpc-check.js'
 import type { SocketRunnerOptions } from '../../src/agent/checks/tcp-check.js'
 import type { CheckDefinition } from '../../src/structs/check.js'
 import { eventually, firstWrite, runnerContext, type Write } from '../support/runner-context.js'
-import { closedTcpPort, startSilentTcp } from '../support/sockets.js'
-
-const FIXTURES = new URL('../../../test/fixtures/tls/', import.meta.url)
-const CERT = readFileSync(new URL('server-cert.pem', FIXTURES))
-const KEY = readFileSync(new URL('server-key.pem', FIXTURES))
+import { closedTcpPort, SERVER_CERT, SERVER_KEY, startSilentTcp } from '../support/sockets.js'
 
 const SERVING = 1
 const NOT_SERVING = 2
@@ -53,7 +48,7 @@ async function startServer(t: TestContext, handler: Handler, opts: { tls?: boole
   server.addService(HEALTH_SERVICE, { Check: handler })
   const creds =
     opts.tls === true
-      ? grpc.ServerCredentials.createSsl(null, [{ private_key: KEY, cert_chain: CERT }], false)
+      ? grpc.ServerCredentials.createSsl(null, [{ private_key: SERVER_KEY, cert_chain: SERVER_CERT }], false)
       : grpc.ServerCredentials.createInsecure()
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync('127.0.0.1:0', creds, (err, p) => (err === null ? resolve(p) : reject(err)))
@@ -143,7 +138,7 @@ test('grpc check with TLS passes with tls_skip_verify and fails verification wit
 test('grpc check verifies the certificate against tls_server_name', async (t) => {
   const port = await startServer(t, statusTable({ '': SERVING }), { tls: true })
   const target = `127.0.0.1:${port}`
-  const trusted: SocketRunnerOptions = { tls: { ca: CERT } }
+  const trusted: SocketRunnerOptions = { tls: { ca: SERVER_CERT } }
   const good = await probeOnce(
     t,
     { grpc: target, grpcUseTls: true, tlsServerName: 'vigil-test.local' },

@@ -1,23 +1,20 @@
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import http2 from 'node:http2'
 import net from 'node:net'
 import { test, type TestContext } from 'node:test'
 import { H2PingRunner } from '../../src/agent/checks/h2ping-check.js'
 import type { CheckDefinition } from '../../src/structs/check.js'
 import { eventually, firstWrite, runnerContext, type Write } from '../support/runner-context.js'
-import { closedTcpPort, startSilentTcp } from '../support/sockets.js'
-
-const FIXTURES = new URL('../../../test/fixtures/tls/', import.meta.url)
-const CERT = readFileSync(new URL('server-cert.pem', FIXTURES))
-const KEY = readFileSync(new URL('server-key.pem', FIXTURES))
+import { closedTcpPort, SERVER_CERT, SERVER_KEY, startSilentTcp } from '../support/sockets.js'
 
 /** An HTTP/2 server (h2c or TLS) counting the sessions it has open. */
 async function startHttp2(
   t: TestContext,
   opts: { tls: boolean },
 ): Promise<{ port: number; open: Set<unknown> }> {
-  const server = opts.tls ? http2.createSecureServer({ key: KEY, cert: CERT }) : http2.createServer()
+  const server = opts.tls
+    ? http2.createSecureServer({ key: SERVER_KEY, cert: SERVER_CERT })
+    : http2.createServer()
   const open = new Set<http2.ServerHttp2Session>()
   server.on('session', (session) => {
     open.add(session)

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
@@ -17,11 +16,7 @@ import {
   type RecordingSink,
   type Write,
 } from '../support/runner-context.js'
-import { closedTcpPort } from '../support/sockets.js'
-
-const FIXTURES = new URL('../../../test/fixtures/tls/', import.meta.url)
-const CERT = readFileSync(new URL('server-cert.pem', FIXTURES))
-const KEY = readFileSync(new URL('server-key.pem', FIXTURES))
+import { closedTcpPort, SERVER_CERT, SERVER_KEY } from '../support/sockets.js'
 
 function makeRunner(
   def: Partial<CheckDefinition>,
@@ -128,7 +123,9 @@ async function startServer(
       }
     })
   }
-  const server = secure ? https.createServer({ cert: CERT, key: KEY }, handler) : http.createServer(handler)
+  const server = secure
+    ? https.createServer({ cert: SERVER_CERT, key: SERVER_KEY }, handler)
+    : http.createServer(handler)
   const onSocket = (s: Socket): void => {
     sockets.add(s)
     s.on('close', () => {
@@ -387,7 +384,7 @@ test('https check sends the URL host as SNI when it is a name', async (t) => {
 
 test('https check with a trusted CA verifies tls_server_name against the certificate', async (t) => {
   const srv = await startServer(t, true)
-  const trusted = { runner: { tls: { ca: CERT } } }
+  const trusted = { runner: { tls: { ca: SERVER_CERT } } }
   const byIp = await probeOnce(t, { http: `${srv.base}/ok` }, trusted)
   assert.equal(byIp.status, 'passing')
   const byName = await probeOnce(t, { http: `${srv.base}/ok`, tlsServerName: 'vigil-test.local' }, trusted)

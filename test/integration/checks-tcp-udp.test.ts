@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import dgram from 'node:dgram'
-import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import net, { type AddressInfo } from 'node:net'
 import { test, type TestContext } from 'node:test'
@@ -18,11 +17,7 @@ import {
   type RecordingSink,
   type Write,
 } from '../support/runner-context.js'
-import { closedTcpPort } from '../support/sockets.js'
-
-const FIXTURES = new URL('../../../test/fixtures/tls/', import.meta.url)
-const CERT = readFileSync(new URL('server-cert.pem', FIXTURES))
-const KEY = readFileSync(new URL('server-key.pem', FIXTURES))
+import { closedTcpPort, SERVER_CERT, SERVER_KEY } from '../support/sockets.js'
 
 type Kind = 'tcp' | 'udp'
 
@@ -75,13 +70,13 @@ async function startTcpServer(
     accepted.push(s)
     first(s)
   }
-  const context = tls.createSecureContext({ cert: CERT, key: KEY })
+  const context = tls.createSecureContext({ cert: SERVER_CERT, key: SERVER_KEY })
   const server =
     opts.secure === true
       ? tls.createServer(
           {
-            cert: CERT,
-            key: KEY,
+            cert: SERVER_CERT,
+            key: SERVER_KEY,
             SNICallback: (name, cb) => {
               sni.push(name)
               cb(null, context)
@@ -247,7 +242,7 @@ test('tcp check with tcp_use_tls is critical on an untrusted certificate', async
 
 test('tcp check with tcp_use_tls verifies the name against a trusted CA', async (t) => {
   const srv = await startTcpServer(t, { secure: true })
-  const trusted = { tls: { ca: CERT } }
+  const trusted = { tls: { ca: SERVER_CERT } }
   const ok = await probeOnce(t, 'tcp', { tcp: `localhost:${srv.port}`, tcpUseTls: true }, trusted)
   assert.equal(ok.status, 'passing')
   const wrong = await probeOnce(

@@ -1,5 +1,14 @@
+import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import type { TestContext } from 'node:test'
+
+const TLS_FIXTURES = new URL('../../../test/fixtures/tls/', import.meta.url)
+
+/** The self-signed certificate of the TLS test servers (test/fixtures/tls/README.md). */
+export const SERVER_CERT = readFileSync(new URL('server-cert.pem', TLS_FIXTURES))
+
+/** The private key of SERVER_CERT. */
+export const SERVER_KEY = readFileSync(new URL('server-key.pem', TLS_FIXTURES))
 
 /** A TCP port on 127.0.0.1 that nothing listens on (bound, then released). */
 export async function closedTcpPort(): Promise<number> {
