@@ -36,7 +36,14 @@ if (files.length === 0) {
 const concurrency = process.env['VIGIL_TEST_CONCURRENCY'] ?? '2'
 const result = spawnSync(
   process.execPath,
-  ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  [
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-timeout=600000',
+    '--test-force-exit',
+    '--test-reporter=spec',
+    ...files,
+  ],
   { stdio: 'inherit' },
 )
 process.exit(result.status ?? 1)
