@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
 import autocannon from 'autocannon'
 
 export interface Proc {
@@ -39,30 +40,38 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 async function waitReady(url: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 400; i++) {
+  for (let i = 0; i < 2000; i++) {
     if (child.exitCode !== null) throw new Error(`process exited with ${child.exitCode}`)
     try {
       const res = await fetch(url)
       await res.arrayBuffer()
       return
     } catch {
-      await new Promise((r) => setTimeout(r, 50))
+      await new Promise((r) => setTimeout(r, 5))
     }
   }
   throw new Error(`${url} did not become ready`)
 }
 
-/** Starts `vigil agent -dev` as a child process (the real binary, as users run it). */
-export async function startVigil(extraArgs: readonly string[] = []): Promise<Proc> {
+/**
+ * Starts `vigil agent` as a child process (the real binary, as users run it): `-dev`, or with
+ * `dataDir` a persistent agent. Resolves once the HTTP API answers, with the time that took.
+ */
+export async function startVigil(
+  extraArgs: readonly string[] = [],
+  opts: { dataDir?: string } = {},
+): Promise<Proc & { readyMs: number }> {
   const port = await freePort()
+  const mode = opts.dataDir === undefined ? ['-dev'] : ['-data-dir', opts.dataDir, '-bind', '127.0.0.1']
+  const started = performance.now()
   const child = spawn(
     process.execPath,
-    ['bin/vigil.js', 'agent', '-dev', '-http-port', String(port), '-log-level', 'warn', ...extraArgs],
+    ['bin/vigil.js', 'agent', ...mode, '-http-port', String(port), '-log-level', 'warn', ...extraArgs],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   )
   const url = `http://127.0.0.1:${port}`
   await waitReady(`${url}/v1/agent/self`, child)
-  return { child, port, url, stop: () => stopChild(child) }
+  return { child, port, url, stop: () => stopChild(child), readyMs: performance.now() - started }
 }
 
 /** Starts a bare node:http server answering with a captured response. */

@@ -10,6 +10,7 @@ import { createServer as createTcpServer, type Socket } from 'node:net'
 import { cpus } from 'node:os'
 import type autocannon from 'autocannon'
 import { aliasLatencyHttp, aliasLatencyInProcess } from './alias.js'
+import { registrationRate, restartWithDataDir } from './persistence.js'
 import {
   capture,
   inParallel,
@@ -220,10 +221,35 @@ async function aliasLatency(): Promise<void> {
   })
 }
 
+async function persistence(): Promise<void> {
+  const services = quick ? 1000 : 10_000
+  const restart = await restartWithDataDir(services, quick ? 1 : 3)
+  rows.push({
+    name: `Restart with ${fmt(services)} services and ${fmt(restart.checks)} checks persisted: spawn to HTTP API open`,
+    value: `${fmt(restart.readyMs)} ms`,
+    goal: '< 2,000 ms',
+    met: restart.readyMs < 2000,
+  })
+  const count = quick ? 300 : 2000
+  const memory: number[] = []
+  const disk: number[] = []
+  for (let r = 0; r < (quick ? 1 : 3); r++) {
+    memory.push(await registrationRate(count, false))
+    disk.push(await registrationRate(count, true))
+  }
+  rows.push({
+    name: 'Service registrations/s (one TTL check each, 16 in flight): with -data-dir / -dev',
+    value: `${fmt(median(disk))} / ${fmt(median(memory))} = **${(median(disk) / median(memory)).toFixed(2)}**`,
+    goal: '—',
+    met: null,
+  })
+}
+
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length)
 const suites: Record<string, () => Promise<void>> = {
   http: httpThroughput,
   alias: aliasLatency,
+  persistence,
   tcp: () => probeLoad('tcp'),
   httpchecks: () => probeLoad('http'),
 }
