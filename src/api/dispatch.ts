@@ -123,7 +123,10 @@ export class Dispatcher {
       body: req.body,
       token: requestToken(at.query, req.headers),
       remoteAddress: req.remoteAddress,
-      signal: req.signal,
+      // Built on first use: only blocking queries need it, and an AbortSignal per request is costly.
+      get signal() {
+        return req.signal
+      },
     }
     return await route.handler(apiRequest)
   }

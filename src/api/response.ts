@@ -5,7 +5,11 @@
 export type ApiResponse = Readonly<{
   status: number
   headers?: Readonly<Record<string, string>>
-  body?: Readonly<{ json: unknown }> | Readonly<{ text: string; contentType: string }>
+  body?:
+    | Readonly<{ json: unknown }>
+    | Readonly<{ text: string; contentType: string }>
+    /** JSON the route encodes itself (from cached fragments); `pretty` as the server decided. */
+    | Readonly<{ encode: (pretty: boolean) => string | Buffer }>
 }>
 
 export const TEXT_PLAIN_UTF8 = 'text/plain; charset=utf-8'
@@ -18,6 +22,11 @@ export function jsonResponse(
   headers: Readonly<Record<string, string>> = {},
 ): ApiResponse {
   return { status, headers, body: { json: value } }
+}
+
+/** A JSON response whose document the route encodes itself (e.g. from a FragmentCache). */
+export function encodedJsonResponse(encode: (pretty: boolean) => string | Buffer): ApiResponse {
+  return { status: 200, body: { encode } }
 }
 
 export function textResponse(

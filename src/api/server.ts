@@ -142,17 +142,26 @@ function createApp(
   })
 
   const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const gone = new AbortController()
-    reply.raw.once('close', () => {
-      gone.abort()
-    })
+    let signal: AbortSignal | undefined
     const outcome = await dispatcher.dispatch({
       method: request.method,
       url: request.raw.url ?? '/',
       headers: request.headers,
       body: typeof request.body === 'string' ? request.body : '',
       remoteAddress: request.socket.remoteAddress ?? '',
-      signal: AbortSignal.any([closing.signal, gone.signal]),
+      // Aborts when the client goes away or the server closes; built only when a route asks.
+      get signal() {
+        if (signal === undefined) {
+          const gone = new AbortController()
+          if (reply.raw.closed) gone.abort()
+          else
+            reply.raw.once('close', () => {
+              gone.abort()
+            })
+          signal = AbortSignal.any([closing.signal, gone.signal])
+        }
+        return signal
+      },
     })
     answered.set(request, outcome)
     if (closing.signal.aborted) reply.header('Connection', 'close')
@@ -199,8 +208,12 @@ function send(reply: FastifyReply, response: ApiResponse, pretty: boolean): void
     return
   }
   const [type, text] =
-    'json' in body ? ['application/json', encodeJson(body.json, pretty)] : [body.contentType, body.text]
-  void reply.header('content-type', type).send(Buffer.from(text, 'utf8'))
+    'json' in body
+      ? ['application/json', encodeJson(body.json, pretty)]
+      : 'encode' in body
+        ? ['application/json', body.encode(pretty)]
+        : [body.contentType, body.text]
+  void reply.header('content-type', type).send(typeof text === 'string' ? Buffer.from(text, 'utf8') : text)
 }
 
 /** Consul's metric label for a route: the pattern's parts joined by `_`, `_` for a subtree. */

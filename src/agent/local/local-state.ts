@@ -99,6 +99,7 @@ export class LocalState {
   readonly #freeze: <T>(value: T) => Readonly<T>
   readonly #onStaleWrite: LocalStateOptions['onStaleWrite']
   #nextGeneration = 1
+  #version = 0
   #rejected = 0
   #applied = 0
 
@@ -161,6 +162,14 @@ export class LocalState {
     return { status: aggregateStatus(checks), checks }
   }
 
+  /**
+   * Increases with every committed change (never decreases): a reader that saw version v and
+   * sees v again knows nothing changed in between, so whole responses can be reused.
+   */
+  get version(): number {
+    return this.#version
+  }
+
   get stats(): LocalStateStats {
     return { rejectedStaleWrites: this.#rejected, appliedWrites: this.#applied }
   }
@@ -207,6 +216,7 @@ export class LocalState {
 
   #notify(changes: readonly Change[]): void {
     if (changes.length === 0) return
+    this.#version++
     const drop = this.#dropNotification
     const global = [...this.#listeners, ...this.#slots.values()]
     for (const c of changes) {

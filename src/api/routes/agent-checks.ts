@@ -1,12 +1,13 @@
 import { explainCheck, type CheckExplanation } from '../../agent/explain.js'
+import type { CheckEntry } from '../../agent/local/local-state.js'
 import type { Status } from '../../structs/check.js'
 import { decodeJsonBody } from '../../structs/go-json.js'
 import { normalizeCheckDefinition, normalizeCheckUpdate } from '../../structs/normalize.js'
 import { compileFilter, healthCheckSchema } from '../filter.js'
-import { goMap } from '../json.js'
+import { encodeRecordMap, FragmentCache } from '../json.js'
 import { renderHealthCheck } from '../render-check.js'
 import type { ApiRequest } from '../request.js'
-import { EMPTY_OK, jsonResponse, type ApiResponse } from '../response.js'
+import { EMPTY_OK, encodedJsonResponse, jsonResponse, type ApiResponse } from '../response.js'
 import type { RouteSpec } from '../routing.js'
 import type { RouteDeps } from './deps.js'
 
@@ -14,14 +15,33 @@ import type { RouteDeps } from './deps.js'
 export function agentCheckRoutes(deps: RouteDeps): RouteSpec[] {
   const { agent } = deps
 
-  const list = (req: ApiRequest): ApiResponse => {
-    const keep = compileFilter(req.query.get('filter') ?? '', healthCheckSchema)
-    const out: [string, unknown][] = []
+  // Entries are immutable, so each version of a check is rendered once, and the whole unfiltered
+  // document is reused until local state changes (the hot read of the agent API).
+  const rendered = new FragmentCache<CheckEntry>(renderHealthCheck)
+  let whole: { version: number; compact?: Buffer; pretty?: Buffer } = { version: -1 }
+  const pairs = (keep: ((wire: unknown) => boolean) | null): [string, CheckEntry][] => {
+    const out: [string, CheckEntry][] = []
     for (const entry of agent.state.checks()) {
-      const wire = renderHealthCheck(entry)
-      if (keep(wire)) out.push([entry.check.checkId, wire])
+      if (keep === null || keep(rendered.wire(entry))) out.push([entry.check.checkId, entry])
     }
-    return jsonResponse(goMap(out))
+    return out
+  }
+  const list = (req: ApiRequest): ApiResponse => {
+    const filter = req.query.get('filter') ?? ''
+    if (filter !== '') {
+      const out = pairs(compileFilter(filter, healthCheckSchema))
+      return encodedJsonResponse((pretty) => encodeRecordMap(out, rendered, pretty))
+    }
+    const version = agent.state.version
+    if (whole.version !== version) whole = { version }
+    const doc = whole
+    // The document is encoded from the state current when it is first sent, which is at least
+    // `version`; a later change raises the version, so a newer reader never gets this document.
+    return encodedJsonResponse((pretty) =>
+      pretty
+        ? (doc.pretty ??= Buffer.from(encodeRecordMap(pairs(null), rendered, true)))
+        : (doc.compact ??= Buffer.from(encodeRecordMap(pairs(null), rendered, false))),
+    )
   }
 
   const register = async (req: ApiRequest): Promise<ApiResponse> => {
