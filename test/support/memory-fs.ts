@@ -75,6 +75,11 @@ export class MemoryFs implements FsPort {
   }
 
   readFile(path: string): Promise<Buffer> {
+    if (this.dirs.has(path)) {
+      const err: NodeJS.ErrnoException = new Error(`EISDIR: illegal operation on a directory, read`)
+      err.code = 'EISDIR'
+      return Promise.reject(err)
+    }
     const data = this.files.get(path)
     return data === undefined ? Promise.reject(enoent('open', path)) : Promise.resolve(data)
   }

@@ -42,6 +42,7 @@ const SERVICES = 'services'
 const CHECKS = 'checks'
 const CHECK_STATE = join('checks', 'state')
 const CORRUPT = 'corrupt'
+const READ_CONCURRENCY = 64
 
 /** File name of an object: hex SHA-256 of its ID (as Consul CE). */
 export function fileNameFor(id: string): string {
@@ -245,31 +246,39 @@ export class AgentStore {
       if (isNotFound(err)) return []
       throw new PersistenceError(`Failed to read ${dir}: ${errorText(err)}`, { cause: err })
     }
-    const out: T[] = []
-    for (const name of names) {
+    // Files are read concurrently (a large data dir is latency-bound, not CPU-bound), and kept
+    // in name order.
+    const results: (T | undefined)[] = new Array<T | undefined>(names.length)
+    let next = 0
+    const readOne = async (index: number): Promise<void> => {
+      const name = names[index] ?? ''
       const path = join(dir, name)
       if (name.endsWith('tmp')) {
         await this.#fs.unlink(path).catch(() => undefined)
-        continue
+        return
       }
-      const isDir = await this.#fs.stat(path).then(
-        (s) => s.isDirectory(),
-        () => true,
-      )
-      if (isDir) continue
+      let text: string
+      try {
+        text = (await this.#fs.readFile(path)).toString('utf8')
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EISDIR') return // e.g. checks/state
+        throw new PersistenceError(`Failed to read ${path}: ${errorText(err)}`, { cause: err })
+      }
       let value: T | undefined
       try {
-        value = decode(JSON.parse((await this.#fs.readFile(path)).toString('utf8')))
+        value = decode(JSON.parse(text))
       } catch {
         value = undefined
       }
-      if (value === undefined) {
-        await this.#quarantine(path, sub, name)
-        continue
-      }
-      out.push(value)
+      if (value === undefined) await this.#quarantine(path, sub, name)
+      else results[index] = value
     }
-    return out
+    await Promise.all(
+      Array.from({ length: Math.min(READ_CONCURRENCY, names.length) }, async () => {
+        while (next < names.length) await readOne(next++)
+      }),
+    )
+    return results.filter((v): v is T => v !== undefined)
   }
 
   async #quarantine(path: string, sub: string, name: string): Promise<void> {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 
 /**
@@ -26,7 +27,16 @@ export const nodeFs: FsPort = {
   rename: (from, to) => fsp.rename(from, to),
   unlink: (path) => fsp.unlink(path),
   readdir: (path) => fsp.readdir(path),
-  readFile: (path) => fsp.readFile(path),
+  // Only the loader reads, at start before the API opens; a synchronous read of a small file
+  // costs a fraction of the promise API's open/fstat/read/close round trips (10,000 services
+  // with 20,000 checks load several times faster).
+  readFile: (path) => {
+    try {
+      return Promise.resolve(readFileSync(path))
+    } catch (err) {
+      return Promise.reject(err as Error)
+    }
+  },
   stat: (path) => fsp.stat(path),
 }
 
