@@ -34,7 +34,7 @@ export const nodeFs: FsPort = {
     try {
       return Promise.resolve(readFileSync(path))
     } catch (err) {
-      return Promise.reject(err as Error)
+      return Promise.reject(err)
     }
   },
   stat: (path) => fsp.stat(path),
