@@ -30,13 +30,10 @@ export const nodeFs: FsPort = {
   // Only the loader reads, at start before the API opens; a synchronous read of a small file
   // costs a fraction of the promise API's open/fstat/read/close round trips (10,000 services
   // with 20,000 checks load several times faster).
-  readFile: (path) => {
-    try {
-      return Promise.resolve(readFileSync(path))
-    } catch (err) {
-      return Promise.reject(err)
-    }
-  },
+  readFile: (path) =>
+    new Promise((resolve) => {
+      resolve(readFileSync(path))
+    }),
   stat: (path) => fsp.stat(path),
 }
 
