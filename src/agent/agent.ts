@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { isDeepStrictEqual } from 'node:util'
-import { systemClock, type Clock } from '../lib/clock.js'
+import { systemClock, type Clock, type Timer } from '../lib/clock.js'
 import {
   BadRequestError,
   ConfigError,
@@ -93,6 +93,10 @@ export interface AgentOptions {
 
 export const VIGIL_VERSION = '1.22.0'
 
+/** `check_reap_interval` and `check_deregister_interval_min` (agent-state.md §8, not settable). */
+const REAP_INTERVAL_MS = 30_000
+const MIN_REAP_AFTER_MS = 60_000
+
 const NODE_MAINTENANCE_DEFAULT_REASON =
   'Maintenance mode is enabled for this node, but no reason was provided. This is a default message.'
 const SERVICE_MAINTENANCE_DEFAULT_REASON =
@@ -117,6 +121,7 @@ export class Agent {
   readonly #ttlQueue = new KeyedQueue()
   readonly #store: AgentStore | null
   #shutdown: Promise<void> | undefined
+  #reaper: Timer | undefined
 
   private constructor(opts: AgentOptions, store: AgentStore | null, nodeId: string) {
     this.config = opts.config
@@ -175,6 +180,7 @@ export class Agent {
       else await store?.close()
       throw err
     }
+    agent.#scheduleReaper()
     agent.#log.info(
       {
         node: config.nodeName,
@@ -449,12 +455,48 @@ export class Agent {
   shutdown(): Promise<void> {
     return (this.#shutdown ??= (async () => {
       this.#log.info({}, 'Requesting shutdown')
+      this.#reaper?.cancel()
       await this.#lock.run(async () => {
         await this.checks.stopAll()
         await this.#store?.close()
       })
       this.#log.info({}, 'Shutdown complete')
     })())
+  }
+
+  /**
+   * `deregister_critical_service_after` (agent-state.md §8): every 30 s, a service with a check
+   * critical for longer than that check's limit (at least 1 minute) is deregistered like any
+   * other, once per pass. Node-level checks never reap anything.
+   */
+  async reapCriticalServices(): Promise<void> {
+    const now = this.#clock.now()
+    const doomed = new Set<string>()
+    for (const entry of this.state.checks()) {
+      const limitMs = entry.definition.deregisterCriticalServiceAfterMs
+      const since = entry.criticalSinceMs
+      if (limitMs <= 0 || since === null || entry.check.serviceId === '') continue
+      if (now - since > Math.max(limitMs, MIN_REAP_AFTER_MS)) doomed.add(entry.check.serviceId)
+    }
+    for (const serviceId of doomed) {
+      if (this.state.service(serviceId) === undefined) continue
+      this.#log.info({ service: serviceId }, 'Check critical for too long, deregistering service')
+      await this.deregisterService(serviceId).catch((err: unknown) => {
+        this.#log.error(
+          { service: serviceId, err: err instanceof Error ? err.message : String(err) },
+          'Failed to deregister a reaped service',
+        )
+      })
+    }
+  }
+
+  #scheduleReaper(): void {
+    if (this.#shutdown !== undefined) return
+    this.#reaper = this.#clock.setTimer(REAP_INTERVAL_MS, () => {
+      void this.reapCriticalServices().finally(() => {
+        this.#scheduleReaper()
+      })
+    })
   }
 
   get isShuttingDown(): boolean {
