@@ -215,6 +215,7 @@ function report(): string {
       (r) => `| ${r.name} | ${r.value} | ${r.goal} | ${r.met === null ? '—' : r.met ? 'yes' : '**no**'} |`,
     ),
     '',
+    ...NOTES,
   ]
   return lines.join('\n')
 }
