@@ -8,6 +8,7 @@ import { FakeClock } from '../../src/lib/fake-clock.js'
 import type { Status } from '../../src/structs/check.js'
 import { startTestAgent } from '../support/agent-harness.js'
 import { MemoryFs } from '../support/memory-fs.js'
+import { normalizeServiceDefinition } from '../../src/structs/normalize.js'
 import { checkRegistration, serviceRegistration } from '../support/records.js'
 
 /**
@@ -28,6 +29,7 @@ type Op =
   | { op: 'registerTarget'; target: Target; checks: readonly number[]; replace: boolean }
   | { op: 'deregisterTarget'; target: Target }
   | { op: 'registerSidecar'; target: Target }
+  | { op: 'registerWithSidecar'; target: Target; checks: readonly number[]; replace: boolean }
   | { op: 'deregisterSidecar'; target: Target }
   | { op: 'registerNodeAlias'; target: Target }
   | { op: 'deregisterNodeAlias' }
@@ -48,7 +50,16 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     weight: 3,
   },
   { arbitrary: fc.record({ op: fc.constant('deregisterTarget' as const), target }), weight: 1 },
-  { arbitrary: fc.record({ op: fc.constant('registerSidecar' as const), target }), weight: 3 },
+  { arbitrary: fc.record({ op: fc.constant('registerSidecar' as const), target }), weight: 2 },
+  {
+    arbitrary: fc.record({
+      op: fc.constant('registerWithSidecar' as const),
+      target,
+      checks: fc.subarray([1, 2], { minLength: 0 }),
+      replace: fc.boolean(),
+    }),
+    weight: 2,
+  },
   { arbitrary: fc.record({ op: fc.constant('deregisterSidecar' as const), target }), weight: 1 },
   { arbitrary: fc.record({ op: fc.constant('registerNodeAlias' as const), target }), weight: 1 },
   { arbitrary: fc.record({ op: fc.constant('deregisterNodeAlias' as const) }), weight: 1 },
@@ -129,6 +140,8 @@ async function startWorld(world: Omit<World, 'agent'> & { agent?: Agent }, s: fc
         return result
       },
     }
+    // The model runs no probes: a sidecar's TCP listening check keeps its registered status.
+    if (ctx.definition.type === 'tcp') return null
     return createRunner({ ...ctx, sink })
   }
   return startTestAgent({
@@ -159,6 +172,20 @@ async function apply(world: World, s: fc.Scheduler, op: Op): Promise<void> {
               definition: { type: 'ttl', ttlMs: 3_600_000, tcp: '' },
             }),
           ),
+        ),
+        { replaceExistingChecks: op.replace },
+      )
+    case 'registerWithSidecar':
+      // The real Connect.SidecarService path: derived proxy, port, listening and aliasing checks.
+      return a.registerService(
+        normalizeServiceDefinition(
+          {
+            Name: op.target,
+            Port: 8080,
+            Checks: op.checks.map((n) => ({ CheckID: targetCheckId(op.target, n), TTL: '1h' })),
+            Connect: { SidecarService: {} },
+          },
+          a.normalizeContext('api'),
         ),
         { replaceExistingChecks: op.replace },
       )
@@ -235,7 +262,9 @@ async function scenario(
       await s.waitIdle()
     }
     assertAliasesConverged(world.agent, `after batch ${i} (${world.dropped} notifications dropped)`)
-    const withRunner = world.agent.state.checks().filter((e) => e.definition.type !== 'maintenance').length
+    const withRunner = world.agent.state
+      .checks()
+      .filter((e) => e.definition.type !== 'maintenance' && e.definition.type !== 'tcp').length
     assert.equal(world.agent.checks.size, withRunner, 'runners alive equal checks registered')
     assert.equal(
       world.clock.pendingTimers(),
