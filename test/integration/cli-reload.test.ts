@@ -95,3 +95,28 @@ test('`vigil check explain` prints the alias chain of a sidecar', async (t) => {
   assert.equal(missing.code, 1)
   assert.match(missing.stderr, /Unknown check ID "nope"/)
 })
+
+test('a second agent on the same data dir refuses to start with a clear message', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-lock-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const first = await startAgentProcess({ dataDir: dir, t })
+  const second = await runVigil([
+    'agent',
+    '-data-dir',
+    dir,
+    '-bind',
+    '127.0.0.1',
+    '-http-port',
+    String(first.port + 1),
+  ])
+  assert.equal(second.code, 1)
+  assert.match(
+    second.stderr,
+    new RegExp(
+      `==> Error starting agent: Data dir ${dir} is in use by another vigil agent \\(pid ${first.pid}\\)`,
+    ),
+  )
+  const res = await fetch(`${first.url}/v1/agent/self`)
+  assert.equal(res.status, 200, 'the first agent is unaffected')
+  await res.arrayBuffer()
+})
