@@ -28,7 +28,7 @@ import {
 import type { ServiceRegistration } from '../structs/service.js'
 import { CheckManager } from './checks/check-manager.js'
 import { createRunner, unsupportedCheckType, type RunnerFactory } from './checks/factory.js'
-import { truncateHead } from './checks/output.js'
+import { effectiveOutputLimit, truncateHead } from './checks/output.js'
 import { noYield, type RunnerLogger, type YieldPoint } from './checks/runner.js'
 import { TtlRunner } from './checks/ttl-check.js'
 import { LocalState, type Change, type CheckEntry, type ServiceEntry } from './local/local-state.js'
@@ -294,9 +294,7 @@ export class Agent {
         for (const id of serviceIds) await store.deleteService(id)
         for (const id of checkIds) await store.deleteCheck(id)
       })
-      this.state.apply({ removeCheckIds: checkIds })
-      for (const id of serviceIds) this.state.removeService(id)
-      for (const id of checkIds) await this.checks.remove(id)
+      await this.#unregisterServices(serviceIds)
       for (const id of serviceIds) this.#log.info({ service: id }, 'Deregistered service')
     })
   }
@@ -332,9 +330,7 @@ export class Agent {
   deregisterCheck(checkId: string): Promise<void> {
     return this.#exclusive(async () => {
       if (this.state.check(checkId) === undefined) throw new UnknownCheckError(checkId)
-      await this.#persistOrRollback([], [checkId], (store) => store.deleteCheck(checkId))
-      this.state.apply({ removeCheckIds: [checkId] })
-      await this.checks.remove(checkId)
+      await this.#deleteCheck(checkId)
       this.#log.info({ check: checkId }, 'Deregistered check')
     })
   }
@@ -346,21 +342,21 @@ export class Agent {
    * check are serialized so disk and memory agree on the last one.
    */
   async updateTtl(checkId: string, status: Status, output: string): Promise<void> {
-    this.#ttlEntry(checkId)
     const store = this.#store
     if (store === null) {
       this.#applyTtl(this.#ttlEntry(checkId), status, output)
       return
     }
+    this.#ttlEntry(checkId) // refuse unknown and non-TTL checks before queueing
     await this.#ttlQueue.run(checkId, async () => {
       const entry = this.#ttlEntry(checkId)
-      const stored = this.#ttlOutput(entry, output)
       await store.saveTtlState({
         checkId,
         status,
-        output: stored,
+        output: this.#ttlOutput(entry, output),
         expiresMs: this.#clock.now() + entry.definition.ttlMs,
       })
+      // Re-read: the check may have been re-registered while the file was written.
       this.#applyTtl(this.#ttlEntry(checkId), status, output)
     })
   }
@@ -373,11 +369,11 @@ export class Agent {
   }
 
   #ttlOutput(entry: CheckEntry, output: string): string {
-    const limit =
-      entry.definition.outputMaxSize > 0
-        ? Math.min(entry.definition.outputMaxSize, this.config.checkOutputMaxSize)
-        : this.config.checkOutputMaxSize
-    return this.config.discardCheckOutput ? '' : truncateHead(output, limit)
+    if (this.config.discardCheckOutput) return ''
+    return truncateHead(
+      output,
+      effectiveOutputLimit(entry.definition.outputMaxSize, this.config.checkOutputMaxSize),
+    )
   }
 
   #applyTtl(entry: CheckEntry, status: Status, output: string): void {
@@ -398,10 +394,7 @@ export class Agent {
       const existing = this.state.check(NODE_MAINTENANCE_CHECK_ID)
       if (!enable) {
         if (existing === undefined) return
-        await this.#persistOrRollback([], [NODE_MAINTENANCE_CHECK_ID], (store) =>
-          store.deleteCheck(NODE_MAINTENANCE_CHECK_ID),
-        )
-        this.state.apply({ removeCheckIds: [NODE_MAINTENANCE_CHECK_ID] })
+        await this.#deleteCheck(NODE_MAINTENANCE_CHECK_ID)
         this.#log.info({}, 'Node left maintenance mode')
         return
       }
@@ -429,8 +422,7 @@ export class Agent {
       const existing = this.state.check(checkId)
       if (!enable) {
         if (existing === undefined) return
-        await this.#persistOrRollback([], [checkId], (store) => store.deleteCheck(checkId))
-        this.state.apply({ removeCheckIds: [checkId] })
+        await this.#deleteCheck(checkId)
         this.#log.info({ service: serviceId }, 'Service left maintenance mode')
         return
       }
@@ -520,10 +512,8 @@ export class Agent {
       ])
       for (const entry of this.state.services()) {
         if (entry.source !== 'local' || wantedServices.has(entry.service.id)) continue
-        const checkIds = this.state.checksOfService(entry.service.id).map((e) => e.check.checkId)
-        this.state.apply({ removeCheckIds: checkIds })
-        this.state.removeService(entry.service.id)
-        for (const id of checkIds) await this.checks.remove(id)
+        // Config-file services have no files: only memory and runners change.
+        await this.#unregisterServices([entry.service.id])
         this.#log.info({ service: entry.service.id }, 'Removed service no longer in the configuration')
       }
       for (const entry of this.state.checks()) {
@@ -531,8 +521,7 @@ export class Agent {
         if (entry.source !== 'local' || entry.definition.type === 'maintenance' || wantedChecks.has(id))
           continue
         if (!this.#isSidecarDefaultCheck(entry)) {
-          this.state.apply({ removeCheckIds: [id] })
-          await this.checks.remove(id)
+          await this.#unregisterCheck(id)
           this.#log.info({ check: id }, 'Removed check no longer in the configuration')
         }
       }
@@ -593,6 +582,26 @@ export class Agent {
   }
 
   // ---- internals -----------------------------------------------------------------------------
+
+  /** Deregistration of one check: its files first, then memory, then its runner (awaited). */
+  async #deleteCheck(checkId: string): Promise<void> {
+    await this.#persistOrRollback([], [checkId], (store) => store.deleteCheck(checkId))
+    await this.#unregisterCheck(checkId)
+  }
+
+  /** Removes a check from memory and stops its runner; no files are touched. */
+  async #unregisterCheck(checkId: string): Promise<void> {
+    this.state.apply({ removeCheckIds: [checkId] })
+    await this.checks.remove(checkId)
+  }
+
+  /** Removes services and all their checks from memory and stops the runners; no files are touched. */
+  async #unregisterServices(serviceIds: readonly string[]): Promise<void> {
+    const checkIds = serviceIds.flatMap((id) => this.state.checksOfService(id).map((e) => e.check.checkId))
+    this.state.apply({ removeCheckIds: checkIds })
+    for (const id of serviceIds) this.state.removeService(id)
+    for (const id of checkIds) await this.checks.remove(id)
+  }
 
   #exclusive<T>(task: () => T | Promise<T>): Promise<T> {
     if (this.#shutdown !== undefined) return Promise.reject(new ShuttingDownError())

@@ -4,6 +4,7 @@ import type { CheckDefinition } from '../../structs/check.js'
 import type { LocalState } from '../local/local-state.js'
 import { RULES, type LifecycleRules } from '../rules.js'
 import type { RunnerFactory } from './factory.js'
+import { effectiveOutputLimit } from './output.js'
 import { noYield, type Runner, type RunnerContext, type RunnerLogger, type YieldPoint } from './runner.js'
 
 export interface CheckManagerOptions {
@@ -80,8 +81,7 @@ export class CheckManager {
         clock,
         random,
         logger,
-        outputMaxSize:
-          definition.outputMaxSize > 0 ? Math.min(definition.outputMaxSize, outputMaxSize) : outputMaxSize,
+        outputMaxSize: effectiveOutputLimit(definition.outputMaxSize, outputMaxSize),
         yieldPoint: this.#yield,
         local: state,
         ...(this.#opts.rules !== undefined ? { rules: this.#opts.rules } : {}),

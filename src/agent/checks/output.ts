@@ -1,5 +1,10 @@
 /** Output truncation rules per check type (checks.md §3). Limits are in bytes of UTF-8. */
 
+/** The limit L of checks.md §3: the agent's, lowered to the check's `OutputMaxSize` when set and smaller. */
+export function effectiveOutputLimit(checkLimit: number, agentLimit: number): number {
+  return checkLimit > 0 ? Math.min(checkLimit, agentLimit) : agentLimit
+}
+
 /** TTL notes: longer than `limit` → first `limit` bytes + ` ... (captured L of N bytes)`. */
 export function truncateHead(output: string, limit: number): string {
   const bytes = Buffer.byteLength(output)
