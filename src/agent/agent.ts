@@ -136,6 +136,7 @@ export class Agent {
       clock: this.#clock,
       ...(opts.rules !== undefined ? { rules: opts.rules } : {}),
       ...(opts.dropNotification !== undefined ? { dropNotification: opts.dropNotification } : {}),
+      discardOutput: opts.config.discardCheckOutput,
       onStaleWrite: (checkId, generation, current) => {
         stateLog.debug(
           { checkId, generation, current: current ?? 'none' },
@@ -369,6 +370,7 @@ export class Agent {
   }
 
   #ttlOutput(entry: CheckEntry, output: string): string {
+    // LocalState blanks every stored output under discard_check_output; this keeps it off disk too.
     if (this.config.discardCheckOutput) return ''
     return truncateHead(
       output,

@@ -109,3 +109,15 @@ test('local state aggregates a service with node checks, maintenance first', () 
   state.apply({ checks: [checkRegistration({ id: '_node_maintenance', status: 'critical' })] })
   assert.equal(state.serviceHealth('web').status, 'maintenance')
 })
+
+test('local state stores no output at all under discard_check_output', () => {
+  const state = new LocalState({ nodeName: 'node1', clock: new FakeClock(), discardOutput: true })
+  const [e] = state.apply({
+    checks: [checkRegistration({ id: 'c1' })],
+    initialStatus: new Map([['c1', { status: 'passing' as const, output: 'restored text' }]]),
+  })
+  assert.ok(e)
+  assert.equal(state.check('c1')?.check.output, '')
+  assert.equal(state.updateCheck('c1', e.generation, 'critical', 'connection refused'), 'applied')
+  assert.deepEqual([state.check('c1')?.check.status, state.check('c1')?.check.output], ['critical', ''])
+})

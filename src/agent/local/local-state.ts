@@ -70,6 +70,8 @@ export interface LocalStateOptions {
   readonly onStaleWrite?: (checkId: string, generation: number, current: number | undefined) => void
   /** Tests only: run with a rule removed (see rules.ts). */
   readonly rules?: LifecycleRules
+  /** `discard_check_output`: every stored output is "" (agent-state.md §9). */
+  readonly discardOutput?: boolean
   /** Tests only: a fault injector; a notification it returns true for is never delivered. */
   readonly dropNotification?: (change: Change) => boolean
 }
@@ -96,6 +98,7 @@ export class LocalState {
   readonly #slots = new Map<string, { fn: Listener }>()
   readonly #rules: LifecycleRules
   readonly #dropNotification: LocalStateOptions['dropNotification']
+  readonly #discardOutput: boolean
   readonly #freeze: <T>(value: T) => Readonly<T>
   readonly #onStaleWrite: LocalStateOptions['onStaleWrite']
   #nextGeneration = 1
@@ -109,6 +112,7 @@ export class LocalState {
     this.#onStaleWrite = opts.onStaleWrite
     this.#rules = opts.rules ?? RULES
     this.#dropNotification = opts.dropNotification
+    this.#discardOutput = opts.discardOutput ?? false
     this.#freeze = this.#rules.cowSnapshots ? Object.freeze : <T>(value: T): Readonly<T> => value
   }
 
@@ -254,7 +258,7 @@ export class LocalState {
       const prev = this.#checks.get(reg.check.checkId)
       const start = batch.initialStatus?.get(reg.check.checkId)
       const status = prev?.check.status ?? start?.status ?? reg.check.status
-      const output = prev?.check.output ?? start?.output ?? reg.check.output
+      const output = this.#discardOutput ? '' : (prev?.check.output ?? start?.output ?? reg.check.output)
       const check = this.#freeze({ ...reg.check, status, output })
       const entry: CheckEntry = this.#freeze({
         check,
@@ -332,7 +336,8 @@ export class LocalState {
    * exists and was last registered with `generation`. An identical status and output changes
    * nothing and wakes nobody (it still maintains the critical time).
    */
-  updateCheck(checkId: string, generation: number, status: Status, output: string): WriteResult {
+  updateCheck(checkId: string, generation: number, status: Status, given: string): WriteResult {
+    const output = this.#discardOutput ? '' : given
     const prev = this.#checks.get(checkId)
     if (prev === undefined) {
       this.#rejected++
