@@ -34,6 +34,8 @@ if (files.length === 0) {
   process.exit(1)
 }
 const concurrency = process.env['VIGIL_TEST_CONCURRENCY'] ?? '2'
+/** The whole suite takes about 3 minutes on 2 cores; anything past this is a hang. */
+const SUITE_TIMEOUT_MS = 20 * 60_000
 const result = spawnSync(
   process.execPath,
   [
@@ -44,6 +46,9 @@ const result = spawnSync(
     '--test-reporter=spec',
     ...files,
   ],
-  { stdio: 'inherit' },
+  // No --test-force-exit: on Node 20 it can end a test file before all of its tests ran (seen
+  // with describe blocks) and still report success. A hung file is bounded here instead.
+  { stdio: 'inherit', timeout: SUITE_TIMEOUT_MS, killSignal: 'SIGKILL' },
 )
+if (result.error !== undefined) console.error(`test run aborted: ${result.error.message}`)
 process.exit(result.status ?? 1)
