@@ -5,8 +5,24 @@ import importX from 'eslint-plugin-import-x'
 
 /** One direction of dependency (DESIGN.md): api/cli → agent/catalog → store → structs → lib. */
 const layers = [
-  { target: './src/lib', from: ['./src/structs', './src/agent', './src/api', './src/config', './src/cli'] },
-  { target: './src/structs', from: ['./src/agent', './src/api', './src/config', './src/cli'] },
+  {
+    target: './src/lib',
+    from: [
+      './src/structs',
+      './src/store',
+      './src/catalog',
+      './src/agent',
+      './src/api',
+      './src/config',
+      './src/cli',
+    ],
+  },
+  {
+    target: './src/structs',
+    from: ['./src/store', './src/catalog', './src/agent', './src/api', './src/config', './src/cli'],
+  },
+  { target: './src/store', from: ['./src/catalog', './src/agent', './src/api', './src/config', './src/cli'] },
+  { target: './src/catalog', from: ['./src/agent', './src/api', './src/config', './src/cli'] },
   { target: './src/agent', from: ['./src/api', './src/cli'] },
   { target: './src/config', from: ['./src/api', './src/cli', './src/agent'] },
 ]
