@@ -29,52 +29,18 @@ import type { ServiceRegistration } from '../structs/service.js'
 import { CheckManager } from './checks/check-manager.js'
 import { createRunner, unsupportedCheckType, type RunnerFactory } from './checks/factory.js'
 import { effectiveOutputLimit, truncateHead } from './checks/output.js'
-import { noYield, type RunnerLogger, type YieldPoint } from './checks/runner.js'
+import { noYield, type YieldPoint } from './checks/runner.js'
 import { TtlRunner } from './checks/ttl-check.js'
 import { LocalState, type Change, type CheckEntry, type ServiceEntry } from './local/local-state.js'
 import type { LifecycleRules } from './rules.js'
 import { deriveSidecar, sidecarIdFor } from './sidecar.js'
 import { AgentStore, type LoadedState } from './persistence/agent-store.js'
 import type { FsPort } from './persistence/fs-port.js'
+import type { AgentLogger, AgentSettings, ConfigDefinition } from './agent-settings.js'
+import type { AgentCommands, AgentPort, AgentReadModel } from './ports.js'
 
-/** The logger the agent needs; pino loggers satisfy it. */
-export interface AgentLogger extends RunnerLogger {
-  child(bindings: Record<string, unknown>): AgentLogger
-}
-
-/** The part of the agent configuration the agent core reads (AgentConfig satisfies it). */
-export interface AgentSettings {
-  readonly nodeName: string
-  readonly nodeId: string
-  readonly datacenter: string
-  readonly server: boolean
-  readonly bootstrap: boolean
-  readonly dev: boolean
-  /** "" or ignored in dev mode: state is kept in memory only. */
-  readonly dataDir: string
-  readonly enableScriptChecks: boolean
-  readonly enableLocalScriptChecks: boolean
-  readonly checkOutputMaxSize: number
-  readonly discardCheckOutput: boolean
-  readonly nodeMeta: Readonly<Record<string, string>>
-  readonly bindAddr: string
-  readonly advertiseAddr: string
-  readonly ports: Readonly<{
-    serfLan: number
-    server: number
-    sidecarMinPort: number
-    sidecarMaxPort: number
-  }>
-  /** How often alias checks re-derive their status without notifications (default 1 minute). */
-  readonly aliasReconcileIntervalMs: number
-  /** Raw service definitions from config files, normalized at start. */
-  readonly services: readonly ConfigDefinition[]
-  /** Raw check definitions from config files, normalized at start. */
-  readonly checks: readonly ConfigDefinition[]
-}
-
-/** A definition from a config file, with the file it came from for error messages. */
-export type ConfigDefinition = Readonly<{ source: string; definition: unknown }>
+export type { AgentLogger, AgentSettings, ConfigDefinition } from './agent-settings.js'
+export { VIGIL_VERSION } from './agent-settings.js'
 
 export interface AgentOptions {
   readonly config: AgentSettings
@@ -90,8 +56,6 @@ export interface AgentOptions {
   /** Tests only: drops the local-state notifications it returns true for. */
   readonly dropNotification?: (change: Change) => boolean
 }
-
-export const VIGIL_VERSION = '1.22.0'
 
 /** `check_reap_interval` and `check_deregister_interval_min` (agent-state.md §8, not settable). */
 const REAP_INTERVAL_MS = 30_000
@@ -109,7 +73,7 @@ const SERVICE_MAINTENANCE_DEFAULT_REASON =
  * serialized by one agent-wide mutex, as Consul's agent lock; status writes (TTL updates,
  * runner results) do not take it and are fenced by generation in LocalState instead.
  */
-export class Agent {
+export class Agent implements AgentPort, AgentCommands {
   readonly config: AgentSettings
   readonly state: LocalState
   readonly checks: CheckManager
@@ -192,6 +156,20 @@ export class Agent {
       'Agent started',
     )
     return agent
+  }
+
+  /** The read side of local state, for the API (ports.ts). */
+  get read(): AgentReadModel {
+    return this.state
+  }
+
+  /** The commands the API may give (ports.ts). */
+  get commands(): AgentCommands {
+    return this
+  }
+
+  runnerCount(): number {
+    return this.checks.size
   }
 
   /** True when registrations are kept in a data dir. */

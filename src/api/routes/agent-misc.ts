@@ -28,7 +28,7 @@ export function agentMiscRoutes(deps: RouteDeps): RouteSpec[] {
 
   const maintenance = async (req: ApiRequest): Promise<ApiResponse> => {
     const enable = parseEnable(req.query)
-    await agent.setNodeMaintenance(enable, req.query.get('reason') ?? '', req.token)
+    await agent.commands.setNodeMaintenance(enable, req.query.get('reason') ?? '', req.token)
     return EMPTY_OK
   }
 
