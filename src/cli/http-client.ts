@@ -123,7 +123,8 @@ function readTokenFile(path: string): string {
 }
 
 export interface RequestOptions {
-  readonly query?: Readonly<Record<string, string>>
+  /** A list value repeats the parameter (`node-meta=a:1&node-meta=b:2`). */
+  readonly query?: Readonly<Record<string, string | readonly string[]>>
   readonly body?: unknown
 }
 
@@ -134,7 +135,10 @@ export class ApiClient {
   /** Sends the request; resolves with the body text of a 200, else throws ApiError/ConnectionError. */
   async request(method: string, path: string, opts: RequestOptions = {}): Promise<string> {
     const url = new URL(`${this.settings.baseUrl}${path}`)
-    for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v)
+    for (const [k, v] of Object.entries(opts.query ?? {})) {
+      if (typeof v === 'string') url.searchParams.set(k, v)
+      else for (const item of v) url.searchParams.append(k, item)
+    }
     if (this.settings.datacenter !== '' && !url.searchParams.has('dc')) {
       url.searchParams.set('dc', this.settings.datacenter)
     }
@@ -157,7 +161,7 @@ export class ApiClient {
     return text
   }
 
-  async getJson(path: string, query?: Readonly<Record<string, string>>): Promise<unknown> {
+  async getJson(path: string, query?: RequestOptions['query']): Promise<unknown> {
     const text = await this.request('GET', path, query === undefined ? {} : { query })
     return JSON.parse(text) as unknown
   }

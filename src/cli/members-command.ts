@@ -1,3 +1,4 @@
+import { RE2JS } from 're2js'
 import type { FlagSet } from '../config/flags.js'
 import { ApiClient, clientSettings, httpApiFlags } from './http-client.js'
 import type { Command } from './io.js'
@@ -59,9 +60,10 @@ export const membersCommand: Command = {
         io.stderr.write(`This command takes no arguments\n`)
         return 1
       }
-      let statusRe: RegExp
+      // Go's regexp (RE2): linear time whatever the pattern.
+      let statusRe: RE2JS
       try {
-        statusRe = new RegExp(String(flags.values.get('status') ?? '.*'))
+        statusRe = RE2JS.compile(String(flags.values.get('status') ?? '.*'))
       } catch (err) {
         io.stderr.write(`Failed to compile status regexp: ${(err as Error).message}\n`)
         return 1
@@ -81,7 +83,7 @@ export const membersCommand: Command = {
       }
       const rows = members
         .map((m) => ({ m, status: STATUS[m.Status] ?? String(m.Status), tags: m.Tags ?? {} }))
-        .filter((r) => statusRe.test(r.status))
+        .filter((r) => statusRe.matcher(r.status).find())
         .sort((a, b) => {
           const sa = a.tags['role'] === 'consul' ? 0 : 1
           const sb = b.tags['role'] === 'consul' ? 0 : 1

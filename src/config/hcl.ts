@@ -184,7 +184,7 @@ function readString(
         case 'U': {
           const len = e === 'u' ? 4 : 8
           const hex = src.slice(i + 2, i + 2 + len)
-          if (!new RegExp(`^[0-9a-fA-F]{${len}}$`).test(hex)) return err('invalid unicode escape', i)
+          if (hex.length !== len || !/^[0-9a-fA-F]+$/.test(hex)) return err('invalid unicode escape', i)
           out += String.fromCodePoint(parseInt(hex, 16))
           i += len
           break
