@@ -156,3 +156,8 @@ export class RunnerStoppedError extends Error {
     this.name = 'RunnerStoppedError'
   }
 }
+
+/** The message of anything thrown: an Error's message, else its string form. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
