@@ -130,7 +130,7 @@ export class AliasRunner extends Runner {
         if (signal.aborted) return
         const result = evaluateAlias(this.#view, checkId, target)
         await yieldPoint(`alias.beforeWrite:${checkId}`)
-        // Refused once stopping: a runner asked to stop while its evaluation was in flight writes nothing.
+        // Refused once stopping: asked to stop while this evaluation was in flight, it writes nothing.
         this.report(result.status, result.output)
         // Stop wakes the loop through the trigger (one listener per runner, not one per wait:
         // with a thousand aliases on one target, per-wait listeners dominated the cost).

@@ -31,7 +31,10 @@ export interface RunnerContext {
   readonly yieldPoint: YieldPoint
   /** Local state, for runners that mirror other checks (alias); required by those. */
   readonly local?: LocalView
-  /** `alias_reconcile_interval`: how often an alias re-derives its status without notifications; required by alias runners. */
+  /**
+   * `alias_reconcile_interval`: how often an alias re-derives its status without a notification.
+   * Required by alias runners; no runner defaults it.
+   */
   readonly aliasReconcileMs?: number
   /** Set when a check is restored from the data dir with state that is still valid. */
   readonly resume?: Readonly<{ ttlRemainingMs: number; lastOutput: string }>
