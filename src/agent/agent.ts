@@ -28,11 +28,11 @@ import {
 import type { ServiceRegistration } from '../structs/service.js'
 import { CheckManager } from './checks/check-manager.js'
 import { createRunner, unsupportedCheckType, type RunnerFactory } from './checks/factory.js'
+import type { CheckStatePort } from './checks/ports.js'
 import { effectiveOutputLimit, truncateHead } from './checks/output.js'
 import { noYield, type YieldPoint } from './checks/runner.js'
 import { TtlRunner } from './checks/ttl-check.js'
-import { LocalState, type Change, type CheckEntry, type ServiceEntry } from './local/local-state.js'
-import type { LifecycleRules } from './rules.js'
+import { LocalState, type CheckEntry, type ServiceEntry } from './local/local-state.js'
 import { deriveSidecar, sidecarIdFor } from './sidecar.js'
 import { AgentStore, type LoadedState } from './persistence/agent-store.js'
 import type { FsPort } from './persistence/fs-port.js'
@@ -51,10 +51,8 @@ export interface AgentOptions {
   readonly runnerFactory?: RunnerFactory
   /** File-system port for the data dir (tests inject faults). */
   readonly fs?: FsPort
-  /** Tests only: run with one of DESIGN.md's rules removed (see rules.ts). */
-  readonly rules?: LifecycleRules
-  /** Tests only: drops the local-state notifications it returns true for. */
-  readonly dropNotification?: (change: Change) => boolean
+  /** Local state as the check manager and its runners see it; default: the LocalState itself. */
+  readonly checkState?: (state: LocalState) => CheckStatePort
 }
 
 /** `check_reap_interval` and `check_deregister_interval_min` (agent-state.md §8, not settable). */
@@ -98,8 +96,6 @@ export class Agent implements AgentPort, AgentCommands {
     this.state = new LocalState({
       nodeName: opts.config.nodeName,
       clock: this.#clock,
-      ...(opts.rules !== undefined ? { rules: opts.rules } : {}),
-      ...(opts.dropNotification !== undefined ? { dropNotification: opts.dropNotification } : {}),
       discardOutput: opts.config.discardCheckOutput,
       onStaleWrite: (checkId, generation, current) => {
         stateLog.debug(
@@ -109,14 +105,13 @@ export class Agent implements AgentPort, AgentCommands {
       },
     })
     this.checks = new CheckManager({
-      state: this.state,
+      state: opts.checkState?.(this.state) ?? this.state,
       clock: this.#clock,
       random: opts.random ?? Math.random,
       logger: opts.logger.child({ module: 'agent.checks' }),
       factory: opts.runnerFactory ?? createRunner,
       outputMaxSize: opts.config.checkOutputMaxSize,
       aliasReconcileMs: opts.config.aliasReconcileIntervalMs,
-      ...(opts.rules !== undefined ? { rules: opts.rules } : {}),
       yieldPoint: opts.yieldPoint ?? noYield,
     })
   }
