@@ -91,7 +91,7 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
         node: () => node,
         clock,
         random,
-        logger: logger.child({ module: 'agent.sync' }),
+        logger: log,
         checkUpdateIntervalMs: config.checkUpdateIntervalMs,
         memberCount: () => 1,
       })
