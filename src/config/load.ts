@@ -293,8 +293,9 @@ export const agentFlagSet: FlagSet = {
   groups: [{ title: 'Command Options', flags: agentFlagTable }],
 }
 
-const JOIN_FLAGS = new Set(['join', 'retry-join', 'join-wan', 'retry-join-wan'])
-const JOIN_KEYS = ['retry_join', 'start_join', 'retry_join_wan', 'start_join_wan'] as const
+/** WAN federation is not implemented: joining a WAN pool is refused at load time. */
+const WAN_JOIN_FLAGS = new Set(['join-wan', 'retry-join-wan'])
+const WAN_JOIN_KEYS = ['retry_join_wan', 'start_join_wan'] as const
 
 const DEV_DEFAULTS = {
   bind_addr: '127.0.0.1',
@@ -349,16 +350,18 @@ export function loadConfig(argv: readonly string[], env: LoadEnvironment = {}): 
   })
 
   const joins = [
-    ...flags.occurrences.filter((o) => JOIN_FLAGS.has(o.name)).map((o) => `-${o.name} ${String(o.value)}`),
+    ...flags.occurrences
+      .filter((o) => WAN_JOIN_FLAGS.has(o.name))
+      .map((o) => `-${o.name} ${String(o.value)}`),
     ...sources
       .filter((s) => s.name !== 'command-line flags')
       .flatMap((s) =>
-        JOIN_KEYS.flatMap((k) => ((s.tree[k] as string[] | undefined) ?? []).map((a) => `${k} ${a}`)),
+        WAN_JOIN_KEYS.flatMap((k) => ((s.tree[k] as string[] | undefined) ?? []).map((a) => `${k} ${a}`)),
       ),
   ]
   if (joins.length > 0) {
     report.problems.push(
-      `vigil does not support joining a cluster yet (${joins.join(' ')}): run a single agent, e.g. vigil agent -dev`,
+      `vigil does not support WAN federation (${joins.join(' ')}): join agents of one datacenter with -retry-join`,
     )
   }
 
@@ -772,6 +775,7 @@ function build(tree: Tree, ctx: BuildContext): AgentConfig {
     retryMax: num('retry_max', 0),
     rejoinAfterLeave: bool('rejoin_after_leave'),
     reconnectTimeoutMs: num('reconnect_timeout', 72 * 3_600_000),
+    memberLivenessTimeoutMs: num('member_liveness_timeout', 10_000),
     pidFile: str('pid_file'),
     logLevel: logLevel ?? 'info',
     logJson: bool('log_json'),

@@ -22,6 +22,12 @@ export interface AgentProcessOptions {
   readonly t?: { after(fn: () => Promise<void> | void): void }
   /** Readiness deadline; default and maximum 10 s. */
   readonly readyTimeoutMs?: number
+  /**
+   * Run on this loopback address with Consul's default ports (`-bind` and `-client` set to it,
+   * HTTP 8500, serf LAN 8301, server 8300), as cluster harnesses do. Without it the agent runs on
+   * 127.0.0.1 with free ports for HTTP, serf LAN and the server port.
+   */
+  readonly host?: string
 }
 
 export interface AgentProcess {
@@ -81,11 +87,23 @@ export function spawnVigil(
 }
 
 export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise<AgentProcess> {
-  const port = await freePort()
+  const host = opts.host ?? '127.0.0.1'
+  const port = opts.host === undefined ? await freePort() : 8500
+  const network =
+    opts.host === undefined
+      ? [
+          '-http-port',
+          String(port),
+          '-serf-lan-port',
+          String(await freePort()),
+          '-server-port',
+          String(await freePort()),
+        ]
+      : ['-bind', host, '-client', host]
   const base =
     opts.dataDir === undefined
-      ? ['agent', '-dev', '-http-port', String(port)]
-      : ['agent', '-data-dir', opts.dataDir, '-bind', '127.0.0.1', '-http-port', String(port)]
+      ? ['agent', '-dev', ...network]
+      : ['agent', '-data-dir', opts.dataDir, '-bind', '127.0.0.1', ...network]
   const { child, output, exited } = spawnVigil([...base, ...(opts.args ?? [])], opts.env)
   let exitCode: number | null | undefined
   void exited.then((code) => (exitCode = code))
@@ -96,7 +114,7 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
   }
   opts.t?.after(kill)
 
-  const url = `http://127.0.0.1:${port}`
+  const url = `http://${host}:${port}`
   const deadline = Date.now() + Math.min(opts.readyTimeoutMs ?? 10_000, 10_000)
   for (;;) {
     if (exitCode !== undefined) {

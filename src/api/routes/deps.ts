@@ -1,4 +1,5 @@
 import type { AgentPort } from '../../agent/ports.js'
+import type { ClusterPort } from '../../cluster/ports.js'
 import type { Clock } from '../../lib/clock.js'
 import type { ApiMetrics } from '../metrics.js'
 import type { HttpApiSettings } from '../settings.js'
@@ -13,4 +14,6 @@ export interface RouteDeps {
   readonly random: () => number
   /** Re-reads the configuration and applies it. */
   readonly reload: () => Promise<void>
+  /** Membership, join and leave; null for an agent started without one (in-process API tests). */
+  readonly cluster: ClusterPort | null
 }
