@@ -414,3 +414,28 @@ test('catalog: two catalogs on one store (two servers) converge and never lose a
   await other.deregister({ node: 'n1', serviceId: '', checkId: '' })
   assert.equal(h.catalog.read(nodeServicesQuery('n1')).value, null)
 })
+
+test('catalog: a name losing its last instance on one server while another adds one keeps its index entry', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const other = await Catalog.open({ store: h.store, prefix: PREFIX, datacenter: 'dc1', clock: h.clock })
+  t.after(() => other.close())
+  await h.catalog.register(reg('n1', { service: svc('x') }))
+  await h.catalog.register(reg('n2'))
+  await settle()
+  // Both plan against the same view; the register commits first, so the deregister's plan
+  // ("x has no instance left: drop its entry") is stale and must be re-planned.
+  const [added] = await Promise.all([
+    other.register(reg('n2', { service: svc('x') })),
+    h.catalog.deregister({ node: 'n1', serviceId: 'x', checkId: '' }),
+  ])
+  await settle()
+  for (const c of [h.catalog, other]) {
+    assert.deepEqual(
+      c.read(serviceNodesQuery('x')).value.map((e) => e.node.node.node),
+      ['n2'],
+    )
+    assert.ok(c.state.idx('service.x') !== undefined, 'x has an instance, so it has its entry')
+    assert.ok(c.read(serviceNodesQuery('x')).index >= added.index)
+  }
+})
