@@ -1,9 +1,12 @@
 // @ts-check
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
-import importX from 'eslint-plugin-import-x'
+import importX, { createNodeResolver } from 'eslint-plugin-import-x'
 
-/** One direction of dependency (DESIGN.md): api/cli → agent/catalog → store → structs → lib. */
+/**
+ * One direction of dependency (DESIGN.md): api/cli → agent/catalog → store → structs → lib.
+ * The filter language (filter) sits beside them: api and catalog use it, it uses lib and structs.
+ */
 const layers = [
   {
     target: './src/lib',
@@ -15,16 +18,32 @@ const layers = [
       './src/api',
       './src/config',
       './src/cli',
+      './src/filter',
     ],
   },
   {
     target: './src/structs',
-    from: ['./src/store', './src/catalog', './src/agent', './src/api', './src/config', './src/cli'],
+    from: [
+      './src/store',
+      './src/catalog',
+      './src/agent',
+      './src/api',
+      './src/config',
+      './src/cli',
+      './src/filter',
+    ],
   },
-  { target: './src/store', from: ['./src/catalog', './src/agent', './src/api', './src/config', './src/cli'] },
+  {
+    target: './src/store',
+    from: ['./src/catalog', './src/agent', './src/api', './src/config', './src/cli', './src/filter'],
+  },
   { target: './src/catalog', from: ['./src/agent', './src/api', './src/config', './src/cli'] },
   { target: './src/agent', from: ['./src/api', './src/cli'] },
   { target: './src/config', from: ['./src/api', './src/cli', './src/agent'] },
+  {
+    target: './src/filter',
+    from: ['./src/api', './src/agent', './src/cli', './src/config', './src/catalog', './src/store'],
+  },
 ]
 
 export default tseslint.config(
@@ -37,6 +56,13 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     plugins: { 'import-x': importX },
+    // Sources import `./x.js` for `./x.ts`: without the alias no import resolves, and
+    // no-restricted-paths silently checks nothing.
+    settings: {
+      'import-x/resolver-next': [
+        createNodeResolver({ extensions: ['.ts', '.js'], extensionAlias: { '.js': ['.ts', '.js'] } }),
+      ],
+    },
     rules: {
       'import-x/no-restricted-paths': ['error', { zones: layers }],
       '@typescript-eslint/restrict-template-expressions': [
