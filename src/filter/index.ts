@@ -8,7 +8,13 @@
  */
 export { FilterError, FilterLimitError } from '../lib/errors.js'
 export { compileFilter, MAX_FILTER_LENGTH, MAX_REGEXP_WORK, type FilterPredicate } from './evaluate.js'
-export { MAX_PATTERN_LENGTH, MAX_PROGRAM_SIZE } from './regexp.js'
+export {
+  compileGoRegexp,
+  MAX_PATTERN_LENGTH,
+  MAX_PROGRAM_SIZE,
+  RegexpError,
+  type GoRegexp,
+} from './regexp.js'
 export {
   agentServiceSchema,
   boolField,
