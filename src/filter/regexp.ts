@@ -19,7 +19,9 @@ export const MAX_PATTERN_LENGTH = 4096
 export const MAX_PROGRAM_SIZE = 5000
 
 /** A pattern Go's `regexp.Compile` rejects (`message` is Go's text), or one over vigil's limits. */
-export class RegexpError extends Error {}
+export class RegexpError extends Error {
+  override name = 'RegexpError'
+}
 
 /** A compiled pattern. Immutable; `test` may be called concurrently and any number of times. */
 export interface GoRegexp {

@@ -609,6 +609,13 @@ describe('Go regular expressions on re2js', () => {
       message: `pattern is ${MAX_PATTERN_LENGTH + 1} characters long, the limit is ${MAX_PATTERN_LENGTH}`,
     })
     assert.equal(compileGoRegexp('a'.repeat(MAX_PATTERN_LENGTH)).test('a'.repeat(MAX_PATTERN_LENGTH)), true)
+    const kib64 = `${'(a+)+'.repeat(13_107)}$`
+    assert.ok(kib64.length >= 65_536)
+    assert.throws(() => compileGoRegexp(kib64), /^RegexpError: pattern is 65536 characters long/)
+    rejects(
+      `Service matches "${kib64}"`,
+      `filter expression is ${kib64.length + 18} characters long, the limit is ${MAX_FILTER_LENGTH}`,
+    )
     const large = `error parsing regexp: expression too large: more than ${MAX_PROGRAM_SIZE} instructions`
     // Refused from the text, before re2js expands 400,000 instructions (over a second of compiling).
     const started = performance.now()
