@@ -7,7 +7,8 @@
  */
 import { statSync } from 'node:fs'
 import { hostname as osHostname, networkInterfaces as osNetworkInterfaces } from 'node:os'
-import { ConfigError } from '../lib/errors.js'
+import { ConfigError, errorMessage } from '../lib/errors.js'
+import { deepFreeze, setOwn } from '../lib/object.js'
 import type { AgentConfig, ConfigDefinition, LogLevel } from './agent-config.js'
 import { parseFlags, type FlagDef, type FlagSet, type ParsedFlags } from './flags.js'
 import {
@@ -380,12 +381,7 @@ function flagsToDocument(flags: ParsedFlags): Record<string, unknown> {
       for (const pair of value as readonly string[]) {
         const colon = pair.indexOf(':')
         const key = colon === -1 ? pair : pair.slice(0, colon)
-        Object.defineProperty(meta, key, {
-          value: colon === -1 ? '' : pair.slice(colon + 1),
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        })
+        setOwn(meta, key, colon === -1 ? '' : pair.slice(colon + 1))
       }
       doc['node_meta'] = meta
       continue
@@ -516,7 +512,7 @@ function build(tree: Tree, ctx: BuildContext): AgentConfig {
         problems.push(`data_dir ${JSON.stringify(dataDir)} is not a directory`)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        problems.push(`Error getting info on data_dir: ${(err as Error).message}`)
+        problems.push(`Error getting info on data_dir: ${errorMessage(err)}`)
       }
     }
   }
@@ -526,7 +522,7 @@ function build(tree: Tree, ctx: BuildContext): AgentConfig {
     try {
       nodeName = (ctx.env.hostname ?? osHostname)().trim()
     } catch (err) {
-      problems.push(`node_name: ${(err as Error).message}`)
+      problems.push(`node_name: ${errorMessage(err)}`)
     }
   }
   if (nodeName === '') problems.push('node_name cannot be empty')
@@ -877,14 +873,6 @@ function normalizeContentPath(path: string): string {
 function isGossipKey(key: string): boolean {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key) || key.length % 4 !== 0) return false
   return [16, 24, 32].includes(Buffer.from(key, 'base64').length)
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const v of Object.values(value)) deepFreeze(v)
-  }
-  return value
 }
 
 /**
