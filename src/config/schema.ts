@@ -5,10 +5,10 @@
  * trees in precedence order: scalars later-wins, lists appended, maps merged key by key.
  */
 import { parseGoDurationMs } from '../lib/duration.js'
+import { errorMessage } from '../lib/errors.js'
 import { setOwn as define } from '../lib/object.js'
 import type { ConfigDefinition } from './agent-config.js'
 import { parseGoBool } from './flags.js'
-import { errorMessage } from '../lib/errors.js'
 
 /**
  * `quiet`: accepted, has no meaning for vigil (gossip/raft tuning…); `warn`: accepted but a

@@ -4,10 +4,10 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { errorMessage } from '../lib/errors.js'
 import type { ConfigDefinition } from './agent-config.js'
 import { HclSyntaxError, parseHcl } from './hcl.js'
 import { isPlainObject, normalizeSource, type NormalizeReport, type Tree } from './schema.js'
-import { errorMessage } from '../lib/errors.js'
 
 export type ConfigFormat = 'json' | 'hcl'
 
