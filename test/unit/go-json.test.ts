@@ -74,7 +74,7 @@ function plain(text: string): unknown {
 test('decodeJsonBody reads the first value and ignores what follows, as Go Decoder does', () => {
   assert.deepEqual(plain('  {"Name": "web", "Port": 80} trailing junk'), { Name: 'web', Port: 80 })
   assert.deepEqual(plain('[1, {"a": [true, false, null]}]]'), [1, { a: [true, false, null] }])
-  assert.deepEqual(decodeJsonBody('123abc'), new JsonNumber('123'))
+  assert.equal(decodeJsonBody('123abc'), 123)
   assert.equal(decodeJsonBody('"\\u00e9\\n"'), 'é\n')
   assert.equal(decodeJsonBody('"plain"'), 'plain')
   assert.equal(decodeJsonBody('null'), null)
@@ -87,9 +87,10 @@ test('decodeJsonBody reads the first value and ignores what follows, as Go Decod
   })
 })
 
-test('decodeJsonBody keeps every number as its literal, and object keys as own properties', () => {
+test('decodeJsonBody keeps the literal of every number a double does not hold exactly as written', () => {
   const body = decodeJsonBody(
-    '{"big": 99999999999999999999, "frac": 1.50, "neg0": -0, "exp": 1E3, "list": [7, -2.5e-3], "__proto__": 1}',
+    '{"big": 99999999999999999999, "frac": 1.50, "neg0": -0, "exp": 1E3, "max": 9007199254740993, ' +
+      '"plain": [7, -12, 1.5, 1e-7, 0, 9007199254740991, 100000000000000000000], "__proto__": 1}',
   ) as Record<string, unknown>
   assert.deepEqual(
     Object.entries(body).map(([k, v]) => [k, v instanceof JsonNumber ? v.literal : v]),
@@ -98,16 +99,29 @@ test('decodeJsonBody keeps every number as its literal, and object keys as own p
       ['frac', '1.50'],
       ['neg0', '-0'],
       ['exp', '1E3'],
-      ['list', body['list']],
-      ['__proto__', '1'],
+      ['max', '9007199254740993'],
+      ['plain', body['plain']],
+      ['__proto__', 1],
     ],
   )
-  assert.deepEqual(
-    (body['list'] as JsonNumber[]).map((n) => n.literal),
-    ['7', '-2.5e-3'],
-  )
+  const plainList = body['plain'] as unknown[]
+  assert.deepEqual(plainList.slice(0, 6), [7, -12, 1.5, 1e-7, 0, 9007199254740991])
+  assert.ok(plainList[6] instanceof JsonNumber, '2^53 and beyond keep their literal')
   assert.equal(Object.getPrototypeOf(body), Object.prototype)
-  assert.ok(Object.isFrozen(new JsonNumber('1')))
+})
+
+test('decodeJsonBody reports the whole offending character, and parses long strings and escapes', () => {
+  assert.equal(
+    decodeFailure(() => decodeJsonBody('\u{1F600}')),
+    "invalid character '\u00f0' looking for beginning of value",
+  )
+  assert.equal(
+    decodeFailure(() => decodeJsonBody('"a\u0001"')),
+    "invalid character '\\x01' in string literal",
+  )
+  const long = 'x'.repeat(100_000)
+  assert.equal(decodeJsonBody(`"${long}"`), long)
+  assert.equal(decodeJsonBody('"a\\"b\\\\c\\/d\\u0041\\ud83d\\ude00"'), 'a"b\\c/dA\u{1F600}')
 })
 
 test('decodeJsonBody bounds nesting depth at Go maxNestingDepth without recursion', () => {

@@ -55,16 +55,51 @@ function quoteChar(c: string): string {
   return `'${c}'`
 }
 
-function isSpace(c: string | undefined): boolean {
-  return c === ' ' || c === '\t' || c === '\n' || c === '\r'
+const SPACE = 0x20
+const TAB = 0x09
+const LF = 0x0a
+const CR = 0x0d
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+const MINUS = 0x2d
+const PLUS = 0x2b
+const DOT = 0x2e
+const ZERO = 0x30
+const NINE = 0x39
+const COMMA = 0x2c
+const COLON = 0x3a
+const OPEN_BRACE = 0x7b
+const CLOSE_BRACE = 0x7d
+const OPEN_BRACKET = 0x5b
+const CLOSE_BRACKET = 0x5d
+const LOWER_E = 0x65
+const UPPER_E = 0x45
+
+function isDigit(c: number): boolean {
+  return c >= ZERO && c <= NINE
 }
 
-function isDigit(c: string | undefined): boolean {
-  return c !== undefined && c >= '0' && c <= '9'
+function isHex(c: number): boolean {
+  return isDigit(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66)
 }
 
-function isHex(c: string | undefined): boolean {
-  return c !== undefined && /^[0-9a-fA-F]$/.test(c)
+/** Characters a string literal may hold without further checks. */
+// eslint-disable-next-line no-control-regex -- JSON strings may not hold raw control characters
+const PLAIN_STRING_RUN = /[^"\\\u0000-\u001f]*/y
+
+/** Integer literals this short are exact doubles; longer ones are judged by their text. */
+const MAX_PLAIN_INT_DIGITS = 15
+const TWO_POW_53 = 2 ** 53
+
+/**
+ * A number literal as a value: a plain number when the double holds it exactly as written
+ * (canonical form, magnitude below 2^53), so that every decision and error text is the same
+ * as from the literal; otherwise a `JsonNumber`.
+ */
+function numberValue(literal: string, simpleInt: boolean): number | JsonNumber {
+  if (simpleInt && literal.length <= MAX_PLAIN_INT_DIGITS && literal !== '-0') return Number(literal)
+  const d = Number(literal)
+  return Math.abs(d) < TWO_POW_53 && String(d) === literal ? d : new JsonNumber(literal)
 }
 
 type Frame =
@@ -76,12 +111,17 @@ function parseFirstValue(text: string): JsonValue {
   const n = text.length
   let i = 0
   const skipSpace = (): void => {
-    while (i < n && isSpace(text[i])) i++
+    for (let c = text.charCodeAt(i); c === SPACE || c === LF || c === CR || c === TAB; c = text.charCodeAt(i))
+      i++
   }
-  const char = (): string => {
-    const c = text[i]
-    if (c === undefined) unexpectedEof()
-    return c
+  /** The code unit at `i`; the input ending here is `unexpected EOF`. */
+  const code = (): number => {
+    if (i >= n) unexpectedEof()
+    return text.charCodeAt(i)
+  }
+  /** Fails on the character at `i` (a whole code point, as Go shows the first byte of its UTF-8). */
+  const badCharHere: (context: string) => never = (context) => {
+    badChar(String.fromCodePoint(text.codePointAt(i) ?? 0), context)
   }
 
   const scanString = (): string => {
@@ -89,69 +129,68 @@ function parseFirstValue(text: string): JsonValue {
     let escaped = false
     i++ // opening quote
     for (;;) {
-      const c = char()
-      if (c === '"') {
+      PLAIN_STRING_RUN.lastIndex = i
+      PLAIN_STRING_RUN.test(text)
+      i = PLAIN_STRING_RUN.lastIndex
+      const c = code()
+      if (c === QUOTE) {
         i++
         break
       }
-      if (c === '\\') {
+      if (c === BACKSLASH) {
         escaped = true
         i++
-        const e = char()
-        if (e === 'u') {
+        const e = code()
+        if (e === 0x75 /* u */) {
           i++
           for (let k = 0; k < 4; k++) {
-            const h = char()
-            if (!isHex(h)) badChar(h, 'in \\u hexadecimal character escape')
+            if (!isHex(code())) badCharHere('in \\u hexadecimal character escape')
             i++
           }
           continue
         }
-        if (!'"\\/bfnrt'.includes(e)) badChar(e, 'in string escape code')
+        if (!'"\\/bfnrt'.includes(String.fromCharCode(e))) badCharHere('in string escape code')
         i++
         continue
       }
-      if (c < ' ') badChar(c, 'in string literal')
-      i++
+      badCharHere('in string literal') // a control character
     }
     // The literal is valid JSON by now; JSON.parse only resolves its escapes.
     return escaped ? (JSON.parse(text.slice(start, i)) as string) : text.slice(start + 1, i - 1)
   }
 
-  const scanNumber = (): JsonNumber => {
+  const scanNumber = (): number | JsonNumber => {
     const start = i
-    if (text[i] === '-') {
+    let simpleInt = true
+    if (text.charCodeAt(i) === MINUS) {
       i++
-      const c = char()
-      if (!isDigit(c)) badChar(c, 'in numeric literal')
+      if (!isDigit(code())) badCharHere('in numeric literal')
     }
-    if (text[i] === '0') i++
-    else while (isDigit(text[i])) i++
-    if (text[i] === '.') {
+    if (text.charCodeAt(i) === ZERO) i++
+    else while (isDigit(text.charCodeAt(i))) i++
+    if (text.charCodeAt(i) === DOT) {
+      simpleInt = false
       i++
-      const c = char()
-      if (!isDigit(c)) badChar(c, 'after decimal point in numeric literal')
-      while (isDigit(text[i])) i++
+      if (!isDigit(code())) badCharHere('after decimal point in numeric literal')
+      while (isDigit(text.charCodeAt(i))) i++
     }
-    if (text[i] === 'e' || text[i] === 'E') {
+    const e = text.charCodeAt(i)
+    if (e === LOWER_E || e === UPPER_E) {
+      simpleInt = false
       i++
-      let c = char()
-      if (c === '+' || c === '-') {
-        i++
-        c = char()
-      }
-      if (!isDigit(c)) badChar(c, 'in exponent of numeric literal')
-      while (isDigit(text[i])) i++
+      const sign = code()
+      if (sign === PLUS || sign === MINUS) i++
+      if (!isDigit(code())) badCharHere('in exponent of numeric literal')
+      while (isDigit(text.charCodeAt(i))) i++
     }
-    return new JsonNumber(text.slice(start, i))
+    return numberValue(text.slice(start, i), simpleInt)
   }
 
   const scanLiteral = <T extends JsonValue>(word: 'true' | 'false' | 'null', value: T): T => {
     i++
     for (let k = 1; k < word.length; k++) {
-      const c = char()
-      const want = word[k] ?? ''
-      if (c !== want) badChar(c, `in literal ${word} (expecting '${want}')`)
+      const want = word.charCodeAt(k)
+      if (code() !== want) badCharHere(`in literal ${word} (expecting '${word[k] ?? ''}')`)
       i++
     }
     return value
@@ -160,19 +199,17 @@ function parseFirstValue(text: string): JsonValue {
   skipSpace()
   if (i >= n) fail('EOF')
   const stack: Frame[] = []
-  const push = (frame: Frame, c: string): void => {
-    if (stack.length >= MAX_DEPTH) badChar(c, 'exceeded max depth')
+  const push = (frame: Frame): void => {
+    if (stack.length >= MAX_DEPTH) badCharHere('exceeded max depth')
     stack.push(frame)
   }
   /** After `{` or `,` inside an object: a key string, a colon, then a value follows. */
   const scanKey = (frame: { key: string }): void => {
     skipSpace()
-    const c = char()
-    if (c !== '"') badChar(c, 'looking for beginning of object key string')
+    if (code() !== QUOTE) badCharHere('looking for beginning of object key string')
     frame.key = scanString()
     skipSpace()
-    const colon = char()
-    if (colon !== ':') badChar(colon, 'after object key')
+    if (code() !== COLON) badCharHere('after object key')
     i++
   }
   /** Stores a finished value in its container; true when it was the top-level value. */
@@ -187,39 +224,35 @@ function parseFirstValue(text: string): JsonValue {
   for (;;) {
     // A value starts here.
     skipSpace()
-    const c = char()
-    let value: JsonValue | undefined
-    if (c === '{') {
+    const c = code()
+    let value: JsonValue
+    if (c === OPEN_BRACE) {
       const frame: Frame = { kind: 'object', members: {}, key: '' }
-      push(frame, c)
+      push(frame)
       i++
       skipSpace()
-      if (char() === '}') {
-        stack.pop()
-        i++
-        value = frame.members
-      } else {
+      if (code() !== CLOSE_BRACE) {
         scanKey(frame)
         continue
       }
-    } else if (c === '[') {
+      stack.pop()
+      i++
+      value = frame.members
+    } else if (c === OPEN_BRACKET) {
       const frame: Frame = { kind: 'array', items: [] }
-      push(frame, c)
+      push(frame)
       i++
       skipSpace()
-      if (char() === ']') {
-        stack.pop()
-        i++
-        value = frame.items
-      } else {
-        continue
-      }
-    } else if (c === '"') value = scanString()
-    else if (c === '-' || isDigit(c)) value = scanNumber()
-    else if (c === 't') value = scanLiteral('true', true)
-    else if (c === 'f') value = scanLiteral('false', false)
-    else if (c === 'n') value = scanLiteral('null', null)
-    else badChar(c, 'looking for beginning of value')
+      if (code() !== CLOSE_BRACKET) continue
+      stack.pop()
+      i++
+      value = frame.items
+    } else if (c === QUOTE) value = scanString()
+    else if (c === MINUS || isDigit(c)) value = scanNumber()
+    else if (c === 0x74 /* t */) value = scanLiteral('true', true)
+    else if (c === 0x66 /* f */) value = scanLiteral('false', false)
+    else if (c === 0x6e /* n */) value = scanLiteral('null', null)
+    else badCharHere('looking for beginning of value')
 
     // A value ended: close containers until one expects another element.
     for (;;) {
@@ -227,23 +260,23 @@ function parseFirstValue(text: string): JsonValue {
       const top = stack[stack.length - 1]
       if (top === undefined) return value
       skipSpace()
-      const d = char()
+      const d = code()
       if (top.kind === 'object') {
-        if (d === ',') {
+        if (d === COMMA) {
           i++
           scanKey(top)
           break
         }
-        if (d !== '}') badChar(d, 'after object key:value pair')
+        if (d !== CLOSE_BRACE) badCharHere('after object key:value pair')
         stack.pop()
         i++
         value = top.members
       } else {
-        if (d === ',') {
+        if (d === COMMA) {
           i++
           break
         }
-        if (d !== ']') badChar(d, 'after array element')
+        if (d !== CLOSE_BRACKET) badCharHere('after array element')
         stack.pop()
         i++
         value = top.items

@@ -5,14 +5,15 @@
  */
 import { setOwn } from '../../lib/object.js'
 
-/** A JSON number as written (Go's `json.Number`). Immutable. */
+/**
+ * A JSON number as written (Go's `json.Number`). Read-only; not frozen, because a body may hold
+ * millions and freezing each one doubles the parse time.
+ */
 export class JsonNumber {
   constructor(
     /** The literal exactly as in the text: `-0`, `1.50`, `1E3`, `99999999999999999999`. */
     readonly literal: string,
-  ) {
-    Object.freeze(this)
-  }
+  ) {}
 
   /** The nearest double, as Go's `strconv.ParseFloat(literal, 64)`; ±Infinity when out of range. */
   toNumber(): number {
@@ -20,8 +21,13 @@ export class JsonNumber {
   }
 }
 
-/** What `decodeJsonBody` returns. Objects own their keys (`__proto__` included). */
-export type JsonValue = null | boolean | string | JsonNumber | JsonValue[] | { [key: string]: JsonValue }
+/**
+ * What `decodeJsonBody` returns. A number is a plain `number` when that double is exactly what
+ * was written (canonical form, magnitude below 2^53), else a `JsonNumber`. Objects own their
+ * keys (`__proto__` included).
+ */
+export type JsonValue =
+  null | boolean | string | number | JsonNumber | JsonValue[] | { [key: string]: JsonValue }
 
 /** A JSON object (not an array, not a number). */
 export function isJsonObject(value: unknown): value is Readonly<Record<string, unknown>> {
