@@ -12,6 +12,7 @@
  * Matching is JS's backtracking engine, not RE2's linear-time one: pathological patterns are as
  * slow as they would be in any JS RegExp.
  */
+import { errorMessage } from '../lib/errors.js'
 
 /** Go's `regexp.Compile` error text (`error parsing regexp: …`), or why JS cannot express it. */
 export class RegexpError extends Error {}
@@ -26,7 +27,7 @@ export function compileGoRegexp(pattern: string): RegExp {
   try {
     return new RegExp(source, mode === 'global' ? 'iu' : 'u')
   } catch (err) {
-    throw new RegexpError(`unsupported regular expression: ${(err as Error).message}`, { cause: err })
+    throw new RegexpError(`unsupported regular expression: ${errorMessage(err)}`, { cause: err })
   }
 }
 

@@ -1,5 +1,6 @@
 import { RE2JS } from 're2js'
 import type { FlagSet } from '../config/flags.js'
+import { errorMessage } from '../lib/errors.js'
 import { ApiClient, clientSettings, httpApiFlags } from './http-client.js'
 import type { Command } from './io.js'
 import { describeError, runWithFlags } from './run.js'
@@ -65,7 +66,7 @@ export const membersCommand: Command = {
       try {
         statusRe = RE2JS.compile(String(flags.values.get('status') ?? '.*'))
       } catch (err) {
-        io.stderr.write(`Failed to compile status regexp: ${(err as Error).message}\n`)
+        io.stderr.write(`Failed to compile status regexp: ${errorMessage(err)}\n`)
         return 1
       }
       const wan = flags.values.get('wan') === true
