@@ -6,15 +6,9 @@
  */
 import type { CatalogCheckInput, DeregisterRequest, RegisterRequest } from '../catalog/types.js'
 import { BadRequestError } from '../lib/errors.js'
+import { setOwn } from '../lib/object.js'
 import { EMPTY_DEFINITION, isStatus, type CheckDefinition, type CheckType } from '../structs/check.js'
-import {
-  GoType,
-  StructSchema,
-  decodeJsonBody,
-  decodeStruct,
-  setOwn,
-  type DecodedStruct,
-} from '../structs/go-json.js'
+import { GoType, StructSchema, decodeJsonBody, decodeStruct, type DecodedStruct } from '../structs/go-json.js'
 import {
   CONNECT_SCHEMA,
   PROXY_SCHEMA,

@@ -1,6 +1,6 @@
 import { Catalog, type CatalogOptions } from '../../src/catalog/catalog.js'
 import type { CatalogCheckInput, RegisterRequest } from '../../src/catalog/types.js'
-import { FakeClock } from '../../src/lib/fake-clock.js'
+import { FakeClock } from './fake-clock.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import type { Store } from '../../src/store/store.js'
 import { EMPTY_DEFINITION, type Status } from '../../src/structs/check.js'
