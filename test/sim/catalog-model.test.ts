@@ -47,6 +47,8 @@ interface OService {
   name: string
   tags: string[] | null
   port: number
+  /** 'native', the destination of a connect proxy, or '' */
+  connect: string
 }
 interface OCheck {
   node: string
@@ -97,6 +99,7 @@ function oracleRegister(state: OState, r: RegisterRequest): OState {
       name: r.service.name,
       tags: r.service.tags === null ? null : [...r.service.tags],
       port: r.service.port,
+      connect: r.service.connectNative ? 'native' : (r.service.proxy?.destinationServiceName ?? ''),
     })
     s.services.set(n, m)
   }
@@ -177,11 +180,25 @@ function oracleInstances(s: OState, name: string): { node: ONode; svc: OService;
   return out.sort((a, b) => (a.key < b.key ? -1 : 1))
 }
 
+function oracleConnect(s: OState, name: string): { node: ONode; svc: OService; n: string }[] {
+  const out: { node: ONode; svc: OService; n: string; key: string }[] = []
+  for (const [n, m] of s.services) {
+    for (const [id, svc] of m) {
+      const node = s.nodes.get(n)
+      const matches =
+        (svc.connect === 'native' && lc(svc.name) === lc(name)) ||
+        (svc.connect !== 'native' && svc.connect !== '' && lc(svc.connect) === lc(name))
+      if (matches && node !== undefined) out.push({ node, svc, n, key: `${n}\u0000${id}` })
+    }
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : 1))
+}
+
 function oracleNodeChecks(s: OState, n: string): OCheck[] {
   return byKey(s.checks.get(n))
 }
 
-const NAMES = ['x', 'y'] as const
+const NAMES = ['x', 'y', 'p'] as const
 const NODES = ['n1', 'n2', 'n3'] as const
 const STATUSES: readonly Status[] = ['passing', 'warning', 'critical']
 
@@ -284,6 +301,30 @@ const PROBES: readonly Probe[] = [
         return out.sort((a, b) => (`${a[0]}\u0000${lc(a[1])}` < `${b[0]}\u0000${lc(b[1])}` ? -1 : 1))
       },
     ),
+    probe(
+      `catalog/connect/${name}`,
+      serviceNodesQuery(name, { connect: true }),
+      (v) => v.map((e) => [e.node.node.node, e.service.service.id]),
+      (s) => oracleConnect(s, name).map((e) => [e.node.name, e.svc.id]),
+    ),
+    probe(
+      `health/connect/${name}`,
+      serviceHealthQuery(name, { connect: true }),
+      (v) =>
+        v.map((e) => [
+          e.node.node.node,
+          e.service.service.id,
+          e.checks.map((c) => [c.check.checkId, c.check.status]),
+        ]),
+      (s) =>
+        oracleConnect(s, name).map((e) => [
+          e.node.name,
+          e.svc.id,
+          oracleNodeChecks(s, e.n)
+            .filter((c) => c.serviceId === '' || lc(c.serviceId) === lc(e.svc.id))
+            .map((c) => [c.id, c.status]),
+        ]),
+    ),
   ]),
   ...NODES.flatMap((n) => [
     probe(
@@ -358,7 +399,13 @@ const registerArb = fc
     skip: fc.boolean(),
     rack: fc.constantFrom('', 'r1'),
     service: fc.option(
-      fc.record({ id: idArb, name: fc.constantFrom(...NAMES), tags: tagsArb, port: fc.constantFrom(0, 80) }),
+      fc.record({
+        id: idArb,
+        name: fc.constantFrom(...NAMES),
+        tags: tagsArb,
+        port: fc.constantFrom(0, 80),
+        connect: fc.constantFrom('', '', 'native', 'x', 'Y'),
+      }),
       { nil: null },
     ),
     checks: fc.array(
@@ -381,7 +428,27 @@ const registerArb = fc
       service:
         g.service === null
           ? null
-          : svc(g.service.name, { id: g.service.id, tags: g.service.tags, port: g.service.port }),
+          : svc(g.service.name, {
+              id: g.service.id,
+              tags: g.service.tags,
+              port: g.service.port,
+              connectNative: g.service.connect === 'native',
+              ...(g.service.connect === '' || g.service.connect === 'native'
+                ? {}
+                : {
+                    kind: 'connect-proxy' as const,
+                    proxy: {
+                      destinationServiceName: g.service.connect,
+                      destinationServiceId: g.service.connect,
+                      localServiceAddress: '',
+                      localServicePort: 0,
+                      mode: '',
+                      config: {},
+                      upstreams: [],
+                      extra: {},
+                    },
+                  }),
+            }),
       checks: g.checks.map((c) => chk(c.name, c)),
     }),
   }))
