@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { AgentPort } from '../agent/ports.js'
 import type { ClusterPort } from '../cluster/ports.js'
+import type { CatalogPort } from '../catalog/port.js'
 import { systemClock, type Clock } from '../lib/clock.js'
 import { Dispatcher, type Dispatched } from './dispatch.js'
 import { BODY_LIMIT_BYTES, errorResponse } from './errors.js'
@@ -37,6 +38,8 @@ export interface HttpApiOptions {
   readonly localStatus?: boolean
   /** The cluster behind members, join, leave and force-leave; absent: a lone agent. */
   readonly cluster?: ClusterPort
+  /** The catalog the catalog and health routes serve (`RouteDeps.catalog`). */
+  readonly catalog?: CatalogPort
 }
 
 /** A running HTTP API. */
@@ -132,6 +135,7 @@ function createApp(
     random: opts.random ?? Math.random,
     reload: opts.reload ?? (() => Promise.reject(new Error('configuration reload is not available'))),
     cluster: opts.cluster ?? null,
+    ...(opts.catalog !== undefined ? { catalog: opts.catalog } : {}),
   }
   const groups = [
     ...(opts.agentRoutes === false ? [] : AGENT_ROUTES),

@@ -25,6 +25,7 @@ import {
 } from './blocking.js'
 import { CatalogClosedError, CatalogConflictError } from './errors.js'
 import { planDeregister, planRegister, type Plan } from './planner.js'
+import type { CatalogPort } from './port.js'
 import type { CatalogQuery } from './queries.js'
 import { idxWakeKey, nodeWakeKey } from './reader.js'
 import { CatalogState } from './state.js'
@@ -52,7 +53,7 @@ interface RevisionWaiter {
   readonly resolve: () => void
 }
 
-export class Catalog {
+export class Catalog implements CatalogPort {
   readonly datacenter: string
   readonly #store: Store
   readonly #prefix: string

@@ -72,11 +72,6 @@ class Draft {
   readonly #compares = new Map<string, number>()
   /** key → new encoded value, or null for a delete */
   readonly #writes = new Map<string, string | null>()
-  readonly #affected: ServiceValue[] = []
-  readonly #affectedNodes = new Set<string>()
-  #nodesChanged = false
-  #servicesChanged = false
-  #checksChanged = false
 
   constructor(state: CatalogState) {
     this.#state = state
@@ -136,34 +131,6 @@ class Draft {
     return true
   }
 
-  nodeChanged(node: string): void {
-    this.#nodesChanged = true
-    this.#affectedNodes.add(lower(node))
-  }
-
-  serviceChanged(...values: (ServiceValue | undefined)[]): void {
-    this.#servicesChanged = true
-    for (const v of values) if (v !== undefined) this.#affected.push(v)
-  }
-
-  /** A check changed: its instance's name moves; a node-level check moves every name on the node. */
-  checkChanged(node: string, ...checks: (CheckValue | undefined)[]): void {
-    this.#checksChanged = true
-    for (const c of checks) {
-      if (c === undefined) continue
-      if (c.check.serviceId === '') {
-        this.#affectedNodes.add(lower(node))
-        continue
-      }
-      for (const key of [this.keys.service(node, c.check.serviceId)]) {
-        const before = this.#state.row(key)
-        if (before !== undefined) this.#affected.push(JSON.parse(before.value) as ServiceValue)
-        const after = this.#writes.get(key)
-        if (typeof after === 'string') this.#affected.push(JSON.parse(after) as ServiceValue)
-      }
-    }
-  }
-
   /** The instances on a node as the draft leaves them (and as they were). */
   #instancesOnNodeEitherSide(node: string): ServiceValue[] {
     const out: ServiceValue[] = this.#state
@@ -189,17 +156,70 @@ class Draft {
     return false
   }
 
+  /** The stored value of a row, or the draft's when it writes one; parsed. */
+  #final(key: string): unknown {
+    const written = this.#writes.get(key)
+    if (written === null) return undefined
+    const text = written ?? this.#state.row(key)?.value
+    return text === undefined ? undefined : (JSON.parse(text) as unknown)
+  }
+
   plan(): Plan {
+    // The net change: a row written back to its stored value, or deleted while absent, is no change.
+    for (const [key, v] of [...this.#writes]) {
+      const stored = this.#state.row(key)
+      const same =
+        v === null
+          ? stored === undefined
+          : stored !== undefined && canonicalJson(JSON.parse(stored.value)) === v
+      if (same) this.#writes.delete(key)
+    }
     const ops: Op[] = []
     for (const [key, v] of this.#writes) {
       ops.push(v === null ? { type: 'delete', key } : { type: 'put', key, value: v })
     }
     if (ops.length === 0) return { compares: [], ops: [] }
 
-    for (const node of this.#affectedNodes) this.#affected.push(...this.#instancesOnNodeEitherSide(node))
+    // What moved: tables, and the instances whose answers changed (their names' entries move).
+    const affected: ServiceValue[] = []
+    const affectedNodes = new Set<string>()
+    const tables = new Set<string>()
+    for (const [key, v] of this.#writes) {
+      const parsed = this.keys.parse(key)
+      if (parsed === undefined || parsed.table === 'idx') continue
+      const stored = this.#state.row(key)
+      const sides = [stored?.value, v ?? undefined].flatMap((t) =>
+        t === undefined ? [] : [JSON.parse(t) as unknown],
+      )
+      switch (parsed.table) {
+        case 'nodes':
+          tables.add(IDX_NODES)
+          affectedNodes.add(parsed.node)
+          break
+        case 'services':
+          tables.add(IDX_SERVICES)
+          affected.push(...(sides as ServiceValue[]))
+          break
+        case 'checks':
+          tables.add(IDX_CHECKS)
+          for (const c of sides as CheckValue[]) {
+            if (c.check.serviceId === '') {
+              affectedNodes.add(parsed.node)
+              continue
+            }
+            const serviceKey = this.keys.service(parsed.node, c.check.serviceId)
+            const before = this.#state.row(serviceKey)
+            if (before !== undefined) affected.push(JSON.parse(before.value) as ServiceValue)
+            const after = this.#final(serviceKey) as ServiceValue | undefined
+            if (after !== undefined) affected.push(after)
+          }
+          break
+      }
+    }
+    for (const node of affectedNodes) affected.push(...this.#instancesOnNodeEitherSide(node))
     const serviceNames = new Set<string>()
     const connectNames = new Set<string>()
-    for (const { service } of this.#affected) {
+    for (const { service } of affected) {
       serviceNames.add(lower(service.name))
       if (service.connectNative) connectNames.add(lower(service.name))
       if (
@@ -210,11 +230,8 @@ class Draft {
         connectNames.add(lower(service.proxy.destinationServiceName))
       }
     }
-    const idxPuts = new Set<string>()
+    const idxPuts = new Set<string>(tables)
     const idxDeletes = new Set<string>()
-    if (this.#nodesChanged) idxPuts.add(IDX_NODES)
-    if (this.#servicesChanged) idxPuts.add(IDX_SERVICES)
-    if (this.#checksChanged) idxPuts.add(IDX_CHECKS)
     const settle = (idxName: string, exists: boolean): void => {
       if (exists) {
         idxPuts.add(idxName)
@@ -302,7 +319,7 @@ export function planRegister(state: CatalogState, req: RegisterRequest, defaults
           )
         }
       }
-      if (d.put(nodeKey, node)) d.nodeChanged(req.node)
+      d.put(nodeKey, node)
     }
   }
 
@@ -313,7 +330,7 @@ export function planRegister(state: CatalogState, req: RegisterRequest, defaults
     const key = d.keys.service(req.node, service.id)
     const before = d.getService(key)
     const after: ServiceValue = { node: before?.node ?? req.node, service }
-    if (d.put(key, after)) d.serviceChanged(before, after)
+    d.put(key, after)
   }
 
   for (const input of req.checks) {
@@ -350,10 +367,8 @@ export function planRegister(state: CatalogState, req: RegisterRequest, defaults
       timeout: def.timeoutMs > 0 ? formatGoDurationMs(def.timeoutMs) : '',
       exposedPort: 0,
     }
-    const key = d.keys.check(req.node, checkId)
-    const before = d.getCheck(key)
     const after: CheckValue = { check, definition: def }
-    if (d.put(key, after)) d.checkChanged(req.node, before, after)
+    d.put(d.keys.check(req.node, checkId), after)
   }
   return d.plan()
 }
@@ -368,22 +383,17 @@ export function planDeregister(state: CatalogState, req: DeregisterRequest): Pla
   const d = new Draft(state)
   if (req.serviceId !== '') {
     const key = d.keys.service(req.node, req.serviceId)
-    const before = d.getService(key)
-    if (before === undefined) return d.plan()
+    if (d.getService(key) === undefined) return d.plan()
     d.readIdx(IDX_CHECKS) // the instance's checks are enumerated
     d.delete(key)
-    d.serviceChanged(before)
     for (const c of state.checksOfInstance(req.node, req.serviceId)) {
-      const ck = d.keys.check(req.node, c.check.checkId)
-      if (d.delete(ck)) d.checkChanged(req.node, c)
+      d.delete(d.keys.check(req.node, c.check.checkId))
     }
     return d.plan()
   }
   if (req.checkId !== '') {
     const key = d.keys.check(req.node, req.checkId)
-    const before = d.getCheck(key)
-    if (before === undefined) return d.plan()
-    d.checkChanged(req.node, before)
+    if (d.getCheck(key) === undefined) return d.plan()
     d.delete(key)
     return d.plan()
   }
@@ -391,12 +401,11 @@ export function planDeregister(state: CatalogState, req: DeregisterRequest): Pla
   if (d.getNode(nodeKey) === undefined) return d.plan()
   d.readIdx(IDX_SERVICES) // the node's rows are enumerated
   d.readIdx(IDX_CHECKS)
-  d.nodeChanged(req.node) // before the deletes: the node's instances are all affected
   for (const s of state.servicesOnNode(req.node)) {
-    if (d.delete(d.keys.service(req.node, s.service.id))) d.serviceChanged(s)
+    d.delete(d.keys.service(req.node, s.service.id))
   }
   for (const c of state.checksOnNode(req.node)) {
-    if (d.delete(d.keys.check(req.node, c.check.checkId))) d.checkChanged(req.node, c)
+    d.delete(d.keys.check(req.node, c.check.checkId))
   }
   d.delete(nodeKey)
   return d.plan()

@@ -1,5 +1,6 @@
 import type { AgentPort } from '../../agent/ports.js'
 import type { ClusterPort } from '../../cluster/ports.js'
+import type { CatalogPort } from '../../catalog/port.js'
 import type { Clock } from '../../lib/clock.js'
 import type { ApiMetrics } from '../metrics.js'
 import type { HttpApiSettings } from '../settings.js'
@@ -16,4 +17,6 @@ export interface RouteDeps {
   readonly reload: () => Promise<void>
   /** Membership, join and leave; null for an agent started without one (in-process API tests). */
   readonly cluster: ClusterPort | null
+  /** The catalog behind `/v1/catalog/*` and `/v1/health/*`; absent, those routes answer 500. */
+  readonly catalog?: CatalogPort
 }
