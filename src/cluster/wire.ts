@@ -6,7 +6,7 @@
  */
 import type { Member } from '../agent/member.js'
 import type { NodeInfo, RemoteNodeState, SyncRegistration } from '../agent/sync/catalog-port.js'
-import { deepFreeze } from '../catalog/keys.js'
+import { deepFreeze } from '../lib/object.js'
 import { DecodeError } from '../lib/errors.js'
 import type { HealthCheck } from '../structs/check.js'
 import type { Service } from '../structs/service.js'

@@ -15,7 +15,8 @@ import { localMember, type Member } from '../agent/member.js'
 import { AntiEntropy } from '../agent/sync/anti-entropy.js'
 import type { CatalogSyncPort, NodeInfo } from '../agent/sync/catalog-port.js'
 import { allowClusterTraffic, clusterLanRoutes, clusterServerRoutes, guarded } from '../api/routes/cluster.js'
-import type { RouteDeps } from '../api/routes/deps.js'
+import { catalogRoutes } from '../api/routes/catalog.js'
+import { healthRoutes } from '../api/routes/health.js'
 import { forwardedRoutes, type Forwarder } from '../api/routes/forward.js'
 import { statusRoutes } from '../api/routes/status.js'
 import type { RouteSpec } from '../api/routing.js'
@@ -52,12 +53,13 @@ export interface StartNodeOptions {
   readonly random?: () => number
   /** How this node reaches other agents' cluster listeners (default: HTTP). */
   readonly transport?: ClusterTransport
-  /**
-   * Public route groups a server answers itself (catalog, health, …): served on its HTTP API and
-   * on its server port, where client agents forward them.
-   */
-  readonly serverRoutes?: readonly ((deps: RouteDeps) => readonly RouteSpec[])[]
 }
+
+/**
+ * The public route groups a server answers from its catalog: on its HTTP API, and on its server
+ * port where client agents forward them.
+ */
+const CATALOG_ROUTES = [catalogRoutes, healthRoutes]
 
 /** A join address without a port gets this one (Consul's serf LAN default). */
 const SERF_LAN_DEFAULT_PORT = 8301
@@ -209,6 +211,7 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
         random,
         agentRoutes: false,
         ...(groups === undefined ? {} : { routes: groups }),
+        ...(server === null ? {} : { catalog: server.catalog }),
       })
       started.push(() => listener.close())
       clusterAddresses.push(...listener.addresses)
@@ -218,8 +221,11 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
     if (server !== null) {
       await listen(config.ports.server, [
         lan,
-        (deps) => guarded([...clusterServerRoutes(rpc), ...statusRoutes(deps)], allowClusterTraffic),
-        ...(opts.serverRoutes ?? []),
+        (deps) =>
+          guarded(
+            [...clusterServerRoutes(rpc), ...statusRoutes(deps), ...CATALOG_ROUTES.flatMap((g) => g(deps))],
+            allowClusterTraffic,
+          ),
       ])
     }
 
@@ -247,9 +253,7 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
                 }),
             ],
           }
-        : opts.serverRoutes === undefined
-          ? {}
-          : { routes: opts.serverRoutes }),
+        : { catalog: server.catalog, routes: CATALOG_ROUTES }),
     })
     started.push(() => api.close())
 
