@@ -29,6 +29,7 @@ import {
 import type { ServiceRegistration } from '../structs/service.js'
 import { CheckManager } from './checks/check-manager.js'
 import { createRunner, unsupportedCheckType, type RunnerFactory } from './checks/factory.js'
+import { isRemoteAlias } from './checks/remote-alias-check.js'
 import type { CheckStatePort } from './checks/ports.js'
 import { effectiveOutputLimit, truncateHead } from './checks/output.js'
 import { noYield, type YieldPoint } from './checks/runner.js'
@@ -54,6 +55,11 @@ export interface AgentOptions {
   readonly fs?: FsPort
   /** Local state as the check manager and its runners see it; default: the LocalState itself. */
   readonly checkState?: (state: LocalState) => CheckStatePort
+  /**
+   * A catalog is reachable and `runnerFactory` runs alias checks of other nodes (`AliasNode`);
+   * without it they are refused at registration.
+   */
+  readonly remoteAliases?: boolean
 }
 
 /** `check_reap_interval` and `check_deregister_interval_min` (agent-state.md §8, not settable). */
@@ -80,6 +86,7 @@ export class Agent implements AgentPort, AgentCommands {
   readonly startedAtMs: number
   readonly #log: AgentLogger
   readonly #clock: Clock
+  readonly #remoteAliases: boolean
   readonly #lock = new Mutex()
   readonly #ttlQueue = new KeyedQueue()
   readonly #store: AgentStore | null
@@ -89,6 +96,7 @@ export class Agent implements AgentPort, AgentCommands {
   private constructor(opts: AgentOptions, store: AgentStore | null, nodeId: string) {
     this.config = opts.config
     this.#clock = opts.clock ?? systemClock
+    this.#remoteAliases = opts.remoteAliases === true
     this.#log = opts.logger.child({ module: 'agent' })
     this.#store = store
     this.nodeId = nodeId
@@ -592,10 +600,8 @@ export class Agent implements AgentPort, AgentCommands {
     const def = reg.definition
     const refusal = unsupportedCheckType(def.type)
     if (refusal !== undefined) throw new BadRequestError(`Invalid check: ${refusal}`)
-    if (
-      def.type === 'alias' &&
-      (def.aliasService === '' || (def.aliasNode !== '' && def.aliasNode !== this.config.nodeName))
-    ) {
+    const remote = isRemoteAlias(def, this.config.nodeName)
+    if (def.type === 'alias' && (remote ? !this.#remoteAliases : def.aliasService === '')) {
       throw new BadRequestError(
         'Invalid check: alias checks of another node (AliasNode) need a catalog, which this agent does not have yet; alias a service registered on this agent',
       )

@@ -207,11 +207,14 @@ export class ClusterClient {
    * A cluster RPC (`/v1/internal/cluster<path>`) to a server, trying each known server once on
    * network failures. An error status from a server is thrown as is (RemoteError).
    */
-  async rpc(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<unknown> {
+  async rpc(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    opts: Readonly<{ signal?: AbortSignal; timeoutMs?: number }> = {},
+  ): Promise<unknown> {
     return this.#withServer(async (server) =>
-      callJson(this.#opts.transport, server, method, `${CLUSTER_PREFIX}${path}`, body, {
-        ...(signal === undefined ? {} : { signal }),
-      }),
+      callJson(this.#opts.transport, server, method, `${CLUSTER_PREFIX}${path}`, body, opts),
     )
   }
 

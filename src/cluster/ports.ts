@@ -3,6 +3,7 @@
  * join, leave and force-leave need, and what the cluster listener serves to other agents. The
  * composition root (roles/node.ts) implements both for a server and for a client agent.
  */
+import type { AliasTargetReader } from '../agent/checks/remote-alias-check.js'
 import type { Member } from '../agent/member.js'
 import type { CatalogSyncPort } from '../agent/sync/catalog-port.js'
 import type { SyncStatus } from '../agent/sync/anti-entropy.js'
@@ -38,4 +39,6 @@ export interface ClusterServerRpc {
   leave(name: string): boolean
   forceLeave(name: string, prune: boolean): void
   readonly catalog: CatalogSyncPort
+  /** Blocking reads of a node's health for remote alias checks on client agents. */
+  readonly aliasReader: AliasTargetReader
 }

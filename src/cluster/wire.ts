@@ -4,6 +4,7 @@
  * and bounded its sizes. Public Consul routes forwarded on the same listener keep Consul's wire
  * format; these are vigil's RPCs, the part Consul does over its msgpack RPC.
  */
+import type { NodeHealth } from '../agent/checks/remote-alias-check.js'
 import type { Member } from '../agent/member.js'
 import type { NodeInfo, RemoteNodeState, SyncRegistration } from '../agent/sync/catalog-port.js'
 import { deepFreeze } from '../lib/object.js'
@@ -289,5 +290,27 @@ export function decodeRemoteNode(value: unknown): RemoteNodeState {
   ) as RemoteNodeState
   v.services.forEach((s, i) => service(s, `node.services[${i}]`))
   v.checks.forEach((c, i) => healthCheck(c, `node.checks[${i}]`))
+  return v
+}
+
+export type NodeHealthRequest = Readonly<{ name: string; index: number; waitMs: number }>
+
+export function decodeNodeHealthRequest(body: string): NodeHealthRequest {
+  const v = decodeAs(
+    parse(body),
+    { object: { name: str, index: num, waitMs: num } },
+    'request',
+  ) as NodeHealthRequest
+  if (v.index < 0 || v.waitMs < 0) throw new DecodeError('request: negative index or wait')
+  return v
+}
+
+export function decodeNodeHealth(value: unknown): NodeHealth {
+  const v = decodeAs(
+    value,
+    { object: { index: num, checks: { array: CHECK }, serviceIds: strings } },
+    'health',
+  ) as NodeHealth
+  v.checks.forEach((c, i) => healthCheck(c, `health.checks[${i}]`))
   return v
 }

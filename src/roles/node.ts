@@ -9,6 +9,12 @@
  */
 import { randomUUID } from 'node:crypto'
 import { Agent } from '../agent/agent.js'
+import { createRunner } from '../agent/checks/factory.js'
+import {
+  isRemoteAlias,
+  RemoteAliasRunner,
+  type AliasTargetReader,
+} from '../agent/checks/remote-alias-check.js'
 import type { AgentLogger } from '../agent/agent-settings.js'
 import type { AgentCommands, AgentPort } from '../agent/ports.js'
 import { localMember, type Member } from '../agent/member.js'
@@ -22,6 +28,7 @@ import { statusRoutes } from '../api/routes/status.js'
 import type { RouteSpec } from '../api/routing.js'
 import { startHttpApi, type HttpApiOptions } from '../api/server.js'
 import type { ApiLogger, HttpApiSettings } from '../api/settings.js'
+import { catalogAliasReader, remoteAliasReader } from '../cluster/alias-reader.js'
 import { ClusterClient } from '../cluster/client.js'
 import { Membership } from '../cluster/membership.js'
 import type { ClusterPort, ClusterRpc, ClusterServerRpc } from '../cluster/ports.js'
@@ -130,7 +137,24 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
       started.push(() => role.close())
       serverLog.info({ leader: server.leaderAddress }, 'cluster leadership acquired')
     }
-    const agent = await Agent.start({ config, logger, clock, random })
+    // Alias checks of other nodes read the catalog, which is reachable only once the cluster
+    // role below is up: their reads wait for it (restored checks start before that).
+    const aliasTargets = lateBound()
+    const agent = await Agent.start({
+      config,
+      logger,
+      clock,
+      random,
+      remoteAliases: true,
+      runnerFactory: (ctx) =>
+        isRemoteAlias(ctx.definition, config.nodeName)
+          ? new RemoteAliasRunner({
+              ...ctx,
+              reader: aliasTargets.port,
+              aliasReconcileMs: config.aliasReconcileIntervalMs,
+            })
+          : createRunner(ctx),
+    })
     started.push(() => agent.shutdown())
     const self = (): Member => localMember(config, agent.nodeId)
     const node = (): NodeInfo => localNodeInfo(config, agent.nodeId)
@@ -158,6 +182,7 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
             node: node(),
           })
     started.push(() => cluster.close())
+    aliasTargets.bind(cluster.aliasReader)
 
     const sync = new AntiEntropy({
       source: agent.read,
@@ -305,6 +330,7 @@ function clusterListenerSettings(config: AgentConfig, port: number): HttpApiSett
 /** What the node needs of its cluster role, client or server alike. */
 interface ClusterRole {
   readonly catalog: CatalogSyncPort
+  readonly aliasReader: AliasTargetReader
   readonly serverRpc: ClusterServerRpc | null
   readonly forwarder: Forwarder
   readonly closed: boolean
@@ -346,6 +372,7 @@ function startClient(o: {
   client.start()
   return {
     catalog: remoteCatalogPort(client),
+    aliasReader: remoteAliasReader(client),
     serverRpc: null,
     forwarder: client,
     get closed() {
@@ -391,6 +418,7 @@ async function startMembership(o: {
     epoch: randomUUID(),
   })
   const catalog = localCatalogPort(o.server.catalog)
+  const aliasReader = catalogAliasReader(o.server.catalog)
   let closed = false
   const join = async (address: string): Promise<number> => {
     // A server joining an agent: tell it about this server, so it starts heartbeating here.
@@ -415,6 +443,7 @@ async function startMembership(o: {
   }
   return {
     catalog,
+    aliasReader,
     serverRpc: {
       heartbeat: (req) => membership.heartbeat(req),
       leave: (name) => membership.leave(name),
@@ -422,6 +451,7 @@ async function startMembership(o: {
         membership.forceLeave(name, prune)
       },
       catalog,
+      aliasReader,
     },
     forwarder: { forward: () => Promise.reject(new NoServersError()) },
     get closed() {
@@ -483,5 +513,41 @@ function agentPort(agent: Agent, sync: AntiEntropy | null): AgentPort {
     read: agent.read,
     commands: syncedCommands,
     runnerCount: () => agent.runnerCount(),
+  }
+}
+
+/**
+ * A port whose implementation is bound later: calls made before `bind` wait for it (or for their
+ * signal to abort); later calls go straight to it.
+ */
+function lateBound(): { port: AliasTargetReader; bind(impl: AliasTargetReader): void } {
+  let current: AliasTargetReader | undefined
+  const waiters = new Set<() => void>()
+  const ready = (signal: AbortSignal): Promise<AliasTargetReader> => {
+    if (current !== undefined) return Promise.resolve(current)
+    return new Promise<AliasTargetReader>((resolve, reject) => {
+      const onAbort = (): void => {
+        waiters.delete(wake)
+        reject(signal.reason as Error)
+      }
+      const wake = (): void => {
+        signal.removeEventListener('abort', onAbort)
+        if (current !== undefined) resolve(current)
+      }
+      if (signal.aborted) {
+        reject(signal.reason as Error)
+        return
+      }
+      waiters.add(wake)
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+  return {
+    port: { nodeHealth: async (node, opts) => (await ready(opts.signal)).nodeHealth(node, opts) },
+    bind: (impl) => {
+      current = impl
+      for (const wake of [...waiters]) wake()
+      waiters.clear()
+    },
   }
 }

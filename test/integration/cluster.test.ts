@@ -117,6 +117,18 @@ test('cluster: clients join a server; members, catalog and health across nodes; 
   assert.equal(sync.code, 0, sync.stderr)
   assert.match(sync.stdout, /^State: +idle \(in sync\)$/m)
 
+  // An alias of another node, on node2: it follows node3's health through the server.
+  const alias = await fetch(`${node2.url}/v1/agent/check/register`, {
+    method: 'PUT',
+    body: JSON.stringify({ Name: 'node3 alive', ID: 'node3-alive', AliasNode: 'node3' }),
+  })
+  assert.equal(alias.status, 200, await alias.text())
+  const aliasStatus = async (): Promise<Json | undefined> =>
+    ((await c2.agent.check.list()) as unknown as Record<string, Json>)['node3-alive']
+  await waitFor(async () => (await aliasStatus())?.['Output'] === 'All checks passing.', {
+    what: 'the remote alias passing',
+  })
+
   // A SIGKILLed client: failed, its serfHealth critical, within the liveness timeout.
   const killedAt = Date.now()
   await node3.kill()
@@ -130,6 +142,13 @@ test('cluster: clients join a server; members, catalog and health across nodes; 
   await waitFor(async () => (await members(c2)).some(([n, s]) => n === 'node3' && s === 4), {
     what: 'the client sees node3 failed',
   })
+  await waitFor(async () => (await aliasStatus())?.['Status'] === 'critical', {
+    what: 'the remote alias critical',
+  })
+  assert.equal(
+    (await aliasStatus())?.['Output'],
+    'Aliased check "Serf Health Status" failing: Agent not live or unreachable',
+  )
 
   // force-leave of the failed member: left, its node leaves the catalog.
   const forced = await runVigil(['force-leave', '-http-addr', node2.url, 'node3'])

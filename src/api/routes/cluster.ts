@@ -12,6 +12,7 @@ import {
   decodeHeartbeat,
   decodeIntroduce,
   decodeName,
+  decodeNodeHealthRequest,
   decodeRegister,
 } from '../../cluster/wire.js'
 import { BadRequestError } from '../../lib/errors.js'
@@ -77,6 +78,10 @@ export function clusterServerRoutes(rpc: ClusterRpc): RouteSpec[] {
     post('/catalog/read', async (req) =>
       jsonResponse(await server.catalog.readNode(decodeName(req.body).name)),
     ),
+    post('/catalog/node-health', async (req) => {
+      const { name, index, waitMs } = decodeNodeHealthRequest(req.body)
+      return jsonResponse(await server.aliasReader.nodeHealth(name, { index, waitMs, signal: req.signal }))
+    }),
     post('/catalog/register', async (req) => {
       await server.catalog.register(decodeRegister(req.body))
       return EMPTY_OK
