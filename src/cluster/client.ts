@@ -74,6 +74,7 @@ export class ClusterClient {
   #servers: ServerAddress[] = []
   #current = 0
   #members: readonly Member[] | null = null
+  #membersVersion = -1
   #epoch: string | null = null
   #failures = 0
   #lastError: string | null = null
@@ -304,7 +305,12 @@ export class ClusterClient {
   }
 
   async #heartbeat(signal: AbortSignal): Promise<HeartbeatReply> {
-    const body = { member: this.#opts.self(), node: this.#opts.node() }
+    const body = {
+      member: this.#opts.self(),
+      node: this.#opts.node(),
+      knownEpoch: this.#epoch ?? '',
+      knownVersion: this.#membersVersion,
+    }
     const timeoutMs = Math.max(500, this.#opts.livenessTimeoutMs / 2)
     return this.#withServer(async (server) => {
       const reply = decodeHeartbeatReply(
@@ -319,7 +325,10 @@ export class ClusterClient {
   }
 
   #apply(reply: HeartbeatReply): void {
-    this.#members = reply.members
+    if (reply.members !== null) {
+      this.#members = reply.members
+      this.#membersVersion = reply.version
+    }
     this.#learn(reply.servers)
     if (reply.epoch !== this.#epoch) {
       const first = this.#epoch === null

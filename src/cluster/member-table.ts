@@ -9,6 +9,7 @@
  * Every status change is reported through `onChange` after the table changed, synchronously;
  * the listener must only record "look again" (the catalog writer re-reads `get(name)`).
  */
+import { isDeepStrictEqual } from 'node:util'
 import type { Member, MemberStatus } from '../agent/member.js'
 import type { NodeInfo } from '../agent/sync/catalog-port.js'
 import type { Clock, Timer } from '../lib/clock.js'
@@ -51,6 +52,7 @@ export class MemberTable {
   #timer: Timer | undefined
   #nextSweepMs = Number.POSITIVE_INFINITY
   #closed = false
+  #version = 0
 
   constructor(opts: MemberTableOptions) {
     this.#opts = opts
@@ -69,6 +71,11 @@ export class MemberTable {
     return this.#rows.size
   }
 
+  /** Moves whenever the member list changes (a member added, changed, removed, or its status). */
+  get version(): number {
+    return this.#version
+  }
+
   /**
    * A heartbeat: records the member as it describes itself, alive, with a fresh deadline.
    * Returns the status it had before (null for a new member).
@@ -79,10 +86,12 @@ export class MemberTable {
     const prev = this.#rows.get(key)
     const previous = prev?.member.status ?? null
     const alive = previous === 'alive'
+    const next = Object.freeze({ ...member, status: 'alive' as const })
+    if (!alive || prev === undefined || !isDeepStrictEqual(prev.member, next)) this.#version++
     this.#rows.set(
       key,
       Object.freeze({
-        member: Object.freeze({ ...member, status: 'alive' as const }),
+        member: next,
         node,
         lastSeenMs: now,
         sinceMs: alive && prev !== undefined ? prev.sinceMs : now,
@@ -110,6 +119,7 @@ export class MemberTable {
     if (row === undefined) throw new UnknownMemberError(name)
     if (prune) {
       this.#rows.delete(lower(name))
+      this.#version++
       this.#opts.onChange({ name: row.member.name, status: null, previous: row.member.status })
       return
     }
@@ -134,6 +144,7 @@ export class MemberTable {
         const due = row.sinceMs + (status === 'failed' ? reconnectTimeoutMs : retention)
         if (due <= now) {
           this.#rows.delete(lower(row.member.name))
+          this.#version++
           this.#opts.onChange({ name: row.member.name, status: null, previous: status })
         } else next = Math.min(next, due)
       }
@@ -154,6 +165,7 @@ export class MemberTable {
   #setStatus(row: MemberRow, status: MemberStatus, now = this.#opts.clock.now()): void {
     const previous = row.member.status
     if (previous === status) return
+    this.#version++
     this.#rows.set(
       lower(row.member.name),
       Object.freeze({ ...row, member: Object.freeze({ ...row.member, status }), sinceMs: now }),
@@ -163,8 +175,15 @@ export class MemberTable {
     this.#opts.onChange({ name: row.member.name, status, previous })
   }
 
-  /** Makes sure a sweep runs no later than `atMs`. */
-  #schedule(atMs: number): void {
+  /**
+   * Makes sure a sweep runs no later than `atMs`, rounded up to a tenth of the liveness timeout
+   * (at least 50 ms): a sweep visits every row, and with a thousand members heartbeating some
+   * deadline is always near, so sweeping at each one would cost O(N) per heartbeat. A failure is
+   * thus seen within the timeout plus a tenth of it.
+   */
+  #schedule(deadlineMs: number): void {
+    const grain = Math.max(50, this.#opts.livenessTimeoutMs / 10)
+    const atMs = Math.ceil(deadlineMs / grain) * grain
     if (this.#closed || !Number.isFinite(atMs) || atMs >= this.#nextSweepMs) return
     this.#timer?.cancel()
     this.#nextSweepMs = atMs

@@ -7,7 +7,7 @@ import type { AliasTargetReader } from '../agent/checks/remote-alias-check.js'
 import type { Member } from '../agent/member.js'
 import type { CatalogSyncPort } from '../agent/sync/catalog-port.js'
 import type { SyncStatus } from '../agent/sync/anti-entropy.js'
-import type { HeartbeatReply, HeartbeatRequest, HelloReply, ServerAddress } from './wire.js'
+import type { HeartbeatRequest, HelloReply, ServerAddress } from './wire.js'
 
 /** The agent endpoints' view of the cluster. */
 export interface ClusterPort {
@@ -34,7 +34,8 @@ export interface ClusterRpc {
 }
 
 export interface ClusterServerRpc {
-  heartbeat(req: HeartbeatRequest): HeartbeatReply
+  /** A heartbeat, answered with a `HeartbeatReply` as JSON text. */
+  heartbeat(req: HeartbeatRequest): string
   /** False for an unknown member. */
   leave(name: string): boolean
   forceLeave(name: string, prune: boolean): void

@@ -26,12 +26,21 @@ export type HelloReply = Readonly<{
   servers: readonly ServerAddress[]
 }>
 
-export type HeartbeatRequest = Readonly<{ member: Member; node: NodeInfo }>
+export type HeartbeatRequest = Readonly<{
+  member: Member
+  node: NodeInfo
+  /** The epoch and member-list version of the last list the client got ('' and -1: none). */
+  knownEpoch: string
+  knownVersion: number
+}>
 
 export type HeartbeatReply = Readonly<{
   /** Changes when the server restarts: the client then asks for a full anti-entropy sync. */
   epoch: string
-  members: readonly Member[]
+  /** Moves whenever a member joins, changes, fails, leaves or is reaped. */
+  version: number
+  /** The member list; null when the client's known epoch and version are current. */
+  members: readonly Member[] | null
   servers: readonly ServerAddress[]
 }>
 
@@ -224,7 +233,11 @@ function healthCheck(c: HealthCheck, path: string): HealthCheck {
 }
 
 export function decodeHeartbeat(body: string): HeartbeatRequest {
-  const v = decodeAs(parse(body), { object: { member: MEMBER, node: NODE } }, 'heartbeat') as HeartbeatRequest
+  const v = decodeAs(
+    parse(body),
+    { object: { member: MEMBER, node: NODE, knownEpoch: str, knownVersion: num } },
+    'heartbeat',
+  ) as HeartbeatRequest
   member(v.member, 'heartbeat.member')
   return v
 }
@@ -232,10 +245,17 @@ export function decodeHeartbeat(body: string): HeartbeatRequest {
 export function decodeHeartbeatReply(value: unknown): HeartbeatReply {
   const v = decodeAs(
     value,
-    { object: { epoch: str, members: { array: MEMBER }, servers: { array: SERVER_ADDRESS } } },
+    {
+      object: {
+        epoch: str,
+        version: num,
+        members: { nullable: { array: MEMBER } },
+        servers: { array: SERVER_ADDRESS },
+      },
+    },
     'reply',
   ) as HeartbeatReply
-  v.members.forEach((m, i) => member(m, `reply.members[${i}]`))
+  v.members?.forEach((m, i) => member(m, `reply.members[${i}]`))
   return v
 }
 

@@ -445,7 +445,7 @@ async function startMembership(o: {
     catalog,
     aliasReader,
     serverRpc: {
-      heartbeat: (req) => membership.heartbeat(req),
+      heartbeat: (req) => membership.heartbeatJson(req),
       leave: (name) => membership.leave(name),
       forceLeave: (name, prune) => {
         membership.forceLeave(name, prune)

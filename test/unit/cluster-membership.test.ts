@@ -142,19 +142,38 @@ test('membership keeps each member serfHealth in the catalog: passing, critical 
   t.after(() => m.close())
   const serf = (): string | undefined =>
     catalog.read(nodeChecksQuery('c1')).value.find((c) => c.check.checkId === 'serfHealth')?.check.status
-  const reply = m.heartbeat({ member: member('c1'), node: nodeInfo('c1') })
+  const reply = m.heartbeat({ member: member('c1'), node: nodeInfo('c1'), knownEpoch: '', knownVersion: -1 })
   assert.deepEqual(
-    reply.members.map((x) => [x.name, x.status]),
+    reply.members?.map((x) => [x.name, x.status]),
     [
       ['server', 'alive'],
       ['c1', 'alive'],
     ],
   )
   await waitFor(() => serf() === 'passing', { what: 'serfHealth passing' })
+  const again = m.heartbeat({
+    member: member('c1'),
+    node: nodeInfo('c1'),
+    knownEpoch: 'e1',
+    knownVersion: reply.version,
+  })
+  assert.equal(again.members, null, 'an unchanged list is not sent again')
+  const text = JSON.parse(
+    m.heartbeatJson({ member: member('c1'), node: nodeInfo('c1'), knownEpoch: '', knownVersion: -1 }),
+  ) as unknown
+  assert.deepEqual(text, JSON.parse(JSON.stringify(reply)), 'the JSON answer is the same reply')
+  assert.equal(again.version, reply.version)
   await clock.advance(10_000)
   await waitFor(() => serf() === 'critical', { what: 'serfHealth critical' })
   assert.equal(catalog.read(nodeChecksQuery('c1')).value[0]?.check.output, 'Agent not live or unreachable')
-  m.heartbeat({ member: member('c1'), node: nodeInfo('c1') })
+  const revived = m.heartbeat({
+    member: member('c1'),
+    node: nodeInfo('c1'),
+    knownEpoch: 'e1',
+    knownVersion: reply.version,
+  })
+  assert.ok(revived.version > reply.version, 'failing and reviving moved the version')
+  assert.notEqual(revived.members, null)
   await waitFor(() => serf() === 'passing', { what: 'serfHealth passing again' })
   assert.equal(m.leave('c1'), true)
   await waitFor(() => catalog.read(nodeServicesQuery('c1')).value === null, { what: 'node deregistered' })
@@ -199,7 +218,7 @@ test('heartbeat client: joins, heartbeats on its interval, backs off while the s
     assert.equal(target, '/v1/internal/cluster/heartbeat')
     const hb = decodeHeartbeat(body)
     beats++
-    return json({ epoch, members: [member('s1', true), { ...hb.member }], servers: [server] })
+    return json({ epoch, version: 1, members: [member('s1', true), { ...hb.member }], servers: [server] })
   }
   net.hosts.set('10.0.0.1:8300', serverHost)
   let resyncs = 0

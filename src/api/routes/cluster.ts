@@ -17,7 +17,7 @@ import {
 } from '../../cluster/wire.js'
 import { BadRequestError } from '../../lib/errors.js'
 import type { ApiRequest } from '../request.js'
-import { EMPTY_OK, jsonResponse, type ApiResponse } from '../response.js'
+import { EMPTY_OK, jsonResponse, textResponse, type ApiResponse } from '../response.js'
 import type { RouteSpec } from '../routing.js'
 
 /** Throws to refuse a cluster request. */
@@ -65,7 +65,9 @@ export function clusterServerRoutes(rpc: ClusterRpc): RouteSpec[] {
     handler,
   })
   return [
-    post('/heartbeat', (req) => jsonResponse(server.heartbeat(decodeHeartbeat(req.body)))),
+    post('/heartbeat', (req) =>
+      textResponse(200, server.heartbeat(decodeHeartbeat(req.body)), 'application/json'),
+    ),
     post('/leave', (req) => {
       server.leave(decodeName(req.body).name)
       return EMPTY_OK
