@@ -16,7 +16,7 @@ import { errorMessage } from '../lib/errors.js'
 import { Trigger } from '../lib/trigger.js'
 import { MemberTable, type MemberChange } from './member-table.js'
 import { serfHealthCheck } from './serf-health.js'
-import type { HeartbeatReply, HeartbeatRequest, ServerAddress } from './wire.js'
+import type { HeartbeatRequest, ServerAddress } from './wire.js'
 
 /** How often every member's catalog entries are re-derived even without a change. */
 const FULL_RECONCILE_MS = 60_000
@@ -86,17 +86,9 @@ export class Membership {
     ]
   }
 
-  /** Records the heartbeat; answers the member list only when the client's copy is out of date. */
-  heartbeat(req: HeartbeatRequest): HeartbeatReply {
-    this.table.heartbeat(req.member, req.node)
-    const { epoch } = this.#opts
-    const version = this.table.version
-    const current = req.knownEpoch === epoch && req.knownVersion === version
-    return { epoch, version, members: current ? null : this.members(), servers: [this.#opts.address] }
-  }
-
   /**
-   * `heartbeat` answered as JSON text. The member list is encoded once per version and shared by
+   * Records a heartbeat and answers a `HeartbeatReply` as JSON text, with the member list only
+   * when the client's copy is out of date. The list is encoded once per version and shared by
    * every heartbeat that needs it: with a thousand members, encoding it per heartbeat dominated
    * the server's CPU whenever the list changed.
    */
