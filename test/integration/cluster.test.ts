@@ -149,6 +149,13 @@ test('cluster: clients join a server; members, catalog and health across nodes; 
     (await aliasStatus())?.['Output'],
     'Aliased check "Serf Health Status" failing: Agent not live or unreachable',
   )
+  const explained = await runVigil(['check', 'explain', '-http-addr', node2.url, 'node3-alive'])
+  assert.equal(explained.code, 0, explained.stderr)
+  assert.match(explained.stdout, /why: +mirrors the node-level checks of node "node3" in the catalog/)
+  assert.match(
+    explained.stdout,
+    /└─ serfHealth on node3 \(no runner\): CRITICAL in the catalog — Agent not live or unreachable/,
+  )
 
   // force-leave of the failed member: left, its node leaves the catalog.
   const forced = await runVigil(['force-leave', '-http-addr', node2.url, 'node3'])
