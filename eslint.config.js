@@ -6,7 +6,7 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 
 /**
  * One direction of dependency (DESIGN.md): cli → roles → api → agent → catalog → store → structs
- * → lib (config beside agent), and src never reaches into test/ or bench/.
+ * → lib (config beside agent; dns beside api, on structs and lib only), and src never reaches into test/ or bench/.
  */
 const layers = [
   {
@@ -19,11 +19,12 @@ const layers = [
       './src/api',
       './src/config',
       './src/cli',
+      './src/dns',
     ],
   },
   {
     target: './src/structs',
-    from: ['./src/store', './src/catalog', './src/agent', './src/api', './src/config', './src/cli'],
+    from: ['./src/store', './src/catalog', './src/agent', './src/api', './src/config', './src/cli', './src/dns'],
   },
   { target: './src/store', from: ['./src/catalog', './src/agent', './src/api', './src/config', './src/cli'] },
   { target: './src/catalog', from: ['./src/agent', './src/api', './src/config', './src/cli'] },
@@ -31,6 +32,19 @@ const layers = [
   { target: './src/config', from: ['./src/api', './src/cli', './src/agent', './src/roles'] },
   { target: './src/api', from: ['./src/cli', './src/roles'] },
   { target: './src/roles', from: ['./src/cli'] },
+  // DNS reads the catalog through its own port (src/dns/catalog-port.ts); roles wire it.
+  {
+    target: './src/dns',
+    from: [
+      './src/api',
+      './src/agent',
+      './src/cli',
+      './src/config',
+      './src/roles',
+      './src/catalog',
+      './src/store',
+    ],
+  },
   { target: './src', from: ['./test', './bench'] },
 ]
 
