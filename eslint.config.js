@@ -24,7 +24,15 @@ const layers = [
   },
   {
     target: './src/structs',
-    from: ['./src/store', './src/catalog', './src/agent', './src/api', './src/config', './src/cli', './src/dns'],
+    from: [
+      './src/store',
+      './src/catalog',
+      './src/agent',
+      './src/api',
+      './src/config',
+      './src/cli',
+      './src/dns',
+    ],
   },
   { target: './src/store', from: ['./src/catalog', './src/agent', './src/api', './src/config', './src/cli'] },
   { target: './src/catalog', from: ['./src/agent', './src/api', './src/config', './src/cli'] },
