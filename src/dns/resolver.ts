@@ -115,7 +115,10 @@ export class DnsResolver {
         }
       }
       // Consul answers reverse names it does not know with NXDOMAIN, others with SERVFAIL.
-      if (name.endsWith('.arpa.')) return reply(FLAG_AA | rd, nameError(this.#settings.domain))
+      if (name.endsWith('.arpa.')) {
+        const p = nameError(this.#settings.domain)
+        return reply(FLAG_AA | rd | p.rcode, p)
+      }
       return {
         kind: 'reply',
         bytes: this.#reply(id, rd | RCODE.SERVFAIL, question, undefined, transport, ednsSize),
