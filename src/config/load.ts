@@ -21,6 +21,7 @@ import {
   type InterfaceTable,
 } from './network.js'
 import { isPlainObject, mergeTrees, normalizeSource, type Tree } from './schema.js'
+import { buildDnsConfig } from './dns-config.js'
 import {
   newReport,
   parseConfigText,
@@ -821,6 +822,7 @@ function build(tree: Tree, ctx: BuildContext): AgentConfig {
     domain: str('domain', 'consul.'),
     altDomain: str('alt_domain'),
     recursors: strs('recursors'),
+    dnsConfig: buildDnsConfig(get, problems),
     telemetry: {
       prometheusRetentionTimeMs: num('telemetry.prometheus_retention_time', 0),
       disableHostname: bool('telemetry.disable_hostname'),

@@ -82,3 +82,27 @@ export function serviceTtlSeconds(settings: DnsSettings, service: string): numbe
 export function seconds(ms: number): number {
   return Math.min(0x7fffffff, Math.max(0, Math.floor(ms / 1000)))
 }
+
+/** The agent settings DNS is built from (structurally the agent config's fields of these names). */
+export interface AgentDnsInput {
+  readonly domain: string
+  readonly altDomain: string
+  readonly datacenter: string
+  readonly recursors: readonly string[]
+  readonly dnsConfig: Omit<DnsSettings, 'domain' | 'altDomain' | 'datacenter' | 'recursors'>
+}
+
+/** DnsSettings from the agent's config: domains lower case and fully qualified. */
+export function dnsSettingsFrom(input: AgentDnsInput): DnsSettings {
+  const fq = (d: string): string => {
+    const t = d.trim().toLowerCase().replace(/^\.+/, '')
+    return t === '' || t === '.' ? '' : t.endsWith('.') ? t : `${t}.`
+  }
+  return Object.freeze({
+    ...input.dnsConfig,
+    domain: fq(input.domain) || 'consul.',
+    altDomain: fq(input.altDomain),
+    datacenter: input.datacenter.toLowerCase(),
+    recursors: [...input.recursors],
+  })
+}
