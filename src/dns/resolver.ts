@@ -8,7 +8,7 @@
  * so answering does not grow with the number of instances of a name.
  */
 import type { DnsCatalog } from './catalog-port.js'
-import { nameError, prepare, soaRecords, type Entry, type Prepared } from './answers.js'
+import { ENTRY_FIELDS, F, nameError, prepare, soaRecords, type Prepared } from './answers.js'
 import { parseLookup, splitDomain } from './names.js'
 import type { DnsSettings } from './settings.js'
 import {
@@ -171,7 +171,7 @@ export class DnsResolver {
         : Math.min(MAX_UDP_SIZE, Math.max(DEFAULT_UDP_SIZE, ednsSize))
       : MAX_TCP_SIZE
     const hardMax = udp ? MAX_UDP_SIZE : MAX_TCP_SIZE
-    const n = p.entries.length
+    const n = p.count
     const offered = p.maxEntries > 0 ? Math.min(n, p.maxEntries) : n
     let cap = offered
     if (udp && ednsSize === undefined) {
@@ -184,20 +184,32 @@ export class DnsResolver {
     const order = p.shuffle ? sample(n, cap, this.#random) : firstIndices(cap)
     const answers: Records[] = []
     const extras: Records[] = []
-    const seenExtra = new Set<string>()
+    const seenExtra = new Set<number>()
     let used = 0
+    const { table, bytes } = p
     for (const i of order) {
-      const e = p.entries[i] as Entry
-      const shared = e.extraKey !== '' && seenExtra.has(e.extraKey)
-      const size = e.answer.bytes.length + (shared ? 0 : e.extra.bytes.length)
+      const row = i * ENTRY_FIELDS
+      const answerAt = table[row + F.answerAt] ?? 0
+      const answerLen = table[row + F.answerLen] ?? 0
+      const extraAt = table[row + F.extraAt] ?? 0
+      const extraLen = table[row + F.extraLen] ?? 0
+      const key = table[row + F.extraKey] ?? 0
+      const shared = key !== 0 && seenExtra.has(key)
+      const size = answerLen + (shared ? 0 : extraLen)
       // Consul sends one entry even when it alone exceeds the client's size.
       const fits = used + size <= budget || (answers.length === 0 && fixed + size <= hardMax)
       if (!fits) break
       used += size
-      answers.push(e.answer)
-      if (!shared) {
-        extras.push(e.extra)
-        if (e.extraKey !== '') seenExtra.add(e.extraKey)
+      answers.push({
+        bytes: bytes.subarray(answerAt, answerAt + answerLen),
+        count: table[row + F.answerCount] ?? 0,
+      })
+      if (!shared && extraLen > 0) {
+        extras.push({
+          bytes: bytes.subarray(extraAt, extraAt + extraLen),
+          count: table[row + F.extraCount] ?? 0,
+        })
+        if (key !== 0) seenExtra.add(key)
       }
     }
     const truncated = answers.length < offered
