@@ -392,7 +392,7 @@ function srvAnswer(
           type: 'SRV',
           name: '.',
           ttl,
-          data: { priority: 1, weight: srvWeight(inst), port: inst.service.port, target },
+          data: { priority: 1, weight: srvWeight(inst), port: inst.service.port & 0xffff, target },
         },
       ]),
       extra: encodeRecords(extra),

@@ -130,8 +130,16 @@ export class DnsResolver {
         bytes: this.#reply(id, FLAG_AA | rd | ra | RCODE.NOTIMP, question, undefined, transport, ednsSize),
       }
     }
-    const prepared = this.#prepared(name, question.type, inDomain.domain, inDomain.labels)
-    return reply(FLAG_AA | rd | ra | prepared.rcode, prepared)
+    try {
+      const prepared = this.#prepared(name, question.type, inDomain.domain, inDomain.labels)
+      return reply(FLAG_AA | rd | ra | prepared.rcode, prepared)
+    } catch {
+      // Catalog content DNS cannot encode (or a port that throws) fails this query only.
+      return {
+        kind: 'reply',
+        bytes: this.#reply(id, rd | ra | RCODE.SERVFAIL, question, undefined, transport, ednsSize),
+      }
+    }
   }
 
   #prepared(name: string, qtype: string, domain: string, labels: readonly string[]): Prepared {

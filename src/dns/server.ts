@@ -54,6 +54,7 @@ export class DnsServer {
   readonly #abort = new AbortController()
   #closed?: Promise<void>
   #port = -1
+  #started = false
 
   /** Throws {@link InvalidRecursorError} for a recursor that does not parse. */
   constructor(opts: DnsServerOptions) {
@@ -94,24 +95,49 @@ export class DnsServer {
     }
   }
 
-  /** Binds every listener; on failure, closes what was bound and rejects. */
+  /** Binds every listener; on failure, closes what was bound and rejects. Once only. */
   async start(): Promise<void> {
-    if (this.#port !== -1) throw new Error('DNS server already started')
-    try {
-      let port = this.#opts.port
-      for (const address of this.#opts.addresses) {
-        port = await this.#bindUdp(address, port)
-        this.#port = port
+    if (this.#port !== -1 || this.#started) throw new Error('DNS server already started')
+    this.#started = true
+    // With port 0 the port UDP got may be taken for TCP (or on another address): pick again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#bindAll()
+        return
+      } catch (err) {
+        await this.#release()
+        const retry =
+          this.#opts.port === 0 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 5
+        if (!retry) {
+          await this.close()
+          throw err
+        }
       }
-      for (const address of this.#opts.addresses) await this.#bindTcp(address, port)
-      this.#opts.logger?.info(
-        { udp: this.addresses().udp.join(','), tcp: this.addresses().tcp.join(',') },
-        'Started DNS server',
-      )
-    } catch (err) {
-      await this.close()
-      throw err
     }
+  }
+
+  async #bindAll(): Promise<void> {
+    let port = this.#opts.port
+    for (const address of this.#opts.addresses) {
+      port = await this.#bindUdp(address, port)
+      this.#port = port
+    }
+    for (const address of this.#opts.addresses) await this.#bindTcp(address, port)
+    this.#opts.logger?.info(
+      { udp: this.addresses().udp.join(','), tcp: this.addresses().tcp.join(',') },
+      'Started DNS server',
+    )
+  }
+
+  /** Closes the listeners a failed attempt bound. */
+  async #release(): Promise<void> {
+    await Promise.all([
+      ...this.#udp.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
+      ...this.#tcp.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
+    ])
+    this.#udp.length = 0
+    this.#tcp.length = 0
+    this.#port = -1
   }
 
   close(): Promise<void> {

@@ -142,6 +142,39 @@ describe('DNS server with real resolvers', () => {
     assert.equal(byId.get(1)?.answers?.length, 2)
   })
 
+  test('start() rejects when the TCP port is taken, and leaves the UDP port free', async (t) => {
+    const taken = createServer()
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r))
+    t.after(() => new Promise((r) => taken.close(r)))
+    const port = (taken.address() as { port: number }).port
+    const server = new DnsServer({
+      catalog: webCatalog(1),
+      settings: DEFAULT_DNS_SETTINGS,
+      addresses: ['127.0.0.1'],
+      port,
+    })
+    await assert.rejects(server.start(), { code: 'EADDRINUSE' })
+    const udp = createSocket('udp4')
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject)
+      udp.bind(port, '127.0.0.1', resolve)
+    })
+    await new Promise<void>((r) => udp.close(() => r()))
+  })
+
+  test('an unparsable recursor address is refused', () => {
+    assert.throws(
+      () =>
+        new DnsServer({
+          catalog: webCatalog(1),
+          settings: { ...DEFAULT_DNS_SETTINGS, recursors: ['not an address'] },
+          addresses: ['127.0.0.1'],
+          port: 0,
+        }),
+      { message: 'Invalid recursor address: not an address' },
+    )
+  })
+
   test('close() releases the port and is idempotent', async () => {
     const server = new DnsServer({
       catalog: webCatalog(1),
@@ -312,22 +345,24 @@ describe('DNS with 10,000 instances of one name', () => {
   })
 
   test('answer time does not grow with the number of instances', () => {
-    const perQueryUs = (count: number): number => {
+    // Alternating rounds, best of each: the machine's other load disturbs both sides alike.
+    const q = query('web.service.consul', 'SRV', { edns: 4096 })
+    const sides = [10, 10_000].map((count) => {
       const catalog = webCatalog(count)
       const resolver = new DnsResolver({ catalog, settings: DEFAULT_DNS_SETTINGS })
-      const q = query('web.service.consul', 'SRV', { edns: 4096 })
       resolver.resolve(q, 'udp')
-      const reads = catalog.reads
-      const rounds = 2000
-      const start = process.hrtime.bigint()
-      for (let i = 0; i < rounds; i++) resolver.resolve(q, 'udp')
-      const us = Number(process.hrtime.bigint() - start) / 1000 / rounds
-      assert.equal(catalog.reads, reads)
-      return us
+      return { catalog, resolver, reads: catalog.reads, bestUs: Infinity }
+    })
+    for (let round = 0; round < 7; round++) {
+      for (const side of sides) {
+        const rounds = 1000
+        const start = process.hrtime.bigint()
+        for (let i = 0; i < rounds; i++) side.resolver.resolve(q, 'udp')
+        side.bestUs = Math.min(side.bestUs, Number(process.hrtime.bigint() - start) / 1000 / rounds)
+      }
     }
-    perQueryUs(100) // warm-up
-    const small = Math.min(perQueryUs(10), perQueryUs(10))
-    const large = Math.min(perQueryUs(10_000), perQueryUs(10_000))
+    for (const side of sides) assert.equal(side.catalog.reads, side.reads)
+    const [small, large] = sides.map((s) => s.bestUs) as [number, number]
     assert.ok(large < small * 3 + 20, `10 instances: ${small.toFixed(1)} µs, 10,000: ${large.toFixed(1)} µs`)
   })
 })
