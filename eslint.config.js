@@ -6,7 +6,9 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 
 /**
  * One direction of dependency (DESIGN.md): cli → roles → api → agent → catalog → store → structs
- * → lib (config beside agent; dns beside api, on structs and lib only), and src never reaches into test/ or bench/.
+ * → lib (config beside agent), and src never reaches into test/ or bench/. The filter language
+ * sits beside them: api and catalog use it, it uses lib and structs. dns sits beside api: it reads
+ * the catalog through its own port (src/dns/catalog-port.ts), uses lib and structs, roles wire it.
  */
 const layers = [
   {
@@ -19,6 +21,7 @@ const layers = [
       './src/api',
       './src/config',
       './src/cli',
+      './src/filter',
       './src/dns',
     ],
   },
@@ -31,16 +34,31 @@ const layers = [
       './src/api',
       './src/config',
       './src/cli',
+      './src/filter',
       './src/dns',
     ],
   },
-  { target: './src/store', from: ['./src/catalog', './src/agent', './src/api', './src/config', './src/cli'] },
+  {
+    target: './src/store',
+    from: ['./src/catalog', './src/agent', './src/api', './src/config', './src/cli', './src/filter'],
+  },
   { target: './src/catalog', from: ['./src/agent', './src/api', './src/config', './src/cli'] },
   { target: './src/agent', from: ['./src/api', './src/cli', './src/roles'] },
   { target: './src/config', from: ['./src/api', './src/cli', './src/agent', './src/roles'] },
   { target: './src/api', from: ['./src/cli', './src/roles'] },
   { target: './src/roles', from: ['./src/cli'] },
-  // DNS reads the catalog through its own port (src/dns/catalog-port.ts); roles wire it.
+  {
+    target: './src/filter',
+    from: [
+      './src/api',
+      './src/agent',
+      './src/cli',
+      './src/config',
+      './src/catalog',
+      './src/store',
+      './src/roles',
+    ],
+  },
   {
     target: './src/dns',
     from: [
@@ -51,6 +69,7 @@ const layers = [
       './src/roles',
       './src/catalog',
       './src/store',
+      './src/filter',
     ],
   },
   { target: './src', from: ['./test', './bench'] },

@@ -10,6 +10,7 @@ import {
   ShuttingDownError,
   UnknownCheckError,
   UnknownServiceError,
+  errorMessage,
 } from '../lib/errors.js'
 import { KeyedQueue, Mutex } from '../lib/keyed-queue.js'
 import {
@@ -28,11 +29,11 @@ import {
 import type { ServiceRegistration } from '../structs/service.js'
 import { CheckManager } from './checks/check-manager.js'
 import { createRunner, unsupportedCheckType, type RunnerFactory } from './checks/factory.js'
+import type { CheckStatePort } from './checks/ports.js'
 import { effectiveOutputLimit, truncateHead } from './checks/output.js'
 import { noYield, type YieldPoint } from './checks/runner.js'
 import { TtlRunner } from './checks/ttl-check.js'
-import { LocalState, type Change, type CheckEntry, type ServiceEntry } from './local/local-state.js'
-import type { LifecycleRules } from './rules.js'
+import { LocalState, type CheckEntry, type ServiceEntry } from './local/local-state.js'
 import { deriveSidecar, sidecarIdFor } from './sidecar.js'
 import { AgentStore, type LoadedState } from './persistence/agent-store.js'
 import type { FsPort } from './persistence/fs-port.js'
@@ -51,10 +52,8 @@ export interface AgentOptions {
   readonly runnerFactory?: RunnerFactory
   /** File-system port for the data dir (tests inject faults). */
   readonly fs?: FsPort
-  /** Tests only: run with one of DESIGN.md's rules removed (see rules.ts). */
-  readonly rules?: LifecycleRules
-  /** Tests only: drops the local-state notifications it returns true for. */
-  readonly dropNotification?: (change: Change) => boolean
+  /** Local state as the check manager and its runners see it; default: the LocalState itself. */
+  readonly checkState?: (state: LocalState) => CheckStatePort
 }
 
 /** `check_reap_interval` and `check_deregister_interval_min` (agent-state.md §8, not settable). */
@@ -98,8 +97,6 @@ export class Agent implements AgentPort, AgentCommands {
     this.state = new LocalState({
       nodeName: opts.config.nodeName,
       clock: this.#clock,
-      ...(opts.rules !== undefined ? { rules: opts.rules } : {}),
-      ...(opts.dropNotification !== undefined ? { dropNotification: opts.dropNotification } : {}),
       discardOutput: opts.config.discardCheckOutput,
       onStaleWrite: (checkId, generation, current) => {
         stateLog.debug(
@@ -109,14 +106,13 @@ export class Agent implements AgentPort, AgentCommands {
       },
     })
     this.checks = new CheckManager({
-      state: this.state,
+      state: opts.checkState?.(this.state) ?? this.state,
       clock: this.#clock,
       random: opts.random ?? Math.random,
       logger: opts.logger.child({ module: 'agent.checks' }),
       factory: opts.runnerFactory ?? createRunner,
       outputMaxSize: opts.config.checkOutputMaxSize,
       aliasReconcileMs: opts.config.aliasReconcileIntervalMs,
-      ...(opts.rules !== undefined ? { rules: opts.rules } : {}),
       yieldPoint: opts.yieldPoint ?? noYield,
     })
   }
@@ -455,7 +451,7 @@ export class Agent implements AgentPort, AgentCommands {
       this.#log.info({ service: serviceId }, 'Check critical for too long, deregistering service')
       await this.deregisterService(serviceId).catch((err: unknown) => {
         this.#log.error(
-          { service: serviceId, err: err instanceof Error ? err.message : String(err) },
+          { service: serviceId, err: errorMessage(err) },
           'Failed to deregister a reaped service',
         )
       })
@@ -551,7 +547,7 @@ export class Agent implements AgentPort, AgentCommands {
         try {
           return [fn(d.definition)]
         } catch (err) {
-          problems.push(`${d.source}: ${err instanceof Error ? err.message : String(err)}`)
+          problems.push(`${d.source}: ${errorMessage(err)}`)
           return []
         }
       })
@@ -667,13 +663,10 @@ export class Agent implements AgentPort, AgentCommands {
     try {
       await write(store)
     } catch (err) {
-      this.#log.error(
-        { err: err instanceof Error ? err.message : String(err) },
-        'Persisting failed; nothing was changed',
-      )
+      this.#log.error({ err: errorMessage(err) }, 'Persisting failed; nothing was changed')
       await this.#restoreFiles(store, services, checks).catch((restoreErr: unknown) => {
         this.#log.error(
-          { err: restoreErr instanceof Error ? restoreErr.message : String(restoreErr) },
+          { err: errorMessage(restoreErr) },
           'Could not restore the previous files after a failed write',
         )
       })

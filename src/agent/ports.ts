@@ -7,13 +7,8 @@ import type { AggregateStatus, CheckRegistration, HealthCheck, Status } from '..
 import type { NormalizeContext } from '../structs/normalize.js'
 import type { ServiceRegistration } from '../structs/service.js'
 import type { AgentSettings } from './agent-settings.js'
-import type {
-  CheckEntry,
-  Listener,
-  LocalStateStats,
-  ServiceEntry,
-  SubscribeOptions,
-} from './local/local-state.js'
+import type { Listener, SubscribeOptions } from './checks/ports.js'
+import type { CheckEntry, LocalStateStats, ServiceEntry } from './local/local-state.js'
 
 /**
  * What the agent's local state lets a reader see. Every entry is a frozen snapshot: it never

@@ -6,7 +6,7 @@ import { test, type TestContext } from 'node:test'
 import type { TLSSocket } from 'node:tls'
 import { HttpRunner, type HttpRunnerOptions } from '../../src/agent/checks/http-check.js'
 import type { Clock } from '../../src/lib/clock.js'
-import { FakeClock } from '../../src/lib/fake-clock.js'
+import { FakeClock } from '../support/fake-clock.js'
 import type { CheckDefinition } from '../../src/structs/check.js'
 import {
   eventually,

@@ -8,7 +8,7 @@ import type { Runner } from '../../src/agent/checks/runner.js'
 import { TcpRunner, type SocketRunnerOptions } from '../../src/agent/checks/tcp-check.js'
 import { UdpRunner } from '../../src/agent/checks/udp-check.js'
 import type { Clock } from '../../src/lib/clock.js'
-import { FakeClock } from '../../src/lib/fake-clock.js'
+import { FakeClock } from '../support/fake-clock.js'
 import type { CheckDefinition } from '../../src/structs/check.js'
 import {
   firstWrite,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
 import { noYield, type Runner, type RunnerContext, type RunnerLogger } from '../../src/agent/checks/runner.js'
-import type { CheckSink, WriteResult } from '../../src/agent/local/local-state.js'
+import type { CheckSink, WriteResult } from '../../src/agent/checks/ports.js'
 import { systemClock, type Clock } from '../../src/lib/clock.js'
 import { EMPTY_DEFINITION, type CheckDefinition, type Status } from '../../src/structs/check.js'
 import { waitFor } from './wait.js'

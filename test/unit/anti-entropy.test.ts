@@ -12,7 +12,7 @@ import {
   type SyncState,
 } from '../../src/agent/sync/anti-entropy.js'
 import type { NodeInfo } from '../../src/agent/sync/catalog-port.js'
-import { drainMicrotasks, FakeClock } from '../../src/lib/fake-clock.js'
+import { drainMicrotasks, FakeClock } from '../support/fake-clock.js'
 import { NodeCatalog } from '../support/node-catalog.js'
 import { checkRegistration, serviceRecord } from '../support/records.js'
 

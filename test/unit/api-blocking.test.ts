@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { DEFAULT_HASH_WAIT_MS, MAX_HASH_WAIT_MS, hashBlockingQuery } from '../../src/api/blocking.js'
-import { FakeClock, drainMicrotasks } from '../../src/lib/fake-clock.js'
+import { FakeClock, drainMicrotasks } from '../support/fake-clock.js'
 import { track } from '../support/wait.js'
 
 /** A value with a hash, a change feed and a count of reads. */

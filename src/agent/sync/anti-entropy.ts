@@ -315,10 +315,11 @@ export class AntiEntropy {
         return false
       }
       const now = clock.now()
-      if (full) this.#lastFullSyncMs = now
       this.#lastSyncMs = now
       this.#lastError = null
-      if (plan.node) logger.info({}, 'Synced node info')
+      // Harnesses wait for this line after the first full sync (cli.md §6), as for Consul's.
+      if (plan.node || (full && this.#lastFullSyncMs === null)) logger.info({}, 'Synced node info')
+      if (full) this.#lastFullSyncMs = now
       for (const s of plan.services) logger.debug({ service: s.service.id }, 'Synced service')
       for (const c of plan.checks) logger.debug({ check: c.check.checkId }, 'Synced check')
       return true

@@ -1,11 +1,12 @@
-/**
- * `dns_config` from the merged tree to {@link DnsConfig}, with Consul's defaults
- * (agent/config/default.go) and its checks. Problems are appended to `problems`.
- */
-import { parseGoDurationMs } from '../lib/duration.js'
-import type { DnsConfig } from './agent-config.js'
+/** `dns_config.*`, with Consul's defaults (agent/config/default.go) and its checks. */
+import { parseGoDurationMs } from '../../lib/duration.js'
+import type { DnsConfig } from '../agent-config.js'
+import type { BuildContext } from './context.js'
+import type { TreeReader } from './reader.js'
 
-export function buildDnsConfig(get: (path: string) => unknown, problems: string[]): DnsConfig {
+export function readDnsConfig(r: TreeReader, ctx: BuildContext): DnsConfig {
+  const { problems } = ctx.report
+  const get = (path: string): unknown => r.get(path)
   const bool = (key: string, def: boolean): boolean => {
     const v = get(`dns_config.${key}`)
     return typeof v === 'boolean' ? v : def
