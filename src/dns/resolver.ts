@@ -182,7 +182,8 @@ export class DnsResolver {
     const n = p.count
     const offered = p.maxEntries > 0 ? Math.min(n, p.maxEntries) : n
     let cap = offered
-    if (udp && ednsSize === undefined) {
+    // Consul applies the answer limit whenever the reply is held to 512 bytes, EDNS0 or not.
+    if (udp && maxSize === DEFAULT_UDP_SIZE) {
       cap = Math.min(cap, Math.max(0, Math.min(MAX_UDP_ANSWER_LIMIT, this.#settings.udpAnswerLimit)))
     }
     const fixed = head.length + soa.bytes.length + opt.bytes.length
