@@ -142,7 +142,8 @@ export class MemoryStore implements Store {
     this.#historyRevisions = Math.max(1, opts.historyRevisions ?? 10_000)
     this.#published = this.#state.revision
     this.#history = [...(opts.history ?? [])].slice(-this.#historyRevisions)
-    this.#historyStart = this.#history[0]?.revision ?? this.#published + (opts.state === undefined ? 0 : 1)
+    // Revision 1 is the empty initial state: nothing before it can be missed.
+    this.#historyStart = this.#history[0]?.revision ?? (this.#published === 1 ? 1 : this.#published + 1)
     for (const { id, ttlMs } of this.#state.snapshot().leases) this.#arm(id, ttlMs)
   }
 
