@@ -161,8 +161,9 @@ class LogJournal implements Journal {
     const snap = join(this.dir, `snap-${next}`)
     await this.fs.writeSynced(`${snap}.tmp`, encodeFrame(JSON.stringify(snapshot)))
     await this.fs.rename(`${snap}.tmp`, snap)
-    await this.fs.syncDir(this.dir)
     const wal = await this.fs.openAppend(join(this.dir, `wal-${next}`))
+    // One directory sync makes both the snapshot's name and the new log durable before the old
+    // generation is removed; if only the log's entry survives a crash it is empty and unused.
     await this.fs.syncDir(this.dir)
     const previous = this.#wal
     this.#wal = wal
@@ -277,7 +278,7 @@ async function recover(
   }
   const wal = await fs.openAppend(walPath)
   await fs.syncDir(dir)
-  for (const g of generationFiles(names, 'wal-')) if (g < generation) await fs.unlink(join(dir, `wal-${g}`))
+  for (const g of generationFiles(names, 'wal-')) if (g !== generation) await fs.unlink(join(dir, `wal-${g}`))
   for (const g of snaps) if (g < generation) await fs.unlink(join(dir, `snap-${g}`))
   const journal = new LogJournal(
     dir,
