@@ -11,6 +11,7 @@ import { cpus } from 'node:os'
 import type autocannon from 'autocannon'
 import { aliasLatencyHttp, aliasLatencyInProcess } from './alias.js'
 import { registrationRate, restartWithDataDir } from './persistence.js'
+import { storeThroughput } from './store.js'
 import {
   capture,
   inParallel,
@@ -191,6 +192,9 @@ const NOTES = [
   '  file, each fsynced and followed by a directory fsync, before the response, and registrations',
   '  are serialized like Consul’s agent lock. TTL updates are written without fsync (as Consul),',
   '  which survives a process crash.',
+  '- Store: one put of a ~200-byte value per txn, each acknowledged only once durable; the',
+  '  embedded store runs in the benchmark process, etcd (Debian etcd-server, one member, data dir',
+  '  on the same disk) over loopback gRPC with the etcd3 client. Each round uses fresh data dirs.',
   '- Probe load: the listeners run in the benchmark process; CPU is user+system time of the agent',
   '  process from /proc over the measuring window, after the start-up jitter has spread the probes.',
   '',
@@ -268,6 +272,22 @@ async function persistence(): Promise<void> {
   })
 }
 
+async function store(): Promise<void> {
+  const res = await storeThroughput(ROUNDS, quick)
+  for (const [writers, embedded, etcd] of [
+    [1, res.embedded1, res.etcd1],
+    [64, res.embedded64, res.etcd64],
+  ] as const) {
+    const ratio = embedded / etcd
+    rows.push({
+      name: `Durable store txns/s, ${writers === 1 ? '1 writer' : '64 concurrent writers'}: embedded store / etcd put`,
+      value: `${fmt(embedded)} / ${fmt(etcd)} = **${ratio.toFixed(2)}**`,
+      goal: 'ratio ≥ 1.0',
+      met: ratio >= 1,
+    })
+  }
+}
+
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length)
 const suites: Record<string, () => Promise<void>> = {
   http: httpThroughput,
@@ -275,6 +295,7 @@ const suites: Record<string, () => Promise<void>> = {
   persistence,
   tcp: () => probeLoad('tcp'),
   httpchecks: () => probeLoad('http'),
+  store,
 }
 for (const [name, fn] of Object.entries(suites)) {
   if (only !== undefined && !only.split(',').includes(name)) continue

@@ -4,7 +4,7 @@ import type { Clock } from '../lib/clock.js'
 import type { Logger } from '../lib/log.js'
 import { KvState, type JournalRecord, type StateSnapshot } from './kv-state.js'
 import { MemoryStore, type Journal } from './memory.js'
-import { nodeStoreFs, type AppendHandle, type StoreFs } from './store-fs.js'
+import { nodeStoreFs, type LogHandle, type StoreFs } from './store-fs.js'
 import type { WatchBatch } from './store.js'
 
 /**
@@ -18,7 +18,9 @@ import type { WatchBatch } from './store.js'
  *   snap-N     the state up to the start of wal-N (absent for generation 0)
  *   wal-N      frames appended since snap-N
  * A frame is [u32 LE payload length][u32 LE crc32 of payload][payload: JSON array of records];
- * a snapshot file is one frame holding the state.
+ * a snapshot file is one frame holding the state. The log is preallocated with zeros in chunks
+ * of `preallocateBytes`, so that a commit's fdatasync writes data only, not the file's size
+ * (measured in docs/store.md); a zero length marks the end of the log.
  *
  * Recovery: the newest snapshot must be intact (it was synced before it was renamed into place);
  * the log is replayed frame by frame. A bad frame with no intact frame after it is the torn
@@ -34,6 +36,8 @@ export interface EmbeddedStoreOptions {
   readonly snapshotBytes?: number
   /** How many recent revisions a watch can start from (default 10,000). */
   readonly historyRevisions?: number
+  /** The log grows by this many zeroed bytes at a time (default 4 MiB). */
+  readonly preallocateBytes?: number
   /** Whether a process holding the lock is alive (default: signal 0). */
   readonly processAlive?: (pid: number) => boolean
 }
@@ -48,6 +52,7 @@ export class StoreOpenError extends Error {
 
 const HEADER = 8
 const DEFAULT_SNAPSHOT_BYTES = 64 * 2 ** 20
+const DEFAULT_PREALLOCATE_BYTES = 4 * 2 ** 20
 
 /** Directories open in this process, per file system (a pid lock cannot tell them apart). */
 const openHere = new WeakMap<StoreFs, Set<string>>()
@@ -72,8 +77,10 @@ function frameAt(buf: Buffer, off: number): Buffer | undefined {
 
 export interface LogScan {
   readonly frames: Buffer[]
-  /** Where the intact prefix ends: the file is cut there when it is longer. */
+  /** Where the intact frames end: the next frame goes there. */
   readonly end: number
+  /** Bytes in [end, dirtyEnd) are the torn last write and must be zeroed. */
+  readonly dirtyEnd: number
 }
 
 /** Splits a log into frames; throws StoreOpenError on corruption before the tail. */
@@ -82,21 +89,22 @@ export function scanLog(buf: Buffer, file: string): LogScan {
   let off = 0
   while (off < buf.length) {
     const body = frameAt(buf, off)
-    if (body === undefined) {
-      for (let p = off + 1; p + HEADER < buf.length; p++) {
-        if (frameAt(buf, p) !== undefined) {
-          throw new StoreOpenError(
-            `Store log ${file} is corrupt at byte ${off} of ${buf.length} (intact data follows at byte ${p}); ` +
-              'refusing to start: restore the data dir from a backup or remove it',
-          )
-        }
-      }
-      return { frames, end: off }
-    }
+    if (body === undefined) break
     frames.push(body)
     off += HEADER + body.length
   }
-  return { frames, end: off }
+  let last = buf.length - 1
+  while (last >= off && buf[last] === 0) last--
+  if (last < off) return { frames, end: off, dirtyEnd: off }
+  for (let p = off + 1; p + HEADER < buf.length; p++) {
+    if (frameAt(buf, p) !== undefined) {
+      throw new StoreOpenError(
+        `Store log ${file} is corrupt at byte ${off} of ${buf.length} (intact data follows at byte ${p}); ` +
+          'refusing to start: restore the data dir from a backup or remove it',
+      )
+    }
+  }
+  return { frames, end: off, dirtyEnd: last + 1 }
 }
 
 function generationFiles(names: readonly string[], prefix: string): number[] {
@@ -124,29 +132,40 @@ function errorText(err: unknown): string {
 
 class LogJournal implements Journal {
   #generation: number
-  #wal: AppendHandle
-  #walBytes: number
+  #wal: LogHandle
+  /** Where the next frame goes. */
+  #pos: number
+  /** The file's length: zeros from #pos on. */
+  #allocated: number
 
   constructor(
     readonly dir: string,
     readonly fs: StoreFs,
     readonly snapshotBytes: number,
+    readonly preallocateBytes: number,
     generation: number,
-    wal: AppendHandle,
-    walBytes: number,
+    wal: LogHandle,
+    pos: number,
+    allocated: number,
     readonly release: () => Promise<void>,
   ) {
     this.#generation = generation
     this.#wal = wal
-    this.#walBytes = walBytes
+    this.#pos = pos
+    this.#allocated = allocated
   }
 
   async commit(records: readonly JournalRecord[], state: KvState): Promise<void> {
     const frame = encodeFrame(JSON.stringify(records))
-    await this.#wal.append(frame)
+    if (this.#pos + frame.length > this.#allocated) {
+      const grow = Math.max(this.preallocateBytes, this.#pos + frame.length - this.#allocated)
+      await this.#wal.write(Buffer.alloc(grow), this.#allocated)
+      this.#allocated += grow
+    }
+    await this.#wal.write(frame, this.#pos)
     await this.#wal.datasync()
-    this.#walBytes += frame.length
-    if (this.#walBytes >= this.snapshotBytes) await this.#snapshot(state.snapshot())
+    this.#pos += frame.length
+    if (this.#pos >= this.snapshotBytes) await this.#snapshot(state.snapshot())
   }
 
   async close(): Promise<void> {
@@ -161,13 +180,14 @@ class LogJournal implements Journal {
     const snap = join(this.dir, `snap-${next}`)
     await this.fs.writeSynced(`${snap}.tmp`, encodeFrame(JSON.stringify(snapshot)))
     await this.fs.rename(`${snap}.tmp`, snap)
-    const wal = await this.fs.openAppend(join(this.dir, `wal-${next}`))
+    const wal = await this.fs.openLog(join(this.dir, `wal-${next}`))
     // One directory sync makes both the snapshot's name and the new log durable before the old
     // generation is removed; if only the log's entry survives a crash it is empty and unused.
     await this.fs.syncDir(this.dir)
     const previous = this.#wal
     this.#wal = wal
-    this.#walBytes = 0
+    this.#pos = 0
+    this.#allocated = 0
     this.#generation = next
     await previous.close()
     await this.fs.unlink(join(this.dir, `wal-${old}`))
@@ -255,10 +275,13 @@ async function recover(
   const walPath = join(dir, `wal-${generation}`)
   const historyRevisions = opts.historyRevisions ?? 10_000
   const history: WatchBatch[] = []
-  let walBytes = 0
+  let end = 0
+  let allocated = 0
+  let scan: LogScan = { frames: [], end: 0, dirtyEnd: 0 }
   if (names.includes(`wal-${generation}`)) {
     const buf = await fs.readFile(walPath)
-    const scan = scanLog(buf, walPath)
+    scan = scanLog(buf, walPath)
+    allocated = buf.length
     for (const frame of scan.frames) {
       for (const rec of JSON.parse(frame.toString('utf8')) as JournalRecord[]) {
         const batch = state.replay(rec)
@@ -267,26 +290,35 @@ async function recover(
         if (history.length > 2 * historyRevisions) history.splice(0, history.length - historyRevisions)
       }
     }
-    if (scan.end < buf.length) {
+    end = scan.end
+  }
+  const wal = await fs.openLog(walPath)
+  try {
+    if (scan.dirtyEnd > scan.end) {
       opts.logger?.warn(
-        { file: walPath, at: scan.end, dropped: buf.length - scan.end },
+        { file: walPath, at: scan.end, dropped: scan.dirtyEnd - scan.end },
         'Cutting the torn tail of the store log (a write that was never acknowledged)',
       )
-      await fs.truncateSynced(walPath, scan.end)
+      await wal.write(Buffer.alloc(scan.dirtyEnd - scan.end), scan.end)
+      await wal.datasync()
     }
-    walBytes = scan.end
+    await fs.syncDir(dir)
+    for (const g of generationFiles(names, 'wal-'))
+      if (g !== generation) await fs.unlink(join(dir, `wal-${g}`))
+    for (const g of snaps) if (g < generation) await fs.unlink(join(dir, `snap-${g}`))
+  } catch (err) {
+    await wal.close().catch(() => undefined)
+    throw err
   }
-  const wal = await fs.openAppend(walPath)
-  await fs.syncDir(dir)
-  for (const g of generationFiles(names, 'wal-')) if (g !== generation) await fs.unlink(join(dir, `wal-${g}`))
-  for (const g of snaps) if (g < generation) await fs.unlink(join(dir, `snap-${g}`))
   const journal = new LogJournal(
     dir,
     fs,
     opts.snapshotBytes ?? DEFAULT_SNAPSHOT_BYTES,
+    opts.preallocateBytes ?? DEFAULT_PREALLOCATE_BYTES,
     generation,
     wal,
-    walBytes,
+    end,
+    allocated,
     release,
   )
   return new MemoryStore({

@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs'
+import { constants, readFileSync } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 
-/** An open log file: appends go to its end. */
-export interface AppendHandle {
-  append(data: Uint8Array): Promise<void>
-  /** fdatasync: the appended bytes (and the size) are on disk when it resolves. */
+/** An open log file, written at explicit positions. */
+export interface LogHandle {
+  /** Writes all of `data` at `position` (extending the file when needed); not yet durable. */
+  write(data: Uint8Array, position: number): Promise<void>
+  /** fdatasync: every byte written so far (and the size) is on disk when it resolves. */
   datasync(): Promise<void>
   close(): Promise<void>
 }
@@ -21,25 +22,18 @@ export interface StoreFs {
   createExclusive(path: string, data: Uint8Array): Promise<void>
   /** Writes `path` (replacing it) and syncs its data; the directory entry is not synced. */
   writeSynced(path: string, data: Uint8Array): Promise<void>
-  /** Opens `path` for appending, creating it when absent (the directory entry is not synced). */
-  openAppend(path: string): Promise<AppendHandle>
-  /** Cuts `path` to `length` bytes and syncs it. */
-  truncateSynced(path: string, length: number): Promise<void>
+  /** Opens `path` for reading and writing, creating it when absent (the entry is not synced). */
+  openLog(path: string): Promise<LogHandle>
   rename(from: string, to: string): Promise<void>
   unlink(path: string): Promise<void>
   /** fsync of a directory: entries created, renamed or removed in it are on disk. */
   syncDir(path: string): Promise<void>
 }
 
-async function writeAll(fh: fsp.FileHandle, data: Uint8Array, position: number | null): Promise<void> {
+async function writeAll(fh: fsp.FileHandle, data: Uint8Array, position: number): Promise<void> {
   let done = 0
   while (done < data.length) {
-    const { bytesWritten } = await fh.write(
-      data,
-      done,
-      data.length - done,
-      position === null ? null : position + done,
-    )
+    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done)
     done += bytesWritten
   }
 }
@@ -72,21 +66,12 @@ export const nodeStoreFs: StoreFs = {
       await fh.close()
     }
   },
-  async openAppend(path) {
-    const fh = await fsp.open(path, 'a', 0o600)
+  async openLog(path) {
+    const fh = await fsp.open(path, constants.O_RDWR | constants.O_CREAT, 0o600)
     return {
-      append: (data) => writeAll(fh, data, null),
+      write: (data, position) => writeAll(fh, data, position),
       datasync: () => fh.datasync(),
       close: () => fh.close(),
-    }
-  },
-  async truncateSynced(path, length) {
-    const fh = await fsp.open(path, 'r+')
-    try {
-      await fh.truncate(length)
-      await fh.sync()
-    } finally {
-      await fh.close()
     }
   },
   rename: (from, to) => fsp.rename(from, to),

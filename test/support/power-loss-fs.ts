@@ -1,5 +1,5 @@
 import { dirname } from 'node:path'
-import type { AppendHandle, StoreFs } from '../../src/store/store-fs.js'
+import type { LogHandle, StoreFs } from '../../src/store/store-fs.js'
 
 interface Inode {
   data: Buffer
@@ -21,7 +21,7 @@ function errno(code: string, syscall: string, path: string): NodeJS.ErrnoExcepti
   return err
 }
 
-/** How the unsynced tail of a file looks after the power loss. */
+/** How the unsynced part of a file (its last write) looks after the power loss. */
 export type TornTail = 'none' | 'prefix' | 'zeros' | 'garbage'
 
 /**
@@ -29,7 +29,8 @@ export type TornTail = 'none' | 'prefix' | 'zeros' | 'garbage'
  * fsync/fdatasync, directory entries (creations, renames, unlinks) up to their directory's last
  * fsync. Directories themselves are durable at mkdir. After `cutPowerAfter(n)` operations every
  * operation fails; `reboot()` then returns the disk as it would be found at the next start,
- * with a possibly torn unsynced tail on each file.
+ * with a possibly torn last write in each file: a prefix of the bytes from the first one that
+ * differs from the synced file (the store writes one frame per sync, so that is its last write).
  */
 export class PowerLossFs implements StoreFs {
   /** The namespace the running process sees. */
@@ -66,15 +67,25 @@ export class PowerLossFs implements StoreFs {
     const kept = new Map<string, Inode>()
     for (const [path, inode] of this.#durable) {
       let data = inode.synced
-      const extra = inode.data.length - inode.synced.length
-      if (extra > 0 && inode.data.subarray(0, inode.synced.length).equals(inode.synced)) {
-        const { keep, kind } = tail(path, extra)
-        const n = Math.min(keep, extra)
+      // The unsynced bytes: from the first byte that differs from the synced file to the end.
+      let from = 0
+      while (
+        from < inode.data.length &&
+        from < inode.synced.length &&
+        inode.data[from] === inode.synced[from]
+      )
+        from++
+      const unsynced = inode.data.length - from
+      if (unsynced > 0) {
+        const { keep, kind } = tail(path, unsynced)
+        const n = Math.min(keep, unsynced)
         if (kind !== 'none' && n > 0) {
-          const piece = Buffer.from(inode.data.subarray(inode.synced.length, inode.synced.length + n))
+          const piece = Buffer.from(inode.data.subarray(from, from + n))
           if (kind === 'zeros') piece.fill(0)
           if (kind === 'garbage') for (let i = 0; i < piece.length; i += 7) piece[i] = (piece[i]! + 1) & 0xff
-          data = Buffer.concat([inode.synced, piece])
+          data = Buffer.alloc(Math.max(inode.synced.length, from + n))
+          inode.synced.copy(data)
+          piece.copy(data, from)
         }
       }
       kept.set(path, { data, synced: data })
@@ -146,7 +157,7 @@ export class PowerLossFs implements StoreFs {
     await Promise.resolve()
   }
 
-  async openAppend(path: string): Promise<AppendHandle> {
+  async openLog(path: string): Promise<LogHandle> {
     this.#step()
     this.#parent(path)
     let inode = this.#entries.get(path)
@@ -157,9 +168,12 @@ export class PowerLossFs implements StoreFs {
     const file = inode
     await Promise.resolve()
     return {
-      append: async (data) => {
+      write: async (data, position) => {
         this.#step()
-        file.data = Buffer.concat([file.data, data])
+        const next = Buffer.alloc(Math.max(file.data.length, position + data.length))
+        file.data.copy(next)
+        next.set(data, position)
+        file.data = next
         await Promise.resolve()
       },
       datasync: async () => {
@@ -169,15 +183,6 @@ export class PowerLossFs implements StoreFs {
       },
       close: () => Promise.resolve(),
     }
-  }
-
-  async truncateSynced(path: string, length: number): Promise<void> {
-    this.#step()
-    const inode = this.#entries.get(path)
-    if (inode === undefined) throw errno('ENOENT', 'open', path)
-    inode.data = inode.data.subarray(0, length)
-    inode.synced = inode.data
-    await Promise.resolve()
   }
 
   async rename(from: string, to: string): Promise<void> {

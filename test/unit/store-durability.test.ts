@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
-import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { FakeClock } from '../../src/lib/fake-clock.js'
-import { encodeFrame, openEmbeddedStore, StoreOpenError } from '../../src/store/embedded.js'
+import { encodeFrame, openEmbeddedStore, scanLog, StoreOpenError } from '../../src/store/embedded.js'
 import type { MemoryStore } from '../../src/store/memory.js'
 import type { Op, Revision } from '../../src/store/store.js'
 import { PowerLossFs, type TornTail } from '../support/power-loss-fs.js'
@@ -31,7 +31,7 @@ function rng(seed: number): () => number {
 }
 
 async function openOn(fs: PowerLossFs, clock: FakeClock): Promise<MemoryStore> {
-  return openEmbeddedStore(DIR, { clock, fs, snapshotBytes: 700 })
+  return openEmbeddedStore(DIR, { clock, fs, snapshotBytes: 700, preallocateBytes: 256 })
 }
 
 /**
@@ -179,37 +179,49 @@ async function fill(dir: string, n: number): Promise<Revision[]> {
   return revs
 }
 
+/** Where the next frame of `wal` goes. */
+async function logEnd(wal: string): Promise<number> {
+  return scanLog(await readFile(wal), wal).end
+}
+
 test('a torn tail is cut at the checksum and the store opens with everything before it', () =>
   withDir(async (dir) => {
-    const revs = await fill(dir, 10)
+    let last = (await fill(dir, 10)).at(-1)
     const wal = join(dir, 'wal-0')
-    const size = (await stat(wal)).size
     const frame = encodeFrame(JSON.stringify([{ r: 99, m: [{ k: 'k/torn', v: 'x' }] }]))
-    for (const torn of [frame.subarray(0, 5), frame.subarray(0, frame.length - 3), Buffer.alloc(40)]) {
-      await appendFile(wal, torn)
+    const flipped = Buffer.from(frame)
+    flipped[flipped.length - 2]! ^= 0x01
+    for (const torn of [frame.subarray(0, 5), frame.subarray(0, frame.length - 3), flipped]) {
+      const end = await logEnd(wal)
+      const fh = await open(wal, 'r+')
+      await fh.write(torn, 0, torn.length, end)
+      await fh.close()
       const store = await openEmbeddedStore(dir, { clock: new FakeClock() })
-      assert.equal((await stat(wal)).size, size, 'the tail is cut')
-      const { kvs, revision } = await store.range('k/')
+      const after = await readFile(wal)
+      assert.ok(
+        after.subarray(end).every((b) => b === 0),
+        'the torn write is zeroed',
+      )
+      const { kvs, revision } = await store.range('')
       assert.equal(kvs.length, 10)
-      assert.equal(revision, revs.at(-1))
+      assert.equal(revision, last)
+      const next = await store.txn({ compare: [], success: [{ type: 'put', key: 'k/next', value: 'x' }] })
+      assert.equal(next.revision, revision + 1)
+      last = (await store.txn({ compare: [], success: [{ type: 'delete', key: 'k/next' }] })).revision
       await store.close()
+      const reopened = await openEmbeddedStore(dir, { clock: new FakeClock() })
+      assert.equal((await reopened.range('')).kvs.length, 10)
+      await reopened.close()
     }
-    // A last frame whose checksum does not match is cut too.
-    const bad = Buffer.from(frame)
-    bad[bad.length - 2]! ^= 0x01
-    await appendFile(wal, bad)
-    const store = await openEmbeddedStore(dir, { clock: new FakeClock() })
-    assert.equal((await stat(wal)).size, size)
-    assert.equal((await store.range('k/torn')).kvs.length, 0)
-    await store.close()
   }))
 
 test('corruption before the tail refuses to start with a clear message', () =>
   withDir(async (dir) => {
     await fill(dir, 10)
     const wal = join(dir, 'wal-0')
+    const at = Math.floor((await logEnd(wal)) / 2)
     const buf = await readFile(wal)
-    buf[Math.floor(buf.length / 2)]! ^= 0x20
+    buf[at]! ^= 0x20
     await writeFile(wal, buf)
     await assert.rejects(
       openEmbeddedStore(dir, { clock: new FakeClock() }),
@@ -219,8 +231,8 @@ test('corruption before the tail refuses to start with a clear message', () =>
           err.message,
         ),
     )
-    // The refused open released its lock: fixing the file lets the store open.
-    buf[Math.floor(buf.length / 2)]! ^= 0x20
+    // The refused open released its lock: repairing the file lets the store open.
+    buf[at]! ^= 0x20
     await writeFile(wal, buf)
     const store = await openEmbeddedStore(dir, { clock: new FakeClock() })
     assert.equal((await store.range('k/')).kvs.length, 10)
