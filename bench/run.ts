@@ -40,6 +40,8 @@ interface Row {
   readonly met: boolean | null
 }
 const rows: Row[] = []
+/** Extra sections after the notes. */
+const sections: string[] = []
 
 async function registerTtlChecks(agent: Proc, count: number): Promise<string[]> {
   const ids = Array.from({ length: count }, (_, i) => `ttl-${i}`)
@@ -220,6 +222,7 @@ function report(): string {
     ),
     '',
     ...NOTES,
+    ...sections,
   ]
   return lines.join('\n')
 }
@@ -286,6 +289,21 @@ async function store(): Promise<void> {
       met: ratio >= 1,
     })
   }
+  sections.push(
+    [
+      '## Store: embedded vs etcd, per round',
+      '',
+      `Durable txns/s (one put each) on the same disk; ${ROUNDS} rounds, fresh data dirs each time. The`,
+      'disk is shared with other work, so single rounds vary a lot: compare the medians.',
+      '',
+      '| round | 1 writer: embedded | 1 writer: etcd | 64 writers: embedded | 64 writers: etcd |',
+      '| --- | --- | --- | --- | --- |',
+      ...res.rounds.map((r, i) => `| ${i + 1} | ${r.map(fmt).join(' | ')} |`),
+      `| **median** | ${[res.embedded1, res.etcd1, res.embedded64, res.etcd64].map(fmt).join(' | ')} |`,
+      `| **ratio** | ${(res.embedded1 / res.etcd1).toFixed(2)} | | ${(res.embedded64 / res.etcd64).toFixed(2)} | |`,
+      '',
+    ].join('\n'),
+  )
 }
 
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length)

@@ -30,6 +30,8 @@ export interface StoreBenchResult {
   readonly etcd1: number
   readonly embedded64: number
   readonly etcd64: number
+  /** Every round's rates, in the order above. */
+  readonly rounds: readonly (readonly [number, number, number, number])[]
 }
 
 async function rate(count: number, width: number, fn: (i: number) => Promise<unknown>): Promise<number> {
@@ -129,5 +131,11 @@ export async function storeThroughput(rounds: number, quick: boolean): Promise<S
         `64 writers ${e64.at(-1)?.toFixed(0)} vs etcd ${d64.at(-1)?.toFixed(0)}`,
     )
   }
-  return { embedded1: median(e1), etcd1: median(d1), embedded64: median(e64), etcd64: median(d64) }
+  return {
+    embedded1: median(e1),
+    etcd1: median(d1),
+    embedded64: median(e64),
+    etcd64: median(d64),
+    rounds: e1.map((_, r) => [e1[r] ?? 0, d1[r] ?? 0, e64[r] ?? 0, d64[r] ?? 0] as const),
+  }
 }
