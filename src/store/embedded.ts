@@ -157,11 +157,7 @@ class LogJournal implements Journal {
 
   async commit(records: readonly JournalRecord[], state: KvState): Promise<void> {
     const frame = encodeFrame(JSON.stringify(records))
-    if (this.#pos + frame.length > this.#allocated) {
-      const grow = Math.max(this.preallocateBytes, this.#pos + frame.length - this.#allocated)
-      await this.#wal.write(Buffer.alloc(grow), this.#allocated)
-      this.#allocated += grow
-    }
+    if (this.#pos + frame.length > this.#allocated) await this.#grow(frame.length)
     await this.#wal.write(frame, this.#pos)
     await this.#wal.datasync()
     this.#pos += frame.length
@@ -173,6 +169,23 @@ class LogJournal implements Journal {
     await this.release()
   }
 
+  /**
+   * Appends zeros so that at least `need` bytes are free after #pos; durable at the next
+   * fdatasync (the caller's commit, or `prepare`).
+   */
+  async #grow(need: number): Promise<void> {
+    const grow = Math.max(this.preallocateBytes, this.#pos + need - this.#allocated)
+    await this.#wal.write(Buffer.alloc(grow), this.#allocated)
+    this.#allocated += grow
+  }
+
+  /** Preallocates the log before the first commit, so that no commit waits for it. */
+  async prepare(): Promise<void> {
+    if (this.#allocated - this.#pos >= this.preallocateBytes / 2) return
+    await this.#grow(this.preallocateBytes)
+    await this.#wal.datasync()
+  }
+
   /** Writes the state as snap-(N+1), starts wal-(N+1), then removes generation N. */
   async #snapshot(snapshot: StateSnapshot): Promise<void> {
     const old = this.#generation
@@ -181,14 +194,15 @@ class LogJournal implements Journal {
     await this.fs.writeSynced(`${snap}.tmp`, encodeFrame(JSON.stringify(snapshot)))
     await this.fs.rename(`${snap}.tmp`, snap)
     const wal = await this.fs.openLog(join(this.dir, `wal-${next}`))
-    // One directory sync makes both the snapshot's name and the new log durable before the old
-    // generation is removed; if only the log's entry survives a crash it is empty and unused.
-    await this.fs.syncDir(this.dir)
     const previous = this.#wal
     this.#wal = wal
     this.#pos = 0
     this.#allocated = 0
     this.#generation = next
+    await this.prepare()
+    // One directory sync makes both the snapshot's name and the new log durable before the old
+    // generation is removed; if only the log's entry survives a crash it holds only zeros.
+    await this.fs.syncDir(this.dir)
     await previous.close()
     await this.fs.unlink(join(this.dir, `wal-${old}`))
     if (old > 0) await this.fs.unlink(join(this.dir, `snap-${old}`))
@@ -321,6 +335,12 @@ async function recover(
     allocated,
     release,
   )
+  try {
+    await journal.prepare()
+  } catch (err) {
+    await wal.close().catch(() => undefined)
+    throw err
+  }
   return new MemoryStore({
     clock: opts.clock,
     journal,
