@@ -104,32 +104,37 @@ async function startEtcd(): Promise<EtcdMember> {
   }
 }
 
-async function etcdRate(count: number, width: number): Promise<number> {
-  const etcd = await startEtcd()
-  try {
-    return await rate(count, width, (i) => etcd.client.put(`services/node/${i}`).value(VALUE).exec())
-  } finally {
-    await etcd.stop()
-  }
+async function etcdRate(etcd: EtcdMember, round: number, count: number, width: number): Promise<number> {
+  const prefix = `r${round}-${width}/services/node/`
+  return rate(count, width, (i) => etcd.client.put(`${prefix}${i}`).value(VALUE).exec())
 }
 
-/** Medians over `rounds`; each round measures both stores, each on a fresh data dir. */
+/**
+ * Medians over `rounds`. One etcd member serves every round (fresh keys each time); the embedded
+ * store opens a fresh data dir each time. The two alternate within each round so that the
+ * shared disk's load hits both alike.
+ */
 export async function storeThroughput(rounds: number, quick: boolean): Promise<StoreBenchResult> {
-  const one = quick ? 300 : 2000
-  const many = quick ? 3000 : 30_000
+  const one = quick ? 200 : 500
+  const many = quick ? 2000 : 6000
   const e1: number[] = []
   const d1: number[] = []
   const e64: number[] = []
   const d64: number[] = []
-  for (let r = 0; r < rounds; r++) {
-    e1.push(await embeddedRate(one, 1))
-    d1.push(await etcdRate(one, 1))
-    e64.push(await embeddedRate(many, 64))
-    d64.push(await etcdRate(many, 64))
-    log(
-      `store round ${r + 1}/${rounds}: 1 writer ${e1.at(-1)?.toFixed(0)} vs etcd ${d1.at(-1)?.toFixed(0)}; ` +
-        `64 writers ${e64.at(-1)?.toFixed(0)} vs etcd ${d64.at(-1)?.toFixed(0)}`,
-    )
+  const etcd = await startEtcd()
+  try {
+    for (let r = 0; r < rounds; r++) {
+      e1.push(await embeddedRate(one, 1))
+      d1.push(await etcdRate(etcd, r, one, 1))
+      e64.push(await embeddedRate(many, 64))
+      d64.push(await etcdRate(etcd, r, many, 64))
+      log(
+        `store round ${r + 1}/${rounds}: 1 writer ${e1.at(-1)?.toFixed(0)} vs etcd ${d1.at(-1)?.toFixed(0)}; ` +
+          `64 writers ${e64.at(-1)?.toFixed(0)} vs etcd ${d64.at(-1)?.toFixed(0)}`,
+      )
+    }
+  } finally {
+    await etcd.stop()
   }
   return {
     embedded1: median(e1),
