@@ -10,7 +10,7 @@ import type { WatchBatch } from './store.js'
 /**
  * The embedded store (DESIGN.md "Storage", docs/store.md): the state lives in memory
  * (KvState behind a MemoryStore) and every change is appended to a write-ahead log before it is
- * acknowledged. Concurrent writes share one append and one fdatasync (group commit). When the
+ * acknowledged. Concurrent writes share one durable write (group commit). When the
  * log grows past `snapshotBytes` the whole state is written to a snapshot and a new log starts.
  *
  * Files in the directory, `N` a generation number:
@@ -19,7 +19,7 @@ import type { WatchBatch } from './store.js'
  *   wal-N      frames appended since snap-N
  * A frame is [u32 LE payload length][u32 LE crc32 of payload][payload: JSON array of records];
  * a snapshot file is one frame holding the state. The log is preallocated with zeros in chunks
- * of `preallocateBytes`, so that a commit's fdatasync writes data only, not the file's size
+ * of `preallocateBytes`, so that a commit's O_DSYNC write syncs data only, not the file's size
  * (measured in docs/store.md); a zero length marks the end of the log.
  *
  * Recovery: the newest snapshot must be intact (it was synced before it was renamed into place);
@@ -53,6 +53,8 @@ export class StoreOpenError extends Error {
 const HEADER = 8
 const DEFAULT_SNAPSHOT_BYTES = 64 * 2 ** 20
 const DEFAULT_PREALLOCATE_BYTES = 4 * 2 ** 20
+/** Every log write is durable when it returns (O_DSYNC): a commit is one write. */
+const LOG_FLAGS = { dsync: true } as const
 
 /** Directories open in this process, per file system (a pid lock cannot tell them apart). */
 const openHere = new WeakMap<StoreFs, Set<string>>()
@@ -159,7 +161,6 @@ class LogJournal implements Journal {
     const frame = encodeFrame(JSON.stringify(records))
     if (this.#pos + frame.length > this.#allocated) await this.#grow(frame.length)
     await this.#wal.write(frame, this.#pos)
-    await this.#wal.datasync()
     this.#pos += frame.length
     if (this.#pos >= this.snapshotBytes) await this.#snapshot(state.snapshot())
   }
@@ -169,10 +170,7 @@ class LogJournal implements Journal {
     await this.release()
   }
 
-  /**
-   * Appends zeros so that at least `need` bytes are free after #pos; durable at the next
-   * fdatasync (the caller's commit, or `prepare`).
-   */
+  /** Appends zeros (durably) so that at least `need` bytes are free after #pos. */
   async #grow(need: number): Promise<void> {
     const grow = Math.max(this.preallocateBytes, this.#pos + need - this.#allocated)
     await this.#wal.write(Buffer.alloc(grow), this.#allocated)
@@ -183,7 +181,6 @@ class LogJournal implements Journal {
   async prepare(): Promise<void> {
     if (this.#allocated - this.#pos >= this.preallocateBytes / 2) return
     await this.#grow(this.preallocateBytes)
-    await this.#wal.datasync()
   }
 
   /** Writes the state as snap-(N+1), starts wal-(N+1), then removes generation N. */
@@ -193,7 +190,7 @@ class LogJournal implements Journal {
     const snap = join(this.dir, `snap-${next}`)
     await this.fs.writeSynced(`${snap}.tmp`, encodeFrame(JSON.stringify(snapshot)))
     await this.fs.rename(`${snap}.tmp`, snap)
-    const wal = await this.fs.openLog(join(this.dir, `wal-${next}`))
+    const wal = await this.fs.openLog(join(this.dir, `wal-${next}`), LOG_FLAGS)
     const previous = this.#wal
     this.#wal = wal
     this.#pos = 0
@@ -306,7 +303,7 @@ async function recover(
     }
     end = scan.end
   }
-  const wal = await fs.openLog(walPath)
+  const wal = await fs.openLog(walPath, LOG_FLAGS)
   try {
     if (scan.dirtyEnd > scan.end) {
       opts.logger?.warn(
@@ -314,7 +311,6 @@ async function recover(
         'Cutting the torn tail of the store log (a write that was never acknowledged)',
       )
       await wal.write(Buffer.alloc(scan.dirtyEnd - scan.end), scan.end)
-      await wal.datasync()
     }
     await fs.syncDir(dir)
     for (const g of generationFiles(names, 'wal-'))

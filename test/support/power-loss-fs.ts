@@ -3,7 +3,7 @@ import type { LogHandle, StoreFs } from '../../src/store/store-fs.js'
 
 interface Inode {
   data: Buffer
-  /** The bytes a power loss keeps: what the last fsync/fdatasync saw. */
+  /** The bytes a power loss keeps: what the last sync saw. */
   synced: Buffer
 }
 
@@ -26,7 +26,8 @@ export type TornTail = 'none' | 'prefix' | 'zeros' | 'garbage'
 
 /**
  * An in-memory StoreFs that models what a power loss keeps: file contents up to their last
- * fsync/fdatasync, directory entries (creations, renames, unlinks) up to their directory's last
+ * sync (a write to a log opened with `dsync` is synced when it returns; the write in flight when
+ * the power goes may be torn), directory entries (creations, renames, unlinks) up to their directory's last
  * fsync. Directories themselves are durable at mkdir. After `cutPowerAfter(n)` operations every
  * operation fails; `reboot()` then returns the disk as it would be found at the next start,
  * with a possibly torn last write in each file: a prefix of the bytes from the first one that
@@ -157,7 +158,7 @@ export class PowerLossFs implements StoreFs {
     await Promise.resolve()
   }
 
-  async openLog(path: string): Promise<LogHandle> {
+  async openLog(path: string, opts: { readonly dsync: boolean }): Promise<LogHandle> {
     this.#step()
     this.#parent(path)
     let inode = this.#entries.get(path)
@@ -169,16 +170,13 @@ export class PowerLossFs implements StoreFs {
     await Promise.resolve()
     return {
       write: async (data, position) => {
-        this.#step()
         const next = Buffer.alloc(Math.max(file.data.length, position + data.length))
         file.data.copy(next)
         next.set(data, position)
+        // The write that the power cuts is in flight: `reboot` may keep part of it.
         file.data = next
-        await Promise.resolve()
-      },
-      datasync: async () => {
         this.#step()
-        file.synced = file.data
+        if (opts.dsync) file.synced = file.data
         await Promise.resolve()
       },
       close: () => Promise.resolve(),
