@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs'
 import { createServer as createHttpServer } from 'node:http'
 import { createServer as createTcpServer, type Socket } from 'node:net'
-import { cpus } from 'node:os'
+import { cpus, loadavg } from 'node:os'
 import type autocannon from 'autocannon'
 import { aliasLatencyHttp, aliasLatencyInProcess } from './alias.js'
 import { registrationRate, restartWithDataDir } from './persistence.js'
@@ -196,7 +196,7 @@ const NOTES = [
   '  which survives a process crash.',
   '- Store: one put of a ~200-byte value per txn, each acknowledged only once durable; the',
   '  embedded store runs in the benchmark process, etcd (Debian etcd-server, one member, data dir',
-  '  on the same disk) over loopback gRPC with the etcd3 client. Each round uses fresh data dirs.',
+  '  on the same disk) over loopback gRPC with the etcd3 client; the two alternate within each round.',
   '- Probe load: the listeners run in the benchmark process; CPU is user+system time of the agent',
   '  process from /proc over the measuring window, after the start-up jitter has spread the probes.',
   '',
@@ -302,6 +302,8 @@ async function store(): Promise<void> {
       ...res.rounds.map((r, i) => `| ${i + 1} | ${r.map(fmt).join(' | ')} |`),
       `| **median** | ${[res.embedded1, res.etcd1, res.embedded64, res.etcd64].map(fmt).join(' | ')} |`,
       `| **ratio** | ${(res.embedded1 / res.etcd1).toFixed(2)} | | ${(res.embedded64 / res.etcd64).toFixed(2)} | |`,
+      '',
+      `Load average at the end of the store rounds: ${loadavg()[0]?.toFixed(1)} on ${cpus().length} cores.`,
       '',
     ].join('\n'),
   )
