@@ -55,13 +55,14 @@ class WatchStream implements Watch {
 
   constructor(
     readonly prefix: string,
+    readonly fromRevision: Revision,
     readonly handlers: WatchHandlers,
     readonly onClose: (w: WatchStream) => void,
   ) {}
 
   /** Queues the part of `batch` under this watch's prefix. */
   offer(batch: WatchBatch): void {
-    if (this.#closed) return
+    if (this.#closed || batch.revision < this.fromRevision) return
     const events =
       this.prefix === '' ? batch.events : batch.events.filter((e) => e.kv.key.startsWith(this.prefix))
     if (events.length === 0) return
@@ -169,7 +170,7 @@ export class MemoryStore implements Store {
   }
 
   watch(prefix: string, fromRevision: Revision, handlers: WatchHandlers): Watch {
-    const stream = new WatchStream(prefix, handlers, (w) => this.#watches.delete(w))
+    const stream = new WatchStream(prefix, fromRevision, handlers, (w) => this.#watches.delete(w))
     if (this.#closing) {
       stream.cancel(new StoreClosedError())
       return stream
