@@ -143,7 +143,7 @@ test('power loss at any point: every acknowledged txn survives and no revision i
         await again.close()
       },
     ),
-    { numRuns: Number(process.env['VIGIL_STORE_RUNS'] ?? 150) },
+    { numRuns: Number(process.env['VIGIL_STORE_RUNS'] ?? 300) },
   )
 })
 
