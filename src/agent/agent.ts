@@ -10,6 +10,7 @@ import {
   ShuttingDownError,
   UnknownCheckError,
   UnknownServiceError,
+  errorMessage,
 } from '../lib/errors.js'
 import { KeyedQueue, Mutex } from '../lib/keyed-queue.js'
 import {
@@ -28,53 +29,19 @@ import {
 import type { ServiceRegistration } from '../structs/service.js'
 import { CheckManager } from './checks/check-manager.js'
 import { createRunner, unsupportedCheckType, type RunnerFactory } from './checks/factory.js'
+import type { CheckStatePort } from './checks/ports.js'
 import { effectiveOutputLimit, truncateHead } from './checks/output.js'
-import { noYield, type RunnerLogger, type YieldPoint } from './checks/runner.js'
+import { noYield, type YieldPoint } from './checks/runner.js'
 import { TtlRunner } from './checks/ttl-check.js'
-import { LocalState, type Change, type CheckEntry, type ServiceEntry } from './local/local-state.js'
-import type { LifecycleRules } from './rules.js'
+import { LocalState, type CheckEntry, type ServiceEntry } from './local/local-state.js'
 import { deriveSidecar, sidecarIdFor } from './sidecar.js'
 import { AgentStore, type LoadedState } from './persistence/agent-store.js'
 import type { FsPort } from './persistence/fs-port.js'
+import type { AgentLogger, AgentSettings, ConfigDefinition } from './agent-settings.js'
+import type { AgentCommands, AgentPort, AgentReadModel } from './ports.js'
 
-/** The logger the agent needs; pino loggers satisfy it. */
-export interface AgentLogger extends RunnerLogger {
-  child(bindings: Record<string, unknown>): AgentLogger
-}
-
-/** The part of the agent configuration the agent core reads (AgentConfig satisfies it). */
-export interface AgentSettings {
-  readonly nodeName: string
-  readonly nodeId: string
-  readonly datacenter: string
-  readonly server: boolean
-  readonly bootstrap: boolean
-  readonly dev: boolean
-  /** "" or ignored in dev mode: state is kept in memory only. */
-  readonly dataDir: string
-  readonly enableScriptChecks: boolean
-  readonly enableLocalScriptChecks: boolean
-  readonly checkOutputMaxSize: number
-  readonly discardCheckOutput: boolean
-  readonly nodeMeta: Readonly<Record<string, string>>
-  readonly bindAddr: string
-  readonly advertiseAddr: string
-  readonly ports: Readonly<{
-    serfLan: number
-    server: number
-    sidecarMinPort: number
-    sidecarMaxPort: number
-  }>
-  /** How often alias checks re-derive their status without notifications (default 1 minute). */
-  readonly aliasReconcileIntervalMs: number
-  /** Raw service definitions from config files, normalized at start. */
-  readonly services: readonly ConfigDefinition[]
-  /** Raw check definitions from config files, normalized at start. */
-  readonly checks: readonly ConfigDefinition[]
-}
-
-/** A definition from a config file, with the file it came from for error messages. */
-export type ConfigDefinition = Readonly<{ source: string; definition: unknown }>
+export type { AgentLogger, AgentSettings, ConfigDefinition } from './agent-settings.js'
+export { VIGIL_VERSION } from './agent-settings.js'
 
 export interface AgentOptions {
   readonly config: AgentSettings
@@ -85,13 +52,9 @@ export interface AgentOptions {
   readonly runnerFactory?: RunnerFactory
   /** File-system port for the data dir (tests inject faults). */
   readonly fs?: FsPort
-  /** Tests only: run with one of DESIGN.md's rules removed (see rules.ts). */
-  readonly rules?: LifecycleRules
-  /** Tests only: drops the local-state notifications it returns true for. */
-  readonly dropNotification?: (change: Change) => boolean
+  /** Local state as the check manager and its runners see it; default: the LocalState itself. */
+  readonly checkState?: (state: LocalState) => CheckStatePort
 }
-
-export const VIGIL_VERSION = '1.22.0'
 
 /** `check_reap_interval` and `check_deregister_interval_min` (agent-state.md §8, not settable). */
 const REAP_INTERVAL_MS = 30_000
@@ -109,7 +72,7 @@ const SERVICE_MAINTENANCE_DEFAULT_REASON =
  * serialized by one agent-wide mutex, as Consul's agent lock; status writes (TTL updates,
  * runner results) do not take it and are fenced by generation in LocalState instead.
  */
-export class Agent {
+export class Agent implements AgentPort, AgentCommands {
   readonly config: AgentSettings
   readonly state: LocalState
   readonly checks: CheckManager
@@ -134,8 +97,6 @@ export class Agent {
     this.state = new LocalState({
       nodeName: opts.config.nodeName,
       clock: this.#clock,
-      ...(opts.rules !== undefined ? { rules: opts.rules } : {}),
-      ...(opts.dropNotification !== undefined ? { dropNotification: opts.dropNotification } : {}),
       discardOutput: opts.config.discardCheckOutput,
       onStaleWrite: (checkId, generation, current) => {
         stateLog.debug(
@@ -145,14 +106,13 @@ export class Agent {
       },
     })
     this.checks = new CheckManager({
-      state: this.state,
+      state: opts.checkState?.(this.state) ?? this.state,
       clock: this.#clock,
       random: opts.random ?? Math.random,
       logger: opts.logger.child({ module: 'agent.checks' }),
       factory: opts.runnerFactory ?? createRunner,
       outputMaxSize: opts.config.checkOutputMaxSize,
       aliasReconcileMs: opts.config.aliasReconcileIntervalMs,
-      ...(opts.rules !== undefined ? { rules: opts.rules } : {}),
       yieldPoint: opts.yieldPoint ?? noYield,
     })
   }
@@ -192,6 +152,20 @@ export class Agent {
       'Agent started',
     )
     return agent
+  }
+
+  /** The read side of local state, for the API (ports.ts). */
+  get read(): AgentReadModel {
+    return this.state
+  }
+
+  /** The commands the API may give (ports.ts). */
+  get commands(): AgentCommands {
+    return this
+  }
+
+  runnerCount(): number {
+    return this.checks.size
   }
 
   /** True when registrations are kept in a data dir. */
@@ -477,7 +451,7 @@ export class Agent {
       this.#log.info({ service: serviceId }, 'Check critical for too long, deregistering service')
       await this.deregisterService(serviceId).catch((err: unknown) => {
         this.#log.error(
-          { service: serviceId, err: err instanceof Error ? err.message : String(err) },
+          { service: serviceId, err: errorMessage(err) },
           'Failed to deregister a reaped service',
         )
       })
@@ -573,7 +547,7 @@ export class Agent {
         try {
           return [fn(d.definition)]
         } catch (err) {
-          problems.push(`${d.source}: ${err instanceof Error ? err.message : String(err)}`)
+          problems.push(`${d.source}: ${errorMessage(err)}`)
           return []
         }
       })
@@ -689,13 +663,10 @@ export class Agent {
     try {
       await write(store)
     } catch (err) {
-      this.#log.error(
-        { err: err instanceof Error ? err.message : String(err) },
-        'Persisting failed; nothing was changed',
-      )
+      this.#log.error({ err: errorMessage(err) }, 'Persisting failed; nothing was changed')
       await this.#restoreFiles(store, services, checks).catch((restoreErr: unknown) => {
         this.#log.error(
-          { err: restoreErr instanceof Error ? restoreErr.message : String(restoreErr) },
+          { err: errorMessage(restoreErr) },
           'Could not restore the previous files after a failed write',
         )
       })

@@ -1,7 +1,7 @@
 import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import type { Agent } from '../agent/agent.js'
+import type { AgentPort } from '../agent/ports.js'
 import { systemClock, type Clock } from '../lib/clock.js'
 import { Dispatcher, type Dispatched } from './dispatch.js'
 import { BODY_LIMIT_BYTES, errorResponse } from './errors.js'
@@ -18,7 +18,7 @@ import { RouteTable, type RouteSpec } from './routing.js'
 import type { ApiLogger, HttpApiSettings } from './settings.js'
 
 export interface HttpApiOptions {
-  readonly agent: Agent
+  readonly agent: AgentPort
   readonly config: HttpApiSettings
   readonly logger: ApiLogger
   readonly clock?: Clock

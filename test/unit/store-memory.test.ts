@@ -1,4 +1,4 @@
-import { FakeClock } from '../../src/lib/fake-clock.js'
+import { FakeClock } from '../support/fake-clock.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { storeConformance } from '../store/conformance.js'
 

@@ -1,11 +1,11 @@
-import type { Agent } from '../../agent/agent.js'
+import type { AgentPort } from '../../agent/ports.js'
 import type { Clock } from '../../lib/clock.js'
 import type { ApiMetrics } from '../metrics.js'
 import type { HttpApiSettings } from '../settings.js'
 
 /** What the route modules get from the server. */
 export interface RouteDeps {
-  readonly agent: Agent
+  readonly agent: AgentPort
   readonly settings: HttpApiSettings
   readonly metrics: ApiMetrics
   readonly clock: Clock

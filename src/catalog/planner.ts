@@ -1,0 +1,403 @@
+/**
+ * The write planner: Consul's rules for `/v1/catalog/register` and `/v1/catalog/deregister`
+ * (consul `agent/consul/catalog_endpoint.go`, `state/catalog.go` ensureRegistrationTxn,
+ * deleteNodeTxn, deleteServiceTxn, deleteCheckTxn) turned into ONE store txn against a state.
+ *
+ * Pure and synchronous: plan against a `CatalogState`, get compares and ops back. The txn:
+ * - compares the modRevision of every key the plan read (0 for absent keys), plus `idx/services`
+ *   / `idx/checks` when it enumerated a node's or an instance's rows, and `idx/service.<name>`
+ *   when it decided a name lost its last instance;
+ * - puts or deletes only rows whose value really changes (canonical JSON compared with the stored
+ *   text): a write that changes nothing yields no ops at all, so no index moves (servers.md §1);
+ * - puts every index-table entry it touches: `nodes`, `services`, `checks`, `service.<name>` for
+ *   each name whose instances, their checks or their nodes changed, `connect.<name>` for each
+ *   name whose proxies or connect-native instances changed. A name left without instances has
+ *   its entry deleted and `service_last_extinction` put instead (Consul's extinction index), so
+ *   the index table does not grow with every name ever registered.
+ */
+import { formatGoDurationMs } from '../lib/duration.js'
+import type { Compare, Op } from '../store/store.js'
+import type { HealthCheck } from '../structs/check.js'
+import type { Service } from '../structs/service.js'
+import { CatalogRequestError } from './errors.js'
+import {
+  IDX_CHECKS,
+  IDX_NODES,
+  IDX_SERVICE_EXTINCTION,
+  IDX_SERVICES,
+  canonicalJson,
+  connectIdxName,
+  lower,
+  serviceIdxName,
+} from './keys.js'
+import type { CatalogState } from './state.js'
+import type { CatalogNode, CheckRecord, DeregisterRequest, RegisterRequest, ServiceRecord } from './types.js'
+
+export interface Plan {
+  readonly compares: readonly Compare[]
+  readonly ops: readonly Op[]
+}
+
+export interface PlanDefaults {
+  /** The datacenter a node gets when the request names none. */
+  readonly datacenter: string
+}
+
+type ServiceValue = Pick<ServiceRecord, 'node' | 'service'>
+type CheckValue = Pick<CheckRecord, 'check' | 'definition'>
+
+/** Consul's `ipaddr.IsAny`. */
+function isAnyAddress(address: string): boolean {
+  return address === '0.0.0.0' || address === '::' || address === '[::]'
+}
+
+/** go-uuid's `ParseUUID` errors, or null for a well-formed UUID. */
+function uuidProblem(id: string): string | null {
+  if (id.length !== 36) return 'uuid string is wrong length'
+  if (id[8] !== '-' || id[13] !== '-' || id[18] !== '-' || id[23] !== '-')
+    return 'uuid is improperly formatted'
+  const hex = id.replace(/-/g, '')
+  if (!/^[0-9a-fA-F]{32}$/.test(hex)) return 'encoding/hex: invalid byte'
+  return null
+}
+
+/** Go's `%q` for the ASCII texts Consul formats. */
+function q(s: string): string {
+  return JSON.stringify(s)
+}
+
+/** A working copy over the state: reads record compares, writes overlay the state. */
+class Draft {
+  readonly #state: CatalogState
+  readonly #compares = new Map<string, number>()
+  /** key → new encoded value, or null for a delete */
+  readonly #writes = new Map<string, string | null>()
+  readonly #affected: ServiceValue[] = []
+  readonly #affectedNodes = new Set<string>()
+  #nodesChanged = false
+  #servicesChanged = false
+  #checksChanged = false
+
+  constructor(state: CatalogState) {
+    this.#state = state
+  }
+
+  get keys(): CatalogState['keys'] {
+    return this.#state.keys
+  }
+
+  /** Records a compare on the key's current modRevision (0 when absent). */
+  read(key: string): void {
+    if (!this.#compares.has(key)) this.#compares.set(key, this.#state.row(key)?.modRevision ?? 0)
+  }
+
+  readIdx(name: string): void {
+    const key = this.keys.idx(name)
+    if (!this.#compares.has(key)) this.#compares.set(key, this.#state.idx(name) ?? 0)
+  }
+
+  /** The value of a row as the draft would leave it (undefined when absent). */
+  #get(key: string): unknown {
+    this.read(key)
+    const written = this.#writes.get(key)
+    if (written === null) return undefined
+    if (written !== undefined) return JSON.parse(written) as unknown
+    const row = this.#state.row(key)
+    return row === undefined ? undefined : (JSON.parse(row.value) as unknown)
+  }
+
+  getNode(key: string): CatalogNode | undefined {
+    return this.#get(key) as CatalogNode | undefined
+  }
+
+  getService(key: string): ServiceValue | undefined {
+    return this.#get(key) as ServiceValue | undefined
+  }
+
+  getCheck(key: string): CheckValue | undefined {
+    return this.#get(key) as CheckValue | undefined
+  }
+
+  /** Puts a row unless its stored value is already equal; returns whether it changed. */
+  put(key: string, value: unknown): boolean {
+    this.read(key)
+    const text = canonicalJson(value)
+    const current = this.#writes.has(key) ? this.#writes.get(key) : this.#state.row(key)?.value
+    if (current !== undefined && current !== null && canonicalJson(JSON.parse(current)) === text) return false
+    this.#writes.set(key, text)
+    return true
+  }
+
+  delete(key: string): boolean {
+    this.read(key)
+    const exists = this.#writes.has(key) ? this.#writes.get(key) !== null : this.#state.row(key) !== undefined
+    if (!exists) return false
+    this.#writes.set(key, null)
+    return true
+  }
+
+  nodeChanged(node: string): void {
+    this.#nodesChanged = true
+    this.#affectedNodes.add(lower(node))
+  }
+
+  serviceChanged(...values: (ServiceValue | undefined)[]): void {
+    this.#servicesChanged = true
+    for (const v of values) if (v !== undefined) this.#affected.push(v)
+  }
+
+  /** A check changed: its instance's name moves; a node-level check moves every name on the node. */
+  checkChanged(node: string, ...checks: (CheckValue | undefined)[]): void {
+    this.#checksChanged = true
+    for (const c of checks) {
+      if (c === undefined) continue
+      if (c.check.serviceId === '') {
+        this.#affectedNodes.add(lower(node))
+        continue
+      }
+      for (const key of [this.keys.service(node, c.check.serviceId)]) {
+        const before = this.#state.row(key)
+        if (before !== undefined) this.#affected.push(JSON.parse(before.value) as ServiceValue)
+        const after = this.#writes.get(key)
+        if (typeof after === 'string') this.#affected.push(JSON.parse(after) as ServiceValue)
+      }
+    }
+  }
+
+  /** The instances on a node as the draft leaves them (and as they were). */
+  #instancesOnNodeEitherSide(node: string): ServiceValue[] {
+    const out: ServiceValue[] = this.#state
+      .servicesOnNode(node)
+      .map((r) => ({ node: r.node, service: r.service }))
+    const prefix = this.keys.service(node, '')
+    for (const [key, v] of this.#writes) {
+      if (key.startsWith(prefix) && v !== null) out.push(JSON.parse(v) as ServiceValue)
+    }
+    return out
+  }
+
+  /** Whether any instance matching `match` exists once the draft is applied. */
+  #anyAfter(candidates: readonly ServiceRecord[], match: (s: Service) => boolean): boolean {
+    const prefix = this.keys.service('', '').slice(0, -1) // `<root>services/`
+    for (const r of candidates) {
+      const key = this.keys.service(r.node, r.service.id)
+      if (!this.#writes.has(key)) return true
+    }
+    for (const [key, v] of this.#writes) {
+      if (v !== null && key.startsWith(prefix) && match((JSON.parse(v) as ServiceValue).service)) return true
+    }
+    return false
+  }
+
+  plan(): Plan {
+    const ops: Op[] = []
+    for (const [key, v] of this.#writes) {
+      ops.push(v === null ? { type: 'delete', key } : { type: 'put', key, value: v })
+    }
+    if (ops.length === 0) return { compares: [], ops: [] }
+
+    for (const node of this.#affectedNodes) this.#affected.push(...this.#instancesOnNodeEitherSide(node))
+    const serviceNames = new Set<string>()
+    const connectNames = new Set<string>()
+    for (const { service } of this.#affected) {
+      serviceNames.add(lower(service.name))
+      if (service.connectNative) connectNames.add(lower(service.name))
+      if (
+        service.kind === 'connect-proxy' &&
+        service.proxy !== null &&
+        service.proxy.destinationServiceName !== ''
+      ) {
+        connectNames.add(lower(service.proxy.destinationServiceName))
+      }
+    }
+    const idxPuts = new Set<string>()
+    const idxDeletes = new Set<string>()
+    if (this.#nodesChanged) idxPuts.add(IDX_NODES)
+    if (this.#servicesChanged) idxPuts.add(IDX_SERVICES)
+    if (this.#checksChanged) idxPuts.add(IDX_CHECKS)
+    const settle = (idxName: string, exists: boolean): void => {
+      if (exists) {
+        idxPuts.add(idxName)
+        return
+      }
+      // The name has no instance left: its entry goes, the extinction index takes over.
+      this.readIdx(idxName)
+      if (this.#state.idx(idxName) !== undefined) idxDeletes.add(idxName)
+      idxPuts.add(IDX_SERVICE_EXTINCTION)
+    }
+    for (const name of serviceNames) {
+      settle(
+        serviceIdxName(name),
+        this.#anyAfter(this.#state.instancesOf(name), (s) => lower(s.name) === name),
+      )
+    }
+    for (const name of connectNames) {
+      const candidates = [
+        ...this.#state.proxiesFor(name),
+        ...this.#state.instancesOf(name).filter((r) => r.service.connectNative),
+      ]
+      settle(
+        connectIdxName(name),
+        this.#anyAfter(
+          candidates,
+          (s) =>
+            (s.connectNative && lower(s.name) === name) ||
+            (s.kind === 'connect-proxy' && lower(s.proxy?.destinationServiceName ?? '') === name),
+        ),
+      )
+    }
+    for (const name of idxPuts) ops.push({ type: 'put', key: this.keys.idx(name), value: '' })
+    for (const name of idxDeletes) ops.push({ type: 'delete', key: this.keys.idx(name) })
+
+    const compares: Compare[] = [...this.#compares].map(([key, value]) => ({
+      key,
+      target: 'modRevision',
+      op: '=',
+      value,
+    }))
+    return { compares, ops }
+  }
+}
+
+/** Plans a catalog register; throws `CatalogRequestError` with Consul's text when it refuses. */
+export function planRegister(state: CatalogState, req: RegisterRequest, defaults: PlanDefaults): Plan {
+  // Catalog.Register's checks, in Consul's order.
+  if (req.node === '') throw new CatalogRequestError('Must provide node')
+  if (req.id !== '') {
+    const problem = uuidProblem(req.id)
+    if (problem !== null) throw new CatalogRequestError(`Bad node ID: ${problem}`)
+  }
+  if (req.address === '' && !req.skipNodeUpdate) {
+    throw new CatalogRequestError('Must provide address if SkipNodeUpdate is not set')
+  }
+  let service: Service | null = req.service
+  if (service !== null) {
+    if (service.id === '' && service.name !== '') service = Object.freeze({ ...service, id: service.name })
+    if (service.id !== '' && service.name === '') {
+      throw new CatalogRequestError('Must provide service name (Service.Service) when service ID is provided')
+    }
+    if (isAnyAddress(service.address)) throw new CatalogRequestError('Invalid service address')
+  }
+
+  const d = new Draft(state)
+  const nodeKey = d.keys.node(req.node)
+
+  if (!req.skipNodeUpdate) {
+    const node: CatalogNode = {
+      id: req.id,
+      node: req.node,
+      address: req.address,
+      datacenter: req.datacenter !== '' ? req.datacenter : defaults.datacenter,
+      taggedAddresses: req.taggedAddresses,
+      meta: req.nodeMeta,
+    }
+    const existing = d.getNode(nodeKey)
+    if (existing === undefined || canonicalJson(existing) !== canonicalJson(node)) {
+      if (node.id !== '') {
+        const holder = state.nodeNameById(node.id)
+        if (holder !== undefined && holder !== lower(node.node)) {
+          const other = state.node(holder)?.node.node ?? holder
+          throw new CatalogRequestError(
+            `failed inserting node: node ID ${q(node.id)} for node ${q(node.node)} aliases existing node ${q(other)}`,
+          )
+        }
+      }
+      if (d.put(nodeKey, node)) d.nodeChanged(req.node)
+    }
+  }
+
+  if (service !== null) {
+    if (d.getNode(nodeKey) === undefined) {
+      throw new CatalogRequestError('failed inserting service: Missing node registration')
+    }
+    const key = d.keys.service(req.node, service.id)
+    const before = d.getService(key)
+    const after: ServiceValue = { node: before?.node ?? req.node, service }
+    if (d.put(key, after)) d.serviceChanged(before, after)
+  }
+
+  for (const input of req.checks) {
+    const checkNode = input.node !== '' ? input.node : req.node
+    if (lower(checkNode) !== lower(req.node)) {
+      throw new CatalogRequestError(`check node ${q(checkNode)} does not match node ${q(req.node)}`)
+    }
+    const checkId = input.checkId !== '' ? input.checkId : input.name
+    if (d.getNode(nodeKey) === undefined) {
+      throw new CatalogRequestError('failed inserting check: Missing node registration')
+    }
+    let serviceName = ''
+    let serviceTags: readonly string[] = []
+    if (input.serviceId !== '') {
+      const owner = d.getService(d.keys.service(req.node, input.serviceId))
+      if (owner === undefined)
+        throw new CatalogRequestError('failed inserting check: Missing service registration')
+      serviceName = owner.service.name
+      serviceTags = owner.service.tags ?? []
+    }
+    const def = input.definition
+    const check: HealthCheck = {
+      node: checkNode,
+      checkId,
+      name: input.name,
+      status: input.status === '' ? 'critical' : input.status,
+      notes: input.notes,
+      output: input.output,
+      serviceId: input.serviceId,
+      serviceName,
+      serviceTags,
+      type: def.type,
+      interval: def.intervalMs > 0 ? formatGoDurationMs(def.intervalMs) : '',
+      timeout: def.timeoutMs > 0 ? formatGoDurationMs(def.timeoutMs) : '',
+      exposedPort: 0,
+    }
+    const key = d.keys.check(req.node, checkId)
+    const before = d.getCheck(key)
+    const after: CheckValue = { check, definition: def }
+    if (d.put(key, after)) d.checkChanged(req.node, before, after)
+  }
+  return d.plan()
+}
+
+/**
+ * Plans a catalog deregister, in Consul's precedence: a ServiceID removes that instance and its
+ * checks; else a CheckID removes that check; else the node goes with everything on it. Unknown
+ * targets plan nothing.
+ */
+export function planDeregister(state: CatalogState, req: DeregisterRequest): Plan {
+  if (req.node === '') throw new CatalogRequestError('Must provide node')
+  const d = new Draft(state)
+  if (req.serviceId !== '') {
+    const key = d.keys.service(req.node, req.serviceId)
+    const before = d.getService(key)
+    if (before === undefined) return d.plan()
+    d.readIdx(IDX_CHECKS) // the instance's checks are enumerated
+    d.delete(key)
+    d.serviceChanged(before)
+    for (const c of state.checksOfInstance(req.node, req.serviceId)) {
+      const ck = d.keys.check(req.node, c.check.checkId)
+      if (d.delete(ck)) d.checkChanged(req.node, c)
+    }
+    return d.plan()
+  }
+  if (req.checkId !== '') {
+    const key = d.keys.check(req.node, req.checkId)
+    const before = d.getCheck(key)
+    if (before === undefined) return d.plan()
+    d.checkChanged(req.node, before)
+    d.delete(key)
+    return d.plan()
+  }
+  const nodeKey = d.keys.node(req.node)
+  if (d.getNode(nodeKey) === undefined) return d.plan()
+  d.readIdx(IDX_SERVICES) // the node's rows are enumerated
+  d.readIdx(IDX_CHECKS)
+  d.nodeChanged(req.node) // before the deletes: the node's instances are all affected
+  for (const s of state.servicesOnNode(req.node)) {
+    if (d.delete(d.keys.service(req.node, s.service.id))) d.serviceChanged(s)
+  }
+  for (const c of state.checksOnNode(req.node)) {
+    if (d.delete(d.keys.check(req.node, c.check.checkId))) d.checkChanged(req.node, c)
+  }
+  d.delete(nodeKey)
+  return d.plan()
+}

@@ -1,0 +1,416 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { Catalog } from '../../src/catalog/catalog.js'
+import { CatalogRequestError } from '../../src/catalog/errors.js'
+import {
+  checksInStateQuery,
+  nodeChecksQuery,
+  nodeServicesQuery,
+  nodesQuery,
+  serviceChecksQuery,
+  serviceHealthQuery,
+  serviceNodesQuery,
+  servicesQuery,
+} from '../../src/catalog/queries.js'
+import type { Store, WatchHandlers } from '../../src/store/store.js'
+import { PREFIX, chk, openCatalog, reg, settle, svc } from '../support/catalog.js'
+
+async function rejectsWith(p: Promise<unknown>, text: string): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof CatalogRequestError, String(err))
+    assert.equal(err.message, text)
+    assert.equal(err.statusCode, 500)
+    return true
+  })
+}
+
+test('catalog register creates the node, the service and its check with Consul defaults', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const w = await h.catalog.register(
+    reg('Node1', {
+      service: svc('web', { tags: ['v1'], port: 80 }),
+      checks: [chk('web alive', { serviceId: 'web' }), chk('disk')],
+    }),
+  )
+  assert.equal(w.changed, true)
+  const node = h.catalog.read(nodeServicesQuery('node1')).value
+  assert.ok(node !== null)
+  assert.equal(node.node.node.node, 'Node1')
+  assert.equal(node.node.node.datacenter, 'dc1')
+  assert.equal(node.node.createIndex, w.index)
+  assert.equal(node.services[0]?.service.id, 'web', 'Service.ID defaults to Service.Service')
+  const checks = h.catalog.read(nodeChecksQuery('NODE1')).value
+  assert.deepEqual(
+    checks.map((c) => [
+      c.check.checkId,
+      c.check.node,
+      c.check.status,
+      c.check.serviceName,
+      c.check.serviceTags,
+    ]),
+    [
+      ['disk', 'Node1', 'critical', '', []],
+      ['web alive', 'Node1', 'critical', 'web', ['v1']],
+    ],
+  )
+  assert.ok(Object.isFrozen(checks) && Object.isFrozen(checks[0]) && Object.isFrozen(checks[0]?.check))
+})
+
+test('catalog register refuses what Consul refuses, with its texts', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const c = h.catalog
+  await rejectsWith(c.register(reg('')), 'Must provide node')
+  await rejectsWith(
+    c.register(reg('n', { address: '' })),
+    'Must provide address if SkipNodeUpdate is not set',
+  )
+  await rejectsWith(c.register(reg('n', { id: 'abc' })), 'Bad node ID: uuid string is wrong length')
+  await rejectsWith(
+    c.register(reg('n', { service: svc('', { id: 'x' }) })),
+    'Must provide service name (Service.Service) when service ID is provided',
+  )
+  await rejectsWith(
+    c.register(reg('n', { service: svc('x', { address: '0.0.0.0' }) })),
+    'Invalid service address',
+  )
+  await rejectsWith(
+    c.register(reg('n', { checks: [chk('c', { serviceId: 'nope' })] })),
+    'failed inserting check: Missing service registration',
+  )
+  await rejectsWith(
+    c.register(reg('n', { address: '', skipNodeUpdate: true, service: svc('x') })),
+    'failed inserting service: Missing node registration',
+  )
+  await rejectsWith(
+    c.register(reg('n', { checks: [chk('c', { node: 'other' })] })),
+    'check node "other" does not match node "n"',
+  )
+  assert.equal(c.read(nodesQuery()).value.length, 0, 'a refused write leaves nothing behind')
+  assert.equal(await h.store.revision(), c.revision)
+})
+
+test('catalog node ID aliasing another node is refused', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const id = '11111111-2222-3333-4444-555555555555'
+  await h.catalog.register(reg('a', { id }))
+  await rejectsWith(
+    h.catalog.register(reg('b', { id })),
+    `failed inserting node: node ID "${id}" for node "b" aliases existing node "a"`,
+  )
+})
+
+test('catalog re-registering an identical service 100 times moves no index and wakes nobody', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const c = h.catalog
+  const body = reg('n1', {
+    service: svc('x', { tags: ['a'] }),
+    checks: [chk('x-check', { serviceId: 'x', status: 'passing' })],
+  })
+  await c.register(body)
+  const before = c.read(serviceHealthQuery('x'))
+  const storeRev = await h.store.revision()
+  let answered = false
+  const blocked = c.block(serviceHealthQuery('x'), { index: before.index }).then((r) => {
+    answered = true
+    return r
+  })
+  for (let i = 0; i < 100; i++) {
+    const w = await c.register(body)
+    assert.equal(w.changed, false)
+  }
+  await settle()
+  assert.equal(await h.store.revision(), storeRev, 'no txn was sent')
+  assert.equal(c.read(serviceHealthQuery('x')).index, before.index)
+  assert.equal(answered, false, 'the blocked query stays blocked')
+  await c.register(reg('n1', { service: svc('x', { tags: ['b'] }) }))
+  const r = await blocked
+  assert.ok(r.index > before.index)
+})
+
+test('catalog deregister: node alone, ServiceID, CheckID, unknown', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const c = h.catalog
+  await c.register(
+    reg('n1', {
+      service: svc('web', { id: 'web1' }),
+      checks: [chk('c1', { serviceId: 'web1' }), chk('node-check')],
+    }),
+  )
+  await c.register(reg('n1', { service: svc('db') }))
+  await c.register(reg('n2', { service: svc('web', { id: 'web2' }) }))
+
+  const none = await c.deregister({ node: 'n1', serviceId: 'nope', checkId: '' })
+  assert.equal(none.changed, false)
+  await rejectsWith(c.deregister({ node: '', serviceId: '', checkId: '' }), 'Must provide node')
+
+  await c.deregister({ node: 'N1', serviceId: 'WEB1', checkId: 'node-check' })
+  assert.deepEqual(
+    c.read(nodeChecksQuery('n1')).value.map((x) => x.check.checkId),
+    ['node-check'],
+    'ServiceID wins over CheckID; the service takes its checks with it',
+  )
+  await c.deregister({ node: 'n1', serviceId: '', checkId: 'node-check' })
+  assert.deepEqual(c.read(nodeChecksQuery('n1')).value, [])
+  await c.deregister({ node: 'n1', serviceId: '', checkId: '' })
+  assert.equal(c.read(nodeServicesQuery('n1')).value, null)
+  assert.deepEqual([...c.read(servicesQuery()).value.keys()], ['web'])
+})
+
+test('catalog indexes: per service name, per table, never 0, never backwards on delete', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const c = h.catalog
+  assert.equal(c.read(serviceNodesQuery('x')).index, 1, 'an empty catalog answers 1, not 0')
+  const wx = await c.register(reg('n1', { service: svc('x') }))
+  const wy = await c.register(reg('n1', { service: svc('y') }))
+  assert.equal(c.read(serviceNodesQuery('x')).index, wx.index, 'a write to y does not move x')
+  assert.equal(c.read(serviceNodesQuery('y')).index, wy.index)
+  assert.equal(c.read(servicesQuery()).index, wy.index)
+  const wc = await c.register(reg('n1', { checks: [chk('node-check')] }))
+  assert.equal(c.read(serviceNodesQuery('x')).index, wc.index, 'a node check moves every service on the node')
+  assert.equal(c.read(servicesQuery()).index, wy.index, 'a check does not move the services table')
+  assert.equal(c.read(nodeChecksQuery('n1')).index, wc.index)
+  const wd = await c.deregister({ node: 'n1', serviceId: 'x', checkId: '' })
+  assert.equal(
+    c.read(serviceNodesQuery('x')).index,
+    wd.index,
+    'the last instance leaving moves the index forward',
+  )
+  assert.equal(h.catalog.state.idx('service.x'), undefined, 'its index entry is gone')
+  assert.equal(h.catalog.state.idx('service_last_extinction'), wd.index)
+})
+
+test('catalog reads: tags, node-meta, passing, state, service checks, connect', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const c = h.catalog
+  await c.register(
+    reg('a', {
+      nodeMeta: { rack: 'r1' },
+      service: svc('web', { tags: ['Primary', 'v1'] }),
+      checks: [chk('wc', { serviceId: 'web', status: 'passing' })],
+    }),
+  )
+  await c.register(
+    reg('b', {
+      nodeMeta: { rack: 'r2' },
+      service: svc('web', { tags: ['v1'] }),
+      checks: [chk('wc', { serviceId: 'web', status: 'warning' })],
+    }),
+  )
+  await c.register(
+    reg('b', {
+      nodeMeta: { rack: 'r2' },
+      service: svc('web-proxy', {
+        kind: 'connect-proxy',
+        port: 21000,
+        proxy: {
+          destinationServiceName: 'web',
+          destinationServiceId: 'web',
+          localServiceAddress: '',
+          localServicePort: 0,
+          mode: '',
+          config: {},
+          upstreams: [],
+          extra: {},
+        },
+      }),
+    }),
+  )
+  const nodesOf = (xs: readonly { node: { node: { node: string } } }[]): string[] =>
+    xs.map((x) => x.node.node.node)
+  assert.deepEqual(nodesOf(c.read(serviceNodesQuery('web', { tags: ['primary'] })).value), ['a'])
+  assert.deepEqual(nodesOf(c.read(serviceNodesQuery('WEB', { tags: ['v1'] })).value), ['a', 'b'])
+  assert.deepEqual(nodesOf(c.read(serviceNodesQuery('web', { nodeMeta: [['rack', 'r2']] })).value), ['b'])
+  assert.deepEqual(nodesOf(c.read(serviceHealthQuery('web', { passing: true })).value), ['a'])
+  assert.deepEqual(
+    c.read(checksInStateQuery('warning')).value.map((x) => x.check.node),
+    ['b'],
+  )
+  assert.equal(c.read(checksInStateQuery('any')).value.length, 2)
+  assert.equal(c.read(serviceChecksQuery('web')).value.length, 2)
+  assert.deepEqual(
+    c.read(serviceNodesQuery('web', { connect: true })).value.map((x) => x.service.service.id),
+    ['web-proxy'],
+  )
+  const services = c.read(servicesQuery()).value
+  assert.deepEqual(services.get('web'), ['Primary', 'v1'])
+  assert.deepEqual(services.get('web-proxy'), [])
+  assert.deepEqual(
+    c.read(nodesQuery({ nodeMeta: [['rack', 'r1']] })).value.map((n) => n.node.node),
+    ['a'],
+  )
+})
+
+test('catalog blocking: a waiter wakes only for what it read; identical waiters share one evaluation', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const c = h.catalog
+  await c.register(reg('n1', { service: svc('x') }))
+  await c.register(reg('n2', { service: svc('y') }))
+  const idx = c.read(serviceHealthQuery('x')).index
+  const done: number[] = []
+  const waiters = Array.from({ length: 100 }, () =>
+    c.block(serviceHealthQuery('x'), { index: idx }).then((r) => {
+      done.push(r.index)
+      return r
+    }),
+  )
+  await settle()
+  const base = c.blockingStats()
+  assert.equal(base.armed, 1)
+  assert.equal(base.waiters, 100)
+  await c.register(reg('n2', { service: svc('y', { port: 1 }) }))
+  await settle()
+  assert.equal(done.length, 0, 'a change to y does not answer x')
+  assert.equal(c.blockingStats().evaluations, base.evaluations, 'nor re-evaluates it')
+  const w = await c.register(reg('n1', { service: svc('x', { port: 2 }) }))
+  const results = await Promise.all(waiters)
+  assert.equal(c.blockingStats().evaluations, base.evaluations + 1, 'one evaluation for 100 waiters')
+  assert.ok(
+    results.every((r) => r === results[0]),
+    'one shared result object',
+  )
+  assert.equal(results[0]?.index, w.index)
+  assert.equal(c.blockingStats().armed, 0)
+})
+
+test('catalog blocking: a woken query whose index did not pass re-arms; the deadline answers', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const c = h.catalog
+  await c.register(reg('n1', { service: svc('x'), checks: [] }))
+  await c.register(reg('n2'))
+  const first = c.read(nodeServicesQuery('n1'))
+  let answered = false
+  const p = c.block(nodeServicesQuery('n1'), { index: first.index, waitMs: 60_000 }).then((r) => {
+    answered = true
+    return r
+  })
+  await settle()
+  await c.register(reg('n1', { checks: [chk('c')] })) // n1's rows change, but not its node or services
+  await settle()
+  assert.equal(answered, false, 're-armed: its index did not move')
+  await h.clock.advance(59_999)
+  assert.equal(answered, false)
+  await h.clock.advance(1)
+  const r = await p
+  assert.equal(r.index, first.index, 'the deadline answers the same index')
+})
+
+test('catalog view: writes between the initial range and the watch are not lost', async (t) => {
+  let injected = false
+  const h = await openCatalog({
+    wrap: (store): Store => ({
+      revision: () => store.revision(),
+      range: async (prefix) => {
+        const r = await store.range(prefix)
+        if (!injected) {
+          injected = true
+          await store.txn({ compare: [], success: [{ type: 'put', key: `${PREFIX}/idx/nodes`, value: '' }] })
+          await store.txn({
+            compare: [],
+            success: [
+              {
+                type: 'put',
+                key: `${PREFIX}/nodes/late`,
+                value: JSON.stringify({
+                  id: '',
+                  node: 'late',
+                  address: 'x',
+                  datacenter: 'dc1',
+                  taggedAddresses: {},
+                  meta: {},
+                }),
+              },
+            ],
+          })
+        }
+        return r
+      },
+      txn: (req) => store.txn(req),
+      watch: (prefix, from, handlers) => store.watch(prefix, from, handlers),
+      grantLease: (ms) => store.grantLease(ms),
+      keepAlive: (l) => store.keepAlive(l),
+      revokeLease: (l) => store.revokeLease(l),
+      close: () => store.close(),
+    }),
+  })
+  t.after(() => h.close())
+  await settle()
+  assert.equal(h.catalog.revision, await h.store.revision())
+  assert.deepEqual(
+    h.catalog.read(nodesQuery()).value.map((n) => n.node.node),
+    ['late'],
+  )
+})
+
+test('catalog view: a cancelled watch resyncs by range and wakes every waiter', async (t) => {
+  let lose: (() => Promise<void>) | undefined
+  let cancel: (() => void) | undefined
+  const h = await openCatalog({
+    wrap: (store): Store => ({
+      revision: () => store.revision(),
+      range: (prefix) => store.range(prefix),
+      txn: (req) => store.txn(req),
+      watch: (prefix, from, hs: WatchHandlers) => {
+        const inner = store.watch(prefix, from, hs)
+        lose = () => inner.close()
+        cancel = () => {
+          hs.onCancel(new Error('connection lost'))
+        }
+        return inner
+      },
+      grantLease: (ms) => store.grantLease(ms),
+      keepAlive: (l) => store.keepAlive(l),
+      revokeLease: (l) => store.revokeLease(l),
+      close: () => store.close(),
+    }),
+  })
+  t.after(() => h.close())
+  const c = h.catalog
+  await c.register(reg('n1', { service: svc('x') }))
+  const idx = c.read(serviceNodesQuery('x')).index
+  const blocked = c.block(serviceNodesQuery('x'), { index: idx })
+  await settle()
+  await lose?.()
+  // Another server writes while this view hears nothing.
+  const other = await Catalog.open({ store: h.store, prefix: PREFIX, datacenter: 'dc1', clock: h.clock })
+  t.after(() => other.close())
+  const w = await other.register(reg('n1', { service: svc('x', { port: 9 }) }))
+  await settle()
+  assert.equal(c.read(serviceNodesQuery('x')).index, idx, 'the view missed it')
+  cancel?.()
+  const r = await blocked
+  assert.equal(c.resyncs, 1)
+  assert.equal(r.index, w.index)
+  assert.equal(r.value[0]?.service.service.port, 9)
+  assert.equal(c.revision, await h.store.revision())
+})
+
+test('catalog: two catalogs on one store (two servers) converge and never lose a write', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const other = await Catalog.open({ store: h.store, prefix: PREFIX, datacenter: 'dc1', clock: h.clock })
+  t.after(() => other.close())
+  await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      (i % 2 === 0 ? h.catalog : other).register(reg('n1', { service: svc(`s${i % 5}`, { id: `id${i}` }) })),
+    ),
+  )
+  await settle()
+  for (const c of [h.catalog, other]) {
+    assert.equal(c.read(nodeServicesQuery('n1')).value?.services.length, 20)
+    for (let k = 0; k < 5; k++) {
+      assert.equal(c.read(serviceNodesQuery(`s${k}`)).value.length, 4)
+    }
+  }
+  assert.equal(h.catalog.revision, other.revision)
+  await other.deregister({ node: 'n1', serviceId: '', checkId: '' })
+  assert.equal(h.catalog.read(nodeServicesQuery('n1')).value, null)
+})
