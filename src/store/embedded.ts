@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import type { Clock } from '../lib/clock.js'
+import { errorMessage } from '../lib/errors.js'
 import type { Logger } from '../lib/log.js'
 import { KvState, type JournalRecord, type StateSnapshot } from './kv-state.js'
 import { MemoryStore, type Journal } from './memory.js'
@@ -128,10 +129,6 @@ function defaultProcessAlive(pid: number): boolean {
   }
 }
 
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
-}
-
 class LogJournal implements Journal {
   #generation: number
   #wal: LogHandle
@@ -215,7 +212,7 @@ export async function openEmbeddedStore(dir: string, opts: EmbeddedStoreOptions)
   try {
     await fs.mkdir(dir)
   } catch (err) {
-    throw new StoreOpenError(`Failed to create store data dir ${dir}: ${errorText(err)}`, { cause: err })
+    throw new StoreOpenError(`Failed to create store data dir ${dir}: ${errorMessage(err)}`, { cause: err })
   }
   await lock(dir, fs, opts)
   held.add(dir)
@@ -229,7 +226,7 @@ export async function openEmbeddedStore(dir: string, opts: EmbeddedStoreOptions)
   } catch (err) {
     await release()
     if (err instanceof StoreOpenError) throw err
-    throw new StoreOpenError(`Failed to open store data dir ${dir}: ${errorText(err)}`, { cause: err })
+    throw new StoreOpenError(`Failed to open store data dir ${dir}: ${errorMessage(err)}`, { cause: err })
   }
 }
 
@@ -243,7 +240,7 @@ async function lock(dir: string, fs: StoreFs, opts: EmbeddedStoreOptions): Promi
       return
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new StoreOpenError(`Failed to lock store data dir ${dir}: ${errorText(err)}`, { cause: err })
+        throw new StoreOpenError(`Failed to lock store data dir ${dir}: ${errorMessage(err)}`, { cause: err })
       }
     }
     const holder = Number((await fs.readFile(path).catch(() => Buffer.from(''))).toString('utf8').trim())

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { FakeClock } from '../../src/lib/fake-clock.js'
+import { FakeClock } from '../support/fake-clock.js'
 import { openEmbeddedStore, StoreOpenError } from '../../src/store/embedded.js'
 
 const WRITER = fileURLToPath(new URL('../support/store-writer.js', import.meta.url))

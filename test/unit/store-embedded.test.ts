@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { FakeClock } from '../../src/lib/fake-clock.js'
+import { FakeClock } from '../support/fake-clock.js'
 import { openEmbeddedStore } from '../../src/store/embedded.js'
 import type { Store } from '../../src/store/store.js'
 import { storeConformance } from '../store/conformance.js'
