@@ -30,6 +30,8 @@ export interface StoreBenchResult {
   readonly etcd1: number
   readonly embedded64: number
   readonly etcd64: number
+  /** Txns per round with 1 writer and with 64. */
+  readonly counts: readonly [number, number]
   /** Every round's rates, in the order above. */
   readonly rounds: readonly (readonly [number, number, number, number])[]
 }
@@ -81,7 +83,14 @@ async function startEtcd(): Promise<EtcdMember> {
   )
   let stderr = ''
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')))
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  let spawnError: Error | undefined
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve())
+    child.once('error', (err) => {
+      spawnError = err
+      resolve()
+    })
+  })
   const client = new Etcd3({ hosts: clientUrl })
   const stop = async (): Promise<void> => {
     client.close()
@@ -95,9 +104,9 @@ async function startEtcd(): Promise<EtcdMember> {
       await client.put('bench/ready').value('1')
       return { client, stop }
     } catch (err) {
-      if (Date.now() > deadline || child.exitCode !== null) {
+      if (spawnError !== undefined || Date.now() > deadline || child.exitCode !== null) {
         await stop()
-        throw new Error(`etcd did not start: ${stderr}`, { cause: err })
+        throw new Error(`etcd did not start: ${spawnError?.message ?? stderr}`, { cause: err })
       }
       await new Promise((r) => setTimeout(r, 100))
     }
@@ -141,6 +150,7 @@ export async function storeThroughput(rounds: number, quick: boolean): Promise<S
     etcd1: median(d1),
     embedded64: median(e64),
     etcd64: median(d64),
+    counts: [one, many],
     rounds: e1.map((_, r) => [e1[r] ?? 0, d1[r] ?? 0, e64[r] ?? 0, d64[r] ?? 0] as const),
   }
 }
