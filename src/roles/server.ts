@@ -4,6 +4,7 @@
  * `-dev`) it is its own leader. Cluster membership (heartbeats, failure detection) replaces the
  * static `serfHealth` written here when client agents join.
  */
+import { join } from 'node:path'
 import type { AgentSettings } from '../agent/agent-settings.js'
 import { VIGIL_VERSION } from '../agent/agent-settings.js'
 import type { NodeInfo } from '../agent/sync/catalog-port.js'
@@ -11,6 +12,7 @@ import { Catalog } from '../catalog/catalog.js'
 import type { Clock } from '../lib/clock.js'
 import { EMPTY_DEFINITION } from '../structs/check.js'
 import type { Service } from '../structs/service.js'
+import { openEmbeddedStore } from '../store/embedded.js'
 import { MemoryStore } from '../store/memory.js'
 import type { Store } from '../store/store.js'
 
@@ -96,10 +98,21 @@ function serverService(port: number): Service {
   })
 }
 
-/** Opens the store and the catalog; the store is in memory in `-dev`. */
+/** The catalog's directory inside the agent's data dir. */
+export function catalogDataDir(dataDir: string): string {
+  return join(dataDir, 'catalog')
+}
+
+/**
+ * Opens the store and the catalog: durable in `<data-dir>/catalog` (the embedded store), in
+ * memory in `-dev` without a data dir.
+ */
 export async function startServerRole(opts: ServerRoleOptions): Promise<ServerRole> {
   const { config, clock } = opts
-  const store: Store = new MemoryStore({ clock })
+  const store: Store =
+    config.dataDir !== '' && !config.dev
+      ? await openEmbeddedStore(catalogDataDir(config.dataDir), { clock })
+      : new MemoryStore({ clock })
   const catalog = await Catalog.open({
     store,
     prefix: catalogPrefix(config.datacenter),
