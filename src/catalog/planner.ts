@@ -28,6 +28,7 @@ import {
   canonicalJson,
   connectIdxName,
   lower,
+  nodeIdxName,
   serviceIdxName,
 } from './keys.js'
 import type { CatalogState } from './state.js'
@@ -131,8 +132,13 @@ class Draft {
     return true
   }
 
-  /** The instances on a node as the draft leaves them (and as they were). */
+  /**
+   * The instances on a node as the draft leaves them (and as they were). Enumerating a node's
+   * rows compares its `node.<name>` entry, which every write to a row of the node moves: a
+   * concurrent write on the node (a new service a node check must also move) fails the txn.
+   */
   #instancesOnNodeEitherSide(node: string): ServiceValue[] {
+    this.readIdx(nodeIdxName(node))
     const out: ServiceValue[] = this.#state
       .servicesOnNode(node)
       .map((r) => ({ node: r.node, service: r.service }))
@@ -143,17 +149,27 @@ class Draft {
     return out
   }
 
-  /** Whether any instance matching `match` exists once the draft is applied. */
-  #anyAfter(candidates: readonly ServiceRecord[], match: (s: Service) => boolean): boolean {
+  /**
+   * Instances matching `match` once the draft is applied: whether the draft writes one itself
+   * (`own`: true whatever others do), whether rows it does not touch provide one (`others`),
+   * and whether it takes one away (`removes`).
+   */
+  #after(
+    candidates: readonly ServiceRecord[],
+    match: (s: Service) => boolean,
+  ): { own: boolean; others: boolean; removes: boolean } {
     const prefix = this.keys.service('', '').slice(0, -1) // `<root>services/`
-    for (const r of candidates) {
-      const key = this.keys.service(r.node, r.service.id)
-      if (!this.#writes.has(key)) return true
-    }
+    let own = false
     for (const [key, v] of this.#writes) {
-      if (v !== null && key.startsWith(prefix) && match((JSON.parse(v) as ServiceValue).service)) return true
+      if (v !== null && key.startsWith(prefix) && match((JSON.parse(v) as ServiceValue).service)) own = true
     }
-    return false
+    let others = false
+    let removes = false
+    for (const r of candidates) {
+      if (this.#writes.has(this.keys.service(r.node, r.service.id))) removes = true
+      else others = true
+    }
+    return { own, others, removes }
   }
 
   /** The stored value of a row, or the draft's when it writes one; parsed. */
@@ -184,9 +200,14 @@ class Draft {
     const affected: ServiceValue[] = []
     const affectedNodes = new Set<string>()
     const tables = new Set<string>()
+    /** Nodes whose rows change (their `node.<name>` entry moves), and those deleted. */
+    const touchedNodes = new Set<string>()
+    const deletedNodes = new Set<string>()
     for (const [key, v] of this.#writes) {
       const parsed = this.keys.parse(key)
       if (parsed === undefined || parsed.table === 'idx') continue
+      touchedNodes.add(parsed.node)
+      if (parsed.table === 'nodes' && v === null) deletedNodes.add(parsed.node)
       const stored = this.#state.row(key)
       const sides = [stored?.value, v ?? undefined].flatMap((t) =>
         t === undefined ? [] : [JSON.parse(t) as unknown],
@@ -232,20 +253,26 @@ class Draft {
     }
     const idxPuts = new Set<string>(tables)
     const idxDeletes = new Set<string>()
-    const settle = (idxName: string, exists: boolean): void => {
-      if (exists) {
+    for (const node of touchedNodes) {
+      if (!deletedNodes.has(node)) idxPuts.add(nodeIdxName(node))
+      else if (this.#state.idx(nodeIdxName(node)) !== undefined) idxDeletes.add(nodeIdxName(node))
+    }
+    const settle = (idxName: string, after: { own: boolean; others: boolean; removes: boolean }): void => {
+      // Taking an instance away without providing one, the decision "instances remain" rests on
+      // rows the draft does not write: compare the entry, which every change to them moves.
+      if (after.removes && !after.own) this.readIdx(idxName)
+      if (after.own || after.others) {
         idxPuts.add(idxName)
         return
       }
       // The name has no instance left: its entry goes, the extinction index takes over.
-      this.readIdx(idxName)
       if (this.#state.idx(idxName) !== undefined) idxDeletes.add(idxName)
       idxPuts.add(IDX_SERVICE_EXTINCTION)
     }
     for (const name of serviceNames) {
       settle(
         serviceIdxName(name),
-        this.#anyAfter(this.#state.instancesOf(name), (s) => lower(s.name) === name),
+        this.#after(this.#state.instancesOf(name), (s) => lower(s.name) === name),
       )
     }
     for (const name of connectNames) {
@@ -255,7 +282,7 @@ class Draft {
       ]
       settle(
         connectIdxName(name),
-        this.#anyAfter(
+        this.#after(
           candidates,
           (s) =>
             (s.connectNative && lower(s.name) === name) ||
@@ -384,7 +411,7 @@ export function planDeregister(state: CatalogState, req: DeregisterRequest): Pla
   if (req.serviceId !== '') {
     const key = d.keys.service(req.node, req.serviceId)
     if (d.getService(key) === undefined) return d.plan()
-    d.readIdx(IDX_CHECKS) // the instance's checks are enumerated
+    d.readIdx(nodeIdxName(req.node)) // the instance's checks are enumerated
     d.delete(key)
     for (const c of state.checksOfInstance(req.node, req.serviceId)) {
       d.delete(d.keys.check(req.node, c.check.checkId))
@@ -399,8 +426,7 @@ export function planDeregister(state: CatalogState, req: DeregisterRequest): Pla
   }
   const nodeKey = d.keys.node(req.node)
   if (d.getNode(nodeKey) === undefined) return d.plan()
-  d.readIdx(IDX_SERVICES) // the node's rows are enumerated
-  d.readIdx(IDX_CHECKS)
+  d.readIdx(nodeIdxName(req.node)) // the node's rows are enumerated
   for (const s of state.servicesOnNode(req.node)) {
     d.delete(d.keys.service(req.node, s.service.id))
   }

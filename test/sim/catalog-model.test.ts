@@ -580,3 +580,105 @@ test(`catalog model: two servers agree with the oracle; indexes and wake-ups fol
     ...(path !== undefined ? { path } : {}),
   })
 })
+
+// ---- concurrent writers ---------------------------------------------------------------------------
+
+/**
+ * Invariants of one catalog's view that hold whatever order concurrent writes committed in: rows
+ * hang together (a service has its node, a service check its service) and every name with an
+ * instance has an index entry at least as recent as each of its rows, while names without one
+ * have none.
+ */
+function assertCoherent(c: Catalog, ctx: string): void {
+  const st = c.state
+  const nodes = new Map(st.nodes().map((n) => [lc(n.node.node), n]))
+  const latest = new Map<string, number>()
+  const bump = (name: string, rev: number): void => {
+    latest.set(lc(name), Math.max(latest.get(lc(name)) ?? 0, rev))
+  }
+  for (const s of st.allServices()) {
+    const node = nodes.get(lc(s.node))
+    assert.ok(node !== undefined, `${ctx}: service ${s.service.id} without its node ${s.node}`)
+    bump(s.service.name, Math.max(s.modifyIndex, node.modifyIndex))
+  }
+  for (const ch of st.checksInStatus(undefined)) {
+    const node = nodes.get(lc(ch.check.node))
+    assert.ok(node !== undefined, `${ctx}: check ${ch.check.checkId} without its node`)
+    if (ch.check.serviceId !== '') {
+      const owner = st.service(ch.check.node, ch.check.serviceId)
+      assert.ok(
+        owner !== undefined,
+        `${ctx}: check ${ch.check.checkId} without its service ${ch.check.serviceId}`,
+      )
+      bump(owner.service.name, ch.modifyIndex)
+    } else {
+      for (const s of st.servicesOnNode(ch.check.node)) bump(s.service.name, ch.modifyIndex)
+    }
+  }
+  for (const name of ['x', 'y', 'p']) {
+    const entry = st.idx(`service.${name}`)
+    const newest = latest.get(name)
+    if (newest === undefined) assert.equal(entry, undefined, `${ctx}: service.${name} kept without instances`)
+    else {
+      assert.ok(entry !== undefined, `${ctx}: service.${name} missing`)
+      assert.ok(entry >= newest, `${ctx}: service.${name} at ${entry} behind a row at ${newest}`)
+    }
+  }
+}
+
+async function concurrentScenario(rounds: readonly (readonly Op[])[]): Promise<void> {
+  const h = await openCatalog()
+  const other = await Catalog.open({
+    store: h.store,
+    prefix: PREFIX,
+    datacenter: 'dc1',
+    clock: h.clock,
+    random: () => 0,
+  })
+  const servers = [h.catalog, other] as const
+  try {
+    for (const [i, round] of rounds.entries()) {
+      await Promise.all(
+        round.map(async (op) => {
+          if (op.kind === 'repeat') return
+          const c = servers[op.via]
+          await (op.kind === 'register' ? c.register(op.req) : c.deregister(op.req)).catch((err: unknown) => {
+            assert.ok(err instanceof CatalogRequestError, String(err))
+          })
+        }),
+      )
+      await settle()
+      assert.equal(h.catalog.revision, other.revision, `round ${i}: views at different revisions`)
+      for (const p of PROBES) {
+        assert.deepEqual(
+          p.project(h.catalog.read(p.query).value),
+          p.project(other.read(p.query).value),
+          `round ${i}: ${p.name}`,
+        )
+      }
+      assertCoherent(h.catalog, `round ${i} A`)
+      assertCoherent(other, `round ${i} B`)
+    }
+  } finally {
+    await other.close()
+    await h.close()
+  }
+}
+
+test(`catalog model: concurrent writes through two servers keep the catalog coherent (${runs} runs)`, async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.array(fc.oneof(registerArb, deregisterArb), { minLength: 2, maxLength: 4 }), {
+        minLength: 1,
+        maxLength: 8,
+      }),
+      concurrentScenario,
+    ),
+    {
+      numRuns: runs,
+      includeErrorInReport: true,
+      ...(seed !== undefined ? { seed: Number(seed) } : {}),
+      ...(path !== undefined ? { path } : {}),
+    },
+  )
+})
