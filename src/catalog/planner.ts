@@ -229,6 +229,7 @@ class Draft {
               continue
             }
             const serviceKey = this.keys.service(parsed.node, c.check.serviceId)
+            this.read(serviceKey) // the name whose entry moves is read from the instance
             const before = this.#state.row(serviceKey)
             if (before !== undefined) affected.push(JSON.parse(before.value) as ServiceValue)
             const after = this.#final(serviceKey) as ServiceValue | undefined

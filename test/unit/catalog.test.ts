@@ -465,3 +465,24 @@ test('catalog blocking at scale: 10,000 waiters over 10 queries, one change, one
   assert.equal(c.blockingStats().waiters, 0)
   t.diagnostic(`10,000 waiters answered in ${ms.toFixed(1)} ms`)
 })
+
+test('catalog: a service check removed while its service is renamed does not revive the old name', async (t) => {
+  // Shrunk from the concurrent-writers property: the check's removal was re-planned on a view
+  // where the service still had its old name, and put that name's entry after the rename.
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const c = h.catalog
+  await c.register(reg('n1', { service: svc('y', { id: 'b' }), checks: [chk('c1')] }))
+  await Promise.all([
+    c.register(reg('n1', { checks: [chk('c1', { serviceId: 'b' })] })),
+    c.register(reg('n1', { service: svc('x', { id: 'b' }) })),
+    c.deregister({ node: 'n1', serviceId: '', checkId: 'c1' }),
+  ])
+  await settle()
+  assert.deepEqual(
+    [...c.state.allServices()].map((s) => s.service.name),
+    ['x'],
+  )
+  assert.equal(c.state.idx('service.y'), undefined, 'y has no instance, so no entry')
+  assert.ok(c.state.idx('service.x') !== undefined)
+})
