@@ -31,7 +31,7 @@ import {
   servicesQuery,
   type CatalogQuery,
 } from '../../src/catalog/queries.js'
-import type { DeregisterRequest, RegisterRequest } from '../../src/catalog/types.js'
+import type { DeregisterRequest, RegisterRequest, ServiceRecord } from '../../src/catalog/types.js'
 import type { Status } from '../../src/structs/check.js'
 import { PREFIX, chk, openCatalog, reg, settle, svc } from '../support/catalog.js'
 
@@ -593,35 +593,61 @@ function assertCoherent(c: Catalog, ctx: string): void {
   const st = c.state
   const nodes = new Map(st.nodes().map((n) => [lc(n.node.node), n]))
   const latest = new Map<string, number>()
-  const bump = (name: string, rev: number): void => {
-    latest.set(lc(name), Math.max(latest.get(lc(name)) ?? 0, rev))
+  const bump = (entry: string, rev: number): void => {
+    latest.set(entry, Math.max(latest.get(entry) ?? 0, rev))
+  }
+  /** Every entry an instance's answer is indexed by: its name, and its connect side. */
+  const entriesOf = (s: ServiceRecord): string[] => {
+    const out = [`service.${lc(s.service.name)}`]
+    if (s.service.connectNative) out.push(`connect.${lc(s.service.name)}`)
+    const dest = s.service.proxy?.destinationServiceName ?? ''
+    if (s.service.kind === 'connect-proxy' && dest !== '') out.push(`connect.${lc(dest)}`)
+    return out
+  }
+  for (const n of nodes.values()) {
+    bump('nodes', n.modifyIndex)
+    bump(`node.${lc(n.node.node)}`, n.modifyIndex)
   }
   for (const s of st.allServices()) {
     const node = nodes.get(lc(s.node))
     assert.ok(node !== undefined, `${ctx}: service ${s.service.id} without its node ${s.node}`)
-    bump(s.service.name, Math.max(s.modifyIndex, node.modifyIndex))
+    bump('services', s.modifyIndex)
+    bump(`node.${lc(s.node)}`, s.modifyIndex)
+    for (const e of entriesOf(s)) bump(e, Math.max(s.modifyIndex, node.modifyIndex))
   }
   for (const ch of st.checksInStatus(undefined)) {
     const node = nodes.get(lc(ch.check.node))
     assert.ok(node !== undefined, `${ctx}: check ${ch.check.checkId} without its node`)
+    bump('checks', ch.modifyIndex)
+    bump(`node.${lc(ch.check.node)}`, ch.modifyIndex)
     if (ch.check.serviceId !== '') {
       const owner = st.service(ch.check.node, ch.check.serviceId)
       assert.ok(
         owner !== undefined,
         `${ctx}: check ${ch.check.checkId} without its service ${ch.check.serviceId}`,
       )
-      bump(owner.service.name, ch.modifyIndex)
+      for (const e of entriesOf(owner)) bump(e, ch.modifyIndex)
     } else {
-      for (const s of st.servicesOnNode(ch.check.node)) bump(s.service.name, ch.modifyIndex)
+      for (const s of st.servicesOnNode(ch.check.node)) for (const e of entriesOf(s)) bump(e, ch.modifyIndex)
     }
   }
-  for (const name of ['x', 'y', 'p']) {
-    const entry = st.idx(`service.${name}`)
+  const names = [
+    'nodes',
+    'services',
+    'checks',
+    ...NODES.map((n) => `node.${n}`),
+    ...NAMES.flatMap((n) => [`service.${n}`, `connect.${n}`]),
+  ]
+  for (const name of names) {
+    const entry = st.idx(name)
     const newest = latest.get(name)
-    if (newest === undefined) assert.equal(entry, undefined, `${ctx}: service.${name} kept without instances`)
-    else {
-      assert.ok(entry !== undefined, `${ctx}: service.${name} missing`)
-      assert.ok(entry >= newest, `${ctx}: service.${name} at ${entry} behind a row at ${newest}`)
+    if (newest === undefined) {
+      if (!['nodes', 'services', 'checks'].includes(name)) {
+        assert.equal(entry, undefined, `${ctx}: ${name} kept without rows`)
+      }
+    } else {
+      assert.ok(entry !== undefined, `${ctx}: ${name} missing`)
+      assert.ok(entry >= newest, `${ctx}: ${name} at ${entry} behind a row at ${newest}`)
     }
   }
 }
