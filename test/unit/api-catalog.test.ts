@@ -200,3 +200,13 @@ test('catalog API: a blocking health query answers when its service changes, wit
   assert.ok(Number(res.headers['x-consul-index']) > index)
   assert.equal(res.body, '[]')
 })
+
+test('catalog API: re-registering an identical service 100 times leaves health/service and its index alone', async (t) => {
+  const { app } = await start(t)
+  await put(app, '/v1/catalog/register', WEB)
+  const before = await app.inject('/v1/health/service/web')
+  for (let i = 0; i < 100; i++) assert.equal((await put(app, '/v1/catalog/register', WEB)).status, 200)
+  const after = await app.inject('/v1/health/service/web')
+  assert.equal(after.headers['x-consul-index'], before.headers['x-consul-index'])
+  assert.equal(after.body, before.body)
+})
