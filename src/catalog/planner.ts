@@ -34,6 +34,11 @@ import {
 import type { CatalogState } from './state.js'
 import type { CatalogNode, CheckRecord, DeregisterRequest, RegisterRequest, ServiceRecord } from './types.js'
 
+/**
+ * One txn. With no ops the write changes nothing at the view's revision; its compares, sent
+ * alone, confirm that the store agrees (a view behind another server's write must not turn a
+ * real change into a no-op).
+ */
 export interface Plan {
   readonly compares: readonly Compare[]
   readonly ops: readonly Op[]
@@ -194,7 +199,7 @@ class Draft {
     for (const [key, v] of this.#writes) {
       ops.push(v === null ? { type: 'delete', key } : { type: 'put', key, value: v })
     }
-    if (ops.length === 0) return { compares: [], ops: [] }
+    if (ops.length === 0) return { compares: this.#compareList(), ops: [] }
 
     // What moved: tables, and the instances whose answers changed (their names' entries move).
     const affected: ServiceValue[] = []
@@ -294,13 +299,11 @@ class Draft {
     for (const name of idxPuts) ops.push({ type: 'put', key: this.keys.idx(name), value: '' })
     for (const name of idxDeletes) ops.push({ type: 'delete', key: this.keys.idx(name) })
 
-    const compares: Compare[] = [...this.#compares].map(([key, value]) => ({
-      key,
-      target: 'modRevision',
-      op: '=',
-      value,
-    }))
-    return { compares, ops }
+    return { compares: this.#compareList(), ops }
+  }
+
+  #compareList(): Compare[] {
+    return [...this.#compares].map(([key, value]) => ({ key, target: 'modRevision', op: '=', value }))
   }
 }
 

@@ -124,7 +124,7 @@ test('catalog re-registering an identical service 100 times moves no index and w
     assert.equal(w.changed, false)
   }
   await settle()
-  assert.equal(await h.store.revision(), storeRev, 'no txn was sent')
+  assert.equal(await h.store.revision(), storeRev, 'the store revision did not move')
   assert.equal(c.read(serviceHealthQuery('x')).index, before.index)
   assert.equal(answered, false, 'the blocked query stays blocked')
   await c.register(reg('n1', { service: svc('x', { tags: ['b'] }) }))
@@ -485,4 +485,52 @@ test('catalog: a service check removed while its service is renamed does not rev
   )
   assert.equal(c.state.idx('service.y'), undefined, 'y has no instance, so no entry')
   assert.ok(c.state.idx('service.x') !== undefined)
+})
+
+test('catalog: a server whose view lags neither drops a write as a no-op nor refuses on stale rows', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  let paused = false
+  const held: (() => void)[] = []
+  const lagging = await Catalog.open({
+    store: {
+      revision: () => h.store.revision(),
+      range: (prefix) => h.store.range(prefix),
+      txn: (req) => h.store.txn(req),
+      watch: (prefix, from, hs) =>
+        h.store.watch(prefix, from, {
+          onBatch: (b) => {
+            if (paused) held.push(() => hs.onBatch(b))
+            else hs.onBatch(b)
+          },
+          onCancel: (e) => hs.onCancel(e),
+        }),
+      grantLease: (ms) => h.store.grantLease(ms),
+      keepAlive: (l) => h.store.keepAlive(l),
+      revokeLease: (l) => h.store.revokeLease(l),
+      close: () => Promise.resolve(),
+    },
+    prefix: PREFIX,
+    datacenter: 'dc1',
+    clock: h.clock,
+  })
+  t.after(() => lagging.close())
+  const v1 = reg('n1', { service: svc('web', { port: 1 }) })
+  await h.catalog.register(v1)
+  await settle()
+  paused = true
+  await h.catalog.register(reg('n1', { service: svc('web', { port: 2 }) }))
+  await h.catalog.register(reg('n1', { service: svc('db') }))
+  // The lagging view still holds port 1 and no db.
+  const again = lagging.register(v1)
+  const check = lagging.register(reg('n1', { checks: [chk('db-check', { serviceId: 'db' })] }))
+  await settle()
+  paused = false
+  for (const deliver of held.splice(0)) deliver()
+  const w = await again
+  assert.equal(w.changed, true, 'port 2 → 1 is a change')
+  await check
+  await settle()
+  assert.equal(h.catalog.read(serviceNodesQuery('web')).value[0]?.service.service.port, 1)
+  assert.equal(h.catalog.read(nodeChecksQuery('n1')).value[0]?.check.serviceName, 'db')
 })
