@@ -534,3 +534,21 @@ test('catalog: a server whose view lags neither drops a write as a no-op nor ref
   assert.equal(h.catalog.read(serviceNodesQuery('web')).value[0]?.service.service.port, 1)
   assert.equal(h.catalog.read(nodeChecksQuery('n1')).value[0]?.check.serviceName, 'db')
 })
+
+test('catalog blocking: wait defaults to 5 minutes, is clamped to 10, plus up to wait/16 of jitter', async (t) => {
+  const h = await openCatalog({ random: () => 0.5 })
+  t.after(() => h.close())
+  const c = h.catalog
+  await c.register(reg('n1'))
+  const index = c.read(nodesQuery()).index
+  const answeredAt = (waitMs: number | undefined): Promise<number> =>
+    c.block(nodesQuery(), { index, ...(waitMs === undefined ? {} : { waitMs }) }).then(() => h.clock.now())
+  const start = h.clock.now()
+  const byDefault = answeredAt(undefined)
+  const clamped = answeredAt(20 * 60_000)
+  const short = answeredAt(16_000)
+  await h.clock.advance(11 * 60_000)
+  assert.equal((await short) - start, 16_000 + 500)
+  assert.equal((await byDefault) - start, 5 * 60_000 + (0.5 * 5 * 60_000) / 16)
+  assert.equal((await clamped) - start, 10 * 60_000 + (0.5 * 10 * 60_000) / 16)
+})
