@@ -84,6 +84,7 @@ export async function answerRead<T>(
   route: string,
   query: CatalogQuery<T>,
   render: (value: T) => unknown,
+  extraHeaders: Readonly<Record<string, string>> = {},
 ): Promise<ApiResponse> {
   const catalog = catalogOf(deps)
   const consistency = parseConsistency(req.query)
@@ -115,6 +116,7 @@ export async function answerRead<T>(
       'X-Consul-KnownLeader': 'true',
       'X-Consul-LastContact': '0',
       'X-Consul-Effective-Consistency': consistency,
+      ...extraHeaders,
     },
   }
 }
