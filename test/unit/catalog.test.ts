@@ -69,6 +69,14 @@ test('catalog register refuses what Consul refuses, with its texts', async (t) =
   )
   await rejectsWith(c.register(reg('n', { id: 'abc' })), 'Bad node ID: uuid string is wrong length')
   await rejectsWith(
+    c.register(reg('n', { id: '11111111-2222-3333-4444-55555555555g' })),
+    "Bad node ID: encoding/hex: invalid byte: U+0067 'g'",
+  )
+  await rejectsWith(
+    c.register(reg('n', { id: '11111111_2222-3333-4444-555555555555' })),
+    'Bad node ID: uuid is improperly formatted',
+  )
+  await rejectsWith(
     c.register(reg('n', { service: svc('', { id: 'x' }) })),
     'Must provide service name (Service.Service) when service ID is provided',
   )
