@@ -560,3 +560,21 @@ test('catalog blocking: wait defaults to 5 minutes, is clamped to 10, plus up to
   assert.equal((await byDefault) - start, 5 * 60_000 + (0.5 * 5 * 60_000) / 16)
   assert.equal((await clamped) - start, 10 * 60_000 + (0.5 * 10 * 60_000) / 16)
 })
+
+test('catalog blocking: a burst of committed batches costs each waiting query one evaluation', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const writer = await Catalog.open({ store: h.store, prefix: PREFIX, datacenter: 'dc1', clock: h.clock })
+  t.after(() => writer.close())
+  // An index far ahead keeps the query armed through every change.
+  void h.catalog.block(nodesQuery(), { index: 1e12 })
+  await settle()
+  const before = h.catalog.blockingStats().evaluations
+  const writes = await Promise.all(Array.from({ length: 20 }, (_, i) => writer.register(reg(`n${i}`))))
+  await settle()
+  assert.equal(new Set(writes.map((w) => w.index)).size, 20, '20 revisions')
+  const evaluations = h.catalog.blockingStats().evaluations - before
+  t.diagnostic(`20 batches, ${evaluations} evaluation(s)`)
+  assert.ok(evaluations <= 2, `${evaluations} evaluations`)
+  assert.equal(h.catalog.read(nodesQuery()).value.length, 20, 'and the answer is current')
+})
