@@ -26,3 +26,12 @@ export class CatalogClosedError extends VigilError {
     super('Catalog is shutting down')
   }
 }
+
+/** A request names a datacenter this catalog cannot reach (no WAN federation). */
+export class UnknownDatacenterError extends VigilError {
+  readonly code = 'VIGIL_ERR_UNKNOWN_DATACENTER'
+  readonly statusCode = 500
+  constructor(readonly datacenter: string) {
+    super('No path to datacenter')
+  }
+}

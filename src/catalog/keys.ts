@@ -23,6 +23,14 @@ export function serviceIdxName(serviceName: string): string {
   return `service.${serviceName.toLowerCase()}`
 }
 
+/**
+ * `node.<name>`: moves with every write to one of the node's rows. Nothing reads it as an index;
+ * a write that enumerates a node's rows compares it, so it cannot miss a concurrent change there.
+ */
+export function nodeIdxName(node: string): string {
+  return `node.${node.toLowerCase()}`
+}
+
 /** `connect.<name>`: moves when a proxy for the name, or a connect-native instance, changes. */
 export function connectIdxName(serviceName: string): string {
   return `connect.${serviceName.toLowerCase()}`
