@@ -11,6 +11,8 @@ import { Agent } from '../agent/agent.js'
 import type { AgentLogger } from '../agent/agent-settings.js'
 import type { AgentCommands, AgentPort } from '../agent/ports.js'
 import { AntiEntropy } from '../agent/sync/anti-entropy.js'
+import { catalogRoutes } from '../api/routes/catalog.js'
+import { healthRoutes } from '../api/routes/health.js'
 import { startHttpApi } from '../api/server.js'
 import type { ApiLogger } from '../api/settings.js'
 import type { AgentConfig } from '../config/agent-config.js'
@@ -111,6 +113,7 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
       reload,
       clock,
       random,
+      ...(server !== null ? { catalog: server.catalog, routes: [catalogRoutes, healthRoutes] } : {}),
     })
     started.push(() => api.close())
     let stopped: Promise<void> | undefined
