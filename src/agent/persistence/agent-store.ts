@@ -78,6 +78,8 @@ export class AgentStore {
       for (const sub of ['', SERVICES, CHECKS, CHECK_STATE]) {
         await store.#fs.mkdir(join(dir, sub), { recursive: true, mode: 0o700 })
       }
+      // A directory created above exists after a power loss only once its parent is synced.
+      for (const parent of [dirname(dir), dir, join(dir, CHECKS)]) await store.#syncDir(parent)
     } catch (err) {
       throw new PersistenceError(`Failed to create data dir ${dir}: ${errorText(err)}`, { cause: err })
     }
