@@ -11,7 +11,7 @@ import {
   UnknownCheckError,
   UnknownServiceError,
 } from '../lib/errors.js'
-import { KeyedQueue, Mutex } from '../lib/keyed-queue.js'
+import { KeyedLocks } from '../lib/keyed-queue.js'
 import {
   EMPTY_DEFINITION,
   NODE_MAINTENANCE_CHECK_ID,
@@ -117,8 +117,7 @@ export class Agent {
   readonly startedAtMs: number
   readonly #log: AgentLogger
   readonly #clock: Clock
-  readonly #lock = new Mutex()
-  readonly #ttlQueue = new KeyedQueue()
+  readonly #locks = new KeyedLocks()
   readonly #store: AgentStore | null
   #shutdown: Promise<void> | undefined
   #reaper: Timer | undefined
@@ -343,13 +342,15 @@ export class Agent {
    * check are serialized so disk and memory agree on the last one.
    */
   async updateTtl(checkId: string, status: Status, output: string): Promise<void> {
+    if (this.#shutdown !== undefined) throw new ShuttingDownError()
     const store = this.#store
     if (store === null) {
       this.#applyTtl(this.#ttlEntry(checkId), status, output)
       return
     }
     this.#ttlEntry(checkId) // refuse unknown and non-TTL checks before queueing
-    await this.#ttlQueue.run(checkId, async () => {
+    await this.#locks.run([checkKey(checkId)], async () => {
+      if (this.#shutdown !== undefined) throw new ShuttingDownError()
       const entry = this.#ttlEntry(checkId)
       await store.saveTtlState({
         checkId,
@@ -445,12 +446,16 @@ export class Agent {
 
   // ---- lifecycle -----------------------------------------------------------------------------
 
-  /** Idempotent. Refuses new lifecycle work, then stops every runner and awaits them. */
+  /**
+   * Idempotent. Refuses new work at once (ShuttingDownError), waits for the work already running
+   * (registrations, TTL updates and their file writes), stops every runner and awaits them, and
+   * only then releases the data dir: nothing writes to it after this resolves.
+   */
   shutdown(): Promise<void> {
     return (this.#shutdown ??= (async () => {
       this.#log.info({}, 'Requesting shutdown')
       this.#reaper?.cancel()
-      await this.#lock.run(async () => {
+      await this.#locks.runAll(async () => {
         await this.checks.stopAll()
         await this.#store?.close()
       })
@@ -607,7 +612,7 @@ export class Agent {
 
   #exclusive<T>(task: () => T | Promise<T>): Promise<T> {
     if (this.#shutdown !== undefined) return Promise.reject(new ShuttingDownError())
-    return this.#lock.run(async () => {
+    return this.#locks.runAll(async () => {
       if (this.#shutdown !== undefined) throw new ShuttingDownError()
       return task()
     })
@@ -779,6 +784,11 @@ export class Agent {
       }
     })
   }
+}
+
+/** Lock key of a check ID (services use `service:` + ID). */
+function checkKey(checkId: string): string {
+  return `check:${checkId}`
 }
 
 type RunnerResume = NonNullable<Parameters<CheckManager['replace']>[3]>

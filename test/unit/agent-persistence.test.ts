@@ -5,11 +5,12 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import type { Agent } from '../../src/agent/agent.js'
 import { fileNameFor } from '../../src/agent/persistence/agent-store.js'
-import { PersistenceError } from '../../src/lib/errors.js'
+import { PersistenceError, ShuttingDownError } from '../../src/lib/errors.js'
 import { drainMicrotasks, FakeClock } from '../../src/lib/fake-clock.js'
 import { normalizeCheckDefinition, normalizeServiceDefinition } from '../../src/structs/normalize.js'
 import { startTestAgent } from '../support/agent-harness.js'
 import { faultyFs, type Faults } from '../support/faulty-fs.js'
+import { MemoryFs } from '../support/memory-fs.js'
 
 async function dataDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'vigil-agent-'))
@@ -163,4 +164,38 @@ test('a second agent on the same data dir refuses to start', async (t) => {
   t.after(() => first.shutdown())
   await writeFile(join(dir, 'vigil.lock'), `${process.ppid}\n`)
   await assert.rejects(boot(dir, new FakeClock()), /is in use by another vigil agent/)
+})
+
+test('after shutdown resolves nothing writes to the data dir, and new writes are refused', async () => {
+  const fs = new MemoryFs()
+  const clock = new FakeClock()
+  const agent = await boot('/data', clock, { fs })
+  await registerService(agent, { Name: 'web', Port: 80, Check: { TTL: '30s' } })
+  await registerService(agent, { Name: 'db', Port: 5432, Check: { TTL: '30s' } })
+  // Accepted before shutdown: each completes (or is refused) before the data dir is released.
+  const inFlight = [
+    agent.updateTtl('service:web', 'passing', 'a'),
+    registerService(agent, { Name: 'api', Port: 81 }),
+    agent.updateTtl('service:db', 'warning', 'b'),
+  ].map((p) =>
+    p.then(
+      () => 'done',
+      (err: unknown) => err,
+    ),
+  )
+  const stopped = agent.shutdown()
+  await assert.rejects(agent.updateTtl('service:web', 'critical', 'c'), ShuttingDownError)
+  await assert.rejects(registerService(agent, { Name: 'late', Port: 82 }), ShuttingDownError)
+  await stopped
+  const files = (): string[] =>
+    [...fs.files()].map(([path, data]) => `${path} ${data.toString('utf8')}`).sort()
+  const before = files()
+  assert.ok(!before.some((f) => f.startsWith('/data/vigil.lock')), 'the lock is released')
+  await assert.rejects(agent.updateTtl('service:web', 'critical', 'd'), ShuttingDownError)
+  await assert.rejects(agent.deregisterService('web'), ShuttingDownError)
+  for (const outcome of await Promise.all(inFlight)) {
+    assert.ok(outcome === 'done' || outcome instanceof ShuttingDownError, String(outcome))
+  }
+  await drainMicrotasks()
+  assert.deepEqual(files(), before, 'no file changed after shutdown resolved')
 })
