@@ -40,6 +40,9 @@ function newDir(): DirNode {
  * without a directory fsync reverts to the old name and the old content; a new file whose content
  * was not fsynced survives (if its name does) as an empty file.
  *
+ * With `ticks`, every operation first waits that many microtask turns, so concurrent operations
+ * (two directory fsyncs, say) complete in an order the test's random source chooses.
+ *
  * The FsPort methods of MemoryFs itself always act on the current boot. `mount()` gives the port
  * of one boot: after a power loss, that port and every handle opened through it fail with EIO, as
  * a process that died with the machine cannot write anything more.
@@ -49,8 +52,13 @@ export class MemoryFs implements FsPort {
   #boot = 0
   #ops = 0
   #powerLossAt = Infinity
+  readonly #ticks: () => number
   /** How many power losses happened. */
   powerLosses = 0
+
+  constructor(opts: { ticks?: () => number } = {}) {
+    this.#ticks = opts.ticks ?? (() => 1)
+  }
 
   /** The port of the current boot; it goes dead at the next power loss. */
   mount(): FsPort {
@@ -149,6 +157,10 @@ export class MemoryFs implements FsPort {
 
   // ---- internals -----------------------------------------------------------------------------
 
+  async #jitter(): Promise<void> {
+    for (let n = this.#ticks(); n > 0; n--) await Promise.resolve()
+  }
+
   /** Counts a mutating operation of `boot`; throws EIO if the power is gone or goes now. */
   #mutate(boot: number, syscall: string, path: string): void {
     if (boot !== this.#boot) throw errno('EIO', syscall, path)
@@ -177,7 +189,7 @@ export class MemoryFs implements FsPort {
   }
 
   async #mkdir(path: string, boot: number): Promise<unknown> {
-    await Promise.resolve()
+    await this.#jitter()
     const missing: string[] = []
     let p = path
     while (this.#lookup(p) === undefined) {
@@ -193,14 +205,14 @@ export class MemoryFs implements FsPort {
   }
 
   async #open(path: string, flags: string, boot: number): Promise<FileHandlePort> {
-    await Promise.resolve()
+    await this.#jitter()
     if (flags === 'r') {
       const node = this.#lookup(path)
       if (node === undefined) throw errno('ENOENT', 'open', path)
       return {
         writeFile: () => Promise.reject(errno('EBADF', 'write', path)),
         sync: async () => {
-          await Promise.resolve()
+          await this.#jitter()
           this.#mutate(boot, 'fsync', path)
           if (node.kind === 'dir') node.durable = new Map(node.entries)
           else node.durable = node.data
@@ -219,12 +231,12 @@ export class MemoryFs implements FsPort {
     dir.entries.set(name, file)
     return {
       writeFile: async (data) => {
-        await Promise.resolve()
+        await this.#jitter()
         this.#mutate(boot, 'write', path)
         file.data = Buffer.from(data)
       },
       sync: async () => {
-        await Promise.resolve()
+        await this.#jitter()
         this.#mutate(boot, 'fsync', path)
         file.durable = file.data
       },
@@ -233,7 +245,7 @@ export class MemoryFs implements FsPort {
   }
 
   async #rename(from: string, to: string, boot: number): Promise<void> {
-    await Promise.resolve()
+    await this.#jitter()
     const src = this.#parent(from, 'rename')
     const node = src.entries.get(basename(from))
     if (node === undefined) throw errno('ENOENT', 'rename', from)
@@ -244,7 +256,7 @@ export class MemoryFs implements FsPort {
   }
 
   async #unlink(path: string, boot: number): Promise<void> {
-    await Promise.resolve()
+    await this.#jitter()
     const dir = this.#parent(path, 'unlink')
     const node = dir.entries.get(basename(path))
     if (node === undefined) throw errno('ENOENT', 'unlink', path)
