@@ -11,6 +11,7 @@ import { normalizeCheckDefinition, normalizeServiceDefinition } from '../../src/
 import { startTestAgent } from '../support/agent-harness.js'
 import { faultyFs, type Faults } from '../support/faulty-fs.js'
 import { MemoryFs } from '../support/memory-fs.js'
+import type { FsPort } from '../../src/agent/persistence/fs-port.js'
 
 async function dataDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'vigil-agent-'))
@@ -198,4 +199,70 @@ test('after shutdown resolves nothing writes to the data dir, and new writes are
   }
   await drainMicrotasks()
   assert.deepEqual(files(), before, 'no file changed after shutdown resolved')
+})
+
+/** MemoryFs whose file fsyncs wait until released; `pending` lists the files waiting. */
+function gatedFs(): { fs: FsPort; pending: string[]; release(): void } {
+  const mem = new MemoryFs()
+  const pending: string[] = []
+  let gate: Promise<void> = Promise.resolve()
+  let open: () => void = () => {}
+  const closeGate = (): void => {
+    gate = new Promise((r) => (open = r))
+  }
+  return {
+    pending,
+    release: () => {
+      pending.length = 0
+      open()
+      closeGate()
+    },
+    fs: {
+      ...mem.mount(),
+      async open(path, flags) {
+        const fh = await mem.open(path, flags)
+        if (flags === 'r') return fh
+        return {
+          ...fh,
+          sync: async () => {
+            pending.push(path)
+            await gate
+            await fh.sync()
+          },
+        }
+      },
+      mkdir: (p) => mem.mkdir(p),
+      rename: (a, b) => mem.rename(a, b),
+      unlink: (p) => mem.unlink(p),
+      readdir: (p) => mem.readdir(p),
+      readFile: (p) => mem.readFile(p),
+      stat: (p) => mem.stat(p),
+    },
+  }
+}
+
+test('registrations of different services wait for the disk together; one service waits its turn', async (t) => {
+  const gated = gatedFs()
+  const agent = await boot('/data', new FakeClock(), { fs: gated.fs })
+  t.after(() => agent.shutdown())
+  const serviceFiles = (): number => gated.pending.filter((p) => p.startsWith('/data/services/')).length
+  const waitFor = async (cond: () => boolean): Promise<void> => {
+    for (let i = 0; i < 1000 && !cond(); i++) await drainMicrotasks(1)
+    assert.ok(cond(), `timed out; pending ${JSON.stringify(gated.pending)}`)
+  }
+  gated.release()
+  const both = [
+    registerService(agent, { Name: 'a', Port: 1, Check: { TTL: '1m' } }),
+    registerService(agent, { Name: 'b', Port: 2, Check: { TTL: '1m' } }),
+    registerService(agent, { Name: 'a', Port: 3, Check: { TTL: '1m' } }),
+  ]
+  await waitFor(() => serviceFiles() === 2)
+  await drainMicrotasks()
+  assert.equal(serviceFiles(), 2, 'a and b are on disk at once; the second a waits for the first')
+  gated.release()
+  await waitFor(() => serviceFiles() === 1)
+  gated.release()
+  await Promise.all(both)
+  assert.equal(agent.state.service('a')?.service.port, 3)
+  assert.equal(agent.state.service('b')?.service.port, 2)
 })
