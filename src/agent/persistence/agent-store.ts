@@ -101,6 +101,8 @@ export class AgentStore {
   #locked = false
   #jobs: Job[] = []
   #flushing = false
+  /** Per step index: done when the latest group finished that step. */
+  readonly #stageTails: Promise<void>[] = []
 
   private constructor(dir: string, fs: FsPort, log: RunnerLogger) {
     this.dir = dir
@@ -328,7 +330,7 @@ export class AgentStore {
     }
   }
 
-  /** Runs group commits until no commit waits. */
+  /** Starts group commits until no commit waits. */
   async #flush(): Promise<void> {
     this.#flushing = true
     try {
@@ -346,59 +348,70 @@ export class AgentStore {
 
   /**
    * One group commit: step by step, applies that step of every commit of the group (renames of
-   * fsynced temp files, unlinks) and fsyncs each changed directory once; answers each commit
-   * after its last step.
+   * fsynced temp files, unlinks), fsyncs each changed directory once, and answers each commit
+   * after its last step. Groups are pipelined: a group runs step n once its step n-1 is durable
+   * and the previous group finished step n. Resolves when the group's first step is done (the
+   * next group may start); the later steps go on meanwhile.
    */
-  async #groupCommit(group: readonly Job[]): Promise<void> {
+  #groupCommit(group: readonly Job[]): Promise<void> {
     const failed = new Map<Job, unknown>()
+    const steps = Math.max(...group.map((job) => job.steps.length))
+    let previous: Promise<void> = Promise.resolve()
+    let first: Promise<void> = Promise.resolve()
+    for (let step = 0; step < steps; step++) {
+      const ready = Promise.all([previous, this.#stageTails[step]])
+      const done = ready.then(() => this.#commitStep(group, step, failed))
+      this.#stageTails[step] = done
+      previous = done
+      if (step === 0) first = done
+    }
+    return first
+  }
+
+  /** Applies step `step` of every commit of `group` and makes it durable; never rejects. */
+  async #commitStep(group: readonly Job[], step: number, failed: Map<Job, unknown>): Promise<void> {
     const fail = (job: Job, err: unknown): void => {
       if (!failed.has(job)) failed.set(job, err)
     }
-    const steps = Math.max(...group.map((job) => job.steps.length))
-    for (let step = 0; step < steps; step++) {
-      const dirs = new Map<string, Job[]>()
-      await Promise.all(
-        group.map(async (job) => {
-          if (failed.has(job)) return
-          for (const op of job.steps[step] ?? []) {
-            try {
-              const t = job.temps.get(op)
-              if (t !== undefined) {
-                await this.#fs.rename(t.tmp, op.path)
-                t.renamed = true
-              } else {
-                await this.#fs.unlink(op.path).catch((err: unknown) => {
-                  if (!isNotFound(err)) throw err
-                })
-              }
-            } catch (err) {
-              const verb = op.kind === 'write' ? 'persist' : 'remove'
-              fail(
-                job,
-                new PersistenceError(`Failed to ${verb} ${op.path}: ${errorText(err)}`, { cause: err }),
-              )
-              return
-            }
-            const dir = dirname(op.path)
-            dirs.set(dir, [...(dirs.get(dir) ?? []), job])
-          }
-        }),
-      )
-      await Promise.all(
-        [...dirs].map(async ([dir, jobs]) => {
+    const dirs = new Map<string, Job[]>()
+    await Promise.all(
+      group.map(async (job) => {
+        if (failed.has(job)) return
+        for (const op of job.steps[step] ?? []) {
           try {
-            await this.#syncDir(dir)
+            const t = job.temps.get(op)
+            if (t !== undefined) {
+              await this.#fs.rename(t.tmp, op.path)
+              t.renamed = true
+            } else {
+              await this.#fs.unlink(op.path).catch((err: unknown) => {
+                if (!isNotFound(err)) throw err
+              })
+            }
           } catch (err) {
-            const e = new PersistenceError(`Failed to sync ${dir}: ${errorText(err)}`, { cause: err })
-            for (const job of jobs) fail(job, e)
+            const verb = op.kind === 'write' ? 'persist' : 'remove'
+            fail(job, new PersistenceError(`Failed to ${verb} ${op.path}: ${errorText(err)}`, { cause: err }))
+            return
           }
-        }),
-      )
-      for (const job of group) {
-        const err = failed.get(job)
-        if (err !== undefined) job.reject(err)
-        else if (step === job.steps.length - 1) job.resolve()
-      }
+          const dir = dirname(op.path)
+          dirs.set(dir, [...(dirs.get(dir) ?? []), job])
+        }
+      }),
+    )
+    await Promise.all(
+      [...dirs].map(async ([dir, jobs]) => {
+        try {
+          await this.#syncDir(dir)
+        } catch (err) {
+          const e = new PersistenceError(`Failed to sync ${dir}: ${errorText(err)}`, { cause: err })
+          for (const job of jobs) fail(job, e)
+        }
+      }),
+    )
+    for (const job of group) {
+      const err = failed.get(job)
+      if (err !== undefined) job.reject(err)
+      else if (step === job.steps.length - 1) job.resolve()
     }
   }
 
