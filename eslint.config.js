@@ -2,8 +2,14 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 import importX from 'eslint-plugin-import-x'
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript'
 
-/** One direction of dependency (DESIGN.md): api/cli → agent/catalog → store → structs → lib. */
+/**
+ * One direction of dependency (DESIGN.md): cli → roles → api → agent → catalog → store → structs
+ * → lib (config beside agent), and src never reaches into test/ or bench/. The filter language
+ * sits beside them: api and catalog use it, it uses lib and structs. dns sits beside api: it reads
+ * the catalog through its own port (src/dns/catalog-port.ts), uses lib and structs, roles wire it.
+ */
 const layers = [
   {
     target: './src/lib',
@@ -15,16 +21,58 @@ const layers = [
       './src/api',
       './src/config',
       './src/cli',
+      './src/filter',
+      './src/dns',
     ],
   },
   {
     target: './src/structs',
-    from: ['./src/store', './src/catalog', './src/agent', './src/api', './src/config', './src/cli'],
+    from: [
+      './src/store',
+      './src/catalog',
+      './src/agent',
+      './src/api',
+      './src/config',
+      './src/cli',
+      './src/filter',
+      './src/dns',
+    ],
   },
-  { target: './src/store', from: ['./src/catalog', './src/agent', './src/api', './src/config', './src/cli'] },
+  {
+    target: './src/store',
+    from: ['./src/catalog', './src/agent', './src/api', './src/config', './src/cli', './src/filter'],
+  },
   { target: './src/catalog', from: ['./src/agent', './src/api', './src/config', './src/cli'] },
-  { target: './src/agent', from: ['./src/api', './src/cli'] },
-  { target: './src/config', from: ['./src/api', './src/cli', './src/agent'] },
+  { target: './src/agent', from: ['./src/api', './src/cli', './src/roles'] },
+  { target: './src/config', from: ['./src/api', './src/cli', './src/agent', './src/roles'] },
+  { target: './src/api', from: ['./src/cli', './src/roles'] },
+  { target: './src/roles', from: ['./src/cli'] },
+  {
+    target: './src/filter',
+    from: [
+      './src/api',
+      './src/agent',
+      './src/cli',
+      './src/config',
+      './src/catalog',
+      './src/store',
+      './src/roles',
+    ],
+  },
+  {
+    target: './src/dns',
+    from: [
+      './src/api',
+      './src/agent',
+      './src/cli',
+      './src/config',
+      './src/roles',
+      './src/catalog',
+      './src/store',
+      './src/filter',
+    ],
+  },
+  { target: './src', from: ['./test', './bench'] },
 ]
 
 export default tseslint.config(
@@ -37,8 +85,13 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     plugins: { 'import-x': importX },
+    settings: {
+      ...importX.flatConfigs.typescript.settings,
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+    },
     rules: {
       'import-x/no-restricted-paths': ['error', { zones: layers }],
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
       '@typescript-eslint/restrict-template-expressions': [
         'error',
         { allowNumber: true, allowBoolean: true },

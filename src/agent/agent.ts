@@ -3,59 +3,25 @@ import { systemClock, type Clock } from '../lib/clock.js'
 import type { CheckRegistration, Status } from '../structs/check.js'
 import type { NormalizeContext } from '../structs/normalize.js'
 import type { ServiceRegistration } from '../structs/service.js'
+import type { AgentLogger, AgentSettings } from './agent-settings.js'
 import { CheckManager } from './checks/check-manager.js'
 import { createRunner, type RunnerFactory } from './checks/factory.js'
-import { noYield, type RunnerLogger, type YieldPoint } from './checks/runner.js'
+import type { CheckStatePort } from './checks/ports.js'
+import { noYield, type YieldPoint } from './checks/runner.js'
 import { LifecycleLocks, type AgentCore } from './core.js'
-import { LocalState, type Change } from './local/local-state.js'
+import { LocalState } from './local/local-state.js'
 import { setNodeMaintenance, setServiceMaintenance } from './maintenance.js'
 import { AgentStore } from './persistence/agent-store.js'
 import type { FsPort } from './persistence/fs-port.js'
+import type { AgentCommands, AgentPort, AgentReadModel } from './ports.js'
 import { Reaper, reapCriticalServices } from './reaper.js'
 import { deregisterCheck, deregisterService, registerCheck, registerService } from './registration.js'
 import { reload } from './reload.js'
 import { restore } from './restore.js'
-import type { LifecycleRules } from './rules.js'
 import { updateTtl } from './ttl.js'
 
-/** The logger the agent needs; pino loggers satisfy it. */
-export interface AgentLogger extends RunnerLogger {
-  child(bindings: Record<string, unknown>): AgentLogger
-}
-
-/** The part of the agent configuration the agent core reads (AgentConfig satisfies it). */
-export interface AgentSettings {
-  readonly nodeName: string
-  readonly nodeId: string
-  readonly datacenter: string
-  readonly server: boolean
-  readonly bootstrap: boolean
-  readonly dev: boolean
-  /** "" or ignored in dev mode: state is kept in memory only. */
-  readonly dataDir: string
-  readonly enableScriptChecks: boolean
-  readonly enableLocalScriptChecks: boolean
-  readonly checkOutputMaxSize: number
-  readonly discardCheckOutput: boolean
-  readonly nodeMeta: Readonly<Record<string, string>>
-  readonly bindAddr: string
-  readonly advertiseAddr: string
-  readonly ports: Readonly<{
-    serfLan: number
-    server: number
-    sidecarMinPort: number
-    sidecarMaxPort: number
-  }>
-  /** How often alias checks re-derive their status without notifications (default 1 minute). */
-  readonly aliasReconcileIntervalMs: number
-  /** Raw service definitions from config files, normalized at start. */
-  readonly services: readonly ConfigDefinition[]
-  /** Raw check definitions from config files, normalized at start. */
-  readonly checks: readonly ConfigDefinition[]
-}
-
-/** A definition from a config file, with the file it came from for error messages. */
-export type ConfigDefinition = Readonly<{ source: string; definition: unknown }>
+export type { AgentLogger, AgentSettings, ConfigDefinition } from './agent-settings.js'
+export { VIGIL_VERSION } from './agent-settings.js'
 
 export interface AgentOptions {
   readonly config: AgentSettings
@@ -66,13 +32,9 @@ export interface AgentOptions {
   readonly runnerFactory?: RunnerFactory
   /** File-system port for the data dir (tests inject faults). */
   readonly fs?: FsPort
-  /** Tests only: run with one of DESIGN.md's rules removed (see rules.ts). */
-  readonly rules?: LifecycleRules
-  /** Tests only: drops the local-state notifications it returns true for. */
-  readonly dropNotification?: (change: Change) => boolean
+  /** Local state as the check manager and its runners see it; default: the LocalState itself. */
+  readonly checkState?: (state: LocalState) => CheckStatePort
 }
-
-export const VIGIL_VERSION = '1.22.0'
 
 /**
  * The agent: wires local state, the check manager and persistence, and offers the lifecycle
@@ -85,7 +47,7 @@ export const VIGIL_VERSION = '1.22.0'
  * fsyncs) and operations on one object run in call order; restore and reload hold everything.
  * Runner results do not lock and are fenced by generation in LocalState instead.
  */
-export class Agent {
+export class Agent implements AgentPort, AgentCommands {
   readonly config: AgentSettings
   readonly state: LocalState
   readonly checks: CheckManager
@@ -110,8 +72,6 @@ export class Agent {
     this.state = new LocalState({
       nodeName: opts.config.nodeName,
       clock: this.#clock,
-      ...(opts.rules !== undefined ? { rules: opts.rules } : {}),
-      ...(opts.dropNotification !== undefined ? { dropNotification: opts.dropNotification } : {}),
       discardOutput: opts.config.discardCheckOutput,
       onStaleWrite: (checkId, generation, current) => {
         stateLog.debug(
@@ -121,14 +81,13 @@ export class Agent {
       },
     })
     this.checks = new CheckManager({
-      state: this.state,
+      state: opts.checkState?.(this.state) ?? this.state,
       clock: this.#clock,
       random: opts.random ?? Math.random,
       logger: opts.logger.child({ module: 'agent.checks' }),
       factory: opts.runnerFactory ?? createRunner,
       outputMaxSize: opts.config.checkOutputMaxSize,
       aliasReconcileMs: opts.config.aliasReconcileIntervalMs,
-      ...(opts.rules !== undefined ? { rules: opts.rules } : {}),
       yieldPoint: opts.yieldPoint ?? noYield,
     })
   }
@@ -169,6 +128,20 @@ export class Agent {
       'Agent started',
     )
     return agent
+  }
+
+  /** The read side of local state, for the API (ports.ts). */
+  get read(): AgentReadModel {
+    return this.state
+  }
+
+  /** The commands the API may give (ports.ts). */
+  get commands(): AgentCommands {
+    return this
+  }
+
+  runnerCount(): number {
+    return this.checks.size
   }
 
   /** True when registrations are kept in a data dir. */

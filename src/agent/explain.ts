@@ -3,7 +3,7 @@ import { UnknownCheckError } from '../lib/errors.js'
 import type { CheckType, Status } from '../structs/check.js'
 import { evaluateAlias } from './checks/alias-check.js'
 import type { CheckEntry } from './local/local-state.js'
-import type { LocalView } from './checks/runner.js'
+import type { LocalView } from './checks/ports.js'
 
 /** Why a check has its status: its own state and, for an alias, the chain down to the deciding checks. */
 export interface CheckExplanation {

@@ -1,4 +1,4 @@
-import { VIGIL_VERSION, type AgentSettings } from './agent.js'
+import { VIGIL_VERSION, type AgentSettings } from './agent-settings.js'
 
 /** Serf member status. */
 export type MemberStatus = 'none' | 'alive' | 'leaving' | 'left' | 'failed'

@@ -1,3 +1,4 @@
+import { errorMessage } from '../lib/errors.js'
 import type { Timer } from '../lib/clock.js'
 import type { AgentCore } from './core.js'
 import { deregisterService } from './registration.js'
@@ -25,10 +26,7 @@ export async function reapCriticalServices(core: AgentCore): Promise<void> {
     if (core.state.service(serviceId) === undefined) continue
     core.log.info({ service: serviceId }, 'Check critical for too long, deregistering service')
     await deregisterService(core, serviceId).catch((err: unknown) => {
-      core.log.error(
-        { service: serviceId, err: err instanceof Error ? err.message : String(err) },
-        'Failed to deregister a reaped service',
-      )
+      core.log.error({ service: serviceId, err: errorMessage(err) }, 'Failed to deregister a reaped service')
     })
   }
 }

@@ -4,6 +4,7 @@ import {
   MissingServiceForCheckError,
   UnknownCheckError,
   UnknownServiceError,
+  errorMessage,
 } from '../lib/errors.js'
 import type { CheckRegistration, Status } from '../structs/check.js'
 import type { ServiceRegistration } from '../structs/service.js'
@@ -274,10 +275,10 @@ async function persistOrRollback(
   try {
     await store.apply(changes)
   } catch (err) {
-    core.log.error({ err: errorText(err) }, 'Persisting failed; nothing was changed')
+    core.log.error({ err: errorMessage(err) }, 'Persisting failed; nothing was changed')
     await store.apply(previousFiles(services, checks)).catch((restoreErr: unknown) => {
       core.log.error(
-        { err: errorText(restoreErr) },
+        { err: errorMessage(restoreErr) },
         'Could not restore the previous files after a failed write',
       )
     })
@@ -304,8 +305,4 @@ function previousFiles(
 /** Checks that live in the data dir: API registrations and maintenance checks. */
 function isPersisted(entry: CheckEntry): boolean {
   return entry.source === 'remote' || entry.definition.type === 'maintenance'
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }

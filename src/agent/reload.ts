@@ -1,8 +1,8 @@
-import { ConfigError } from '../lib/errors.js'
+import { ConfigError, errorMessage } from '../lib/errors.js'
 import type { CheckRegistration } from '../structs/check.js'
 import { normalizeCheckDefinition, normalizeServiceDefinition } from '../structs/normalize.js'
 import type { ServiceRegistration } from '../structs/service.js'
-import type { AgentSettings, ConfigDefinition } from './agent.js'
+import type { AgentSettings, ConfigDefinition } from './agent-settings.js'
 import type { AgentCore } from './core.js'
 import type { CheckEntry } from './local/local-state.js'
 import {
@@ -74,7 +74,7 @@ export function normalizeConfig(
       try {
         return [fn(d.definition)]
       } catch (err) {
-        problems.push(`${d.source}: ${err instanceof Error ? err.message : String(err)}`)
+        problems.push(`${d.source}: ${errorMessage(err)}`)
         return []
       }
     })

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry, Summary } from 'prom-client'
-import type { Agent } from '../agent/agent.js'
+import type { AgentPort } from '../agent/ports.js'
 import type { Clock } from '../lib/clock.js'
 import { STATUSES } from '../structs/check.js'
 import { goMap } from './json.js'
@@ -41,7 +41,7 @@ export class ApiMetrics {
   readonly #httpSampleName: string
 
   /** `prefix` is `telemetry.metrics_prefix` (Consul's default `consul`). */
-  constructor(agent: Agent, clock: Clock, prefix: string) {
+  constructor(agent: AgentPort, clock: Clock, prefix: string) {
     this.#clock = clock
     this.#startedMs = clock.now()
     this.#readings = agentReadings(agent, prefix)
@@ -132,7 +132,7 @@ export class ApiMetrics {
   }
 }
 
-function agentReadings(agent: Agent, prefix: string): readonly Reading[] {
+function agentReadings(agent: AgentPort, prefix: string): readonly Reading[] {
   const one = (value: number): readonly Value[] => [{ labels: {}, value }]
   return [
     {
@@ -154,7 +154,7 @@ function agentReadings(agent: Agent, prefix: string): readonly Reading[] {
       kind: 'gauge',
       help: 'Services registered on this agent.',
       labelNames: [],
-      read: () => one(agent.state.serviceCount()),
+      read: () => one(agent.read.serviceCount()),
     },
     {
       name: `${prefix}.vigil.checks`,
@@ -162,7 +162,7 @@ function agentReadings(agent: Agent, prefix: string): readonly Reading[] {
       help: 'Checks registered on this agent, by status.',
       labelNames: ['status'],
       read: () => {
-        const checks = agent.state.checks()
+        const checks = agent.read.checks()
         return STATUSES.map((status) => ({
           labels: { status },
           value: checks.filter((e) => e.check.status === status).length,
@@ -174,21 +174,21 @@ function agentReadings(agent: Agent, prefix: string): readonly Reading[] {
       kind: 'gauge',
       help: 'Check runners currently running.',
       labelNames: [],
-      read: () => one(agent.checks.size),
+      read: () => one(agent.runnerCount()),
     },
     {
       name: `${prefix}.vigil.stale_writes_rejected`,
       kind: 'counter',
       help: 'Check writes rejected because a newer registration fenced their runner.',
       labelNames: [],
-      read: () => one(agent.state.stats.rejectedStaleWrites),
+      read: () => one(agent.read.stats.rejectedStaleWrites),
     },
     {
       name: `${prefix}.vigil.check_writes_applied`,
       kind: 'counter',
       help: 'Check status writes applied.',
       labelNames: [],
-      read: () => one(agent.state.stats.appliedWrites),
+      read: () => one(agent.read.stats.appliedWrites),
     },
   ]
 }

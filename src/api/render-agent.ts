@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os'
-import { VIGIL_VERSION, type Agent } from '../agent/agent.js'
+import { VIGIL_VERSION } from '../agent/agent-settings.js'
+import type { AgentPort } from '../agent/ports.js'
 import { localMember, type Member, type MemberStatus } from '../agent/member.js'
 import { buildInfo } from '../config/build-info.js'
 import { goMap } from './json.js'
@@ -35,9 +36,9 @@ export function renderMember(m: Member): WireObject {
  * `/v1/agent/self` (http-api.md §9): `Config` is the stable part clients read; `DebugConfig` is
  * a small, unstable view of the runtime configuration; no coordinates (`Coord` null).
  */
-export function renderSelf(agent: Agent, settings: HttpApiSettings): WireObject {
+export function renderSelf(agent: AgentPort, settings: HttpApiSettings): WireObject {
   const c = agent.config
-  const entries = agent.state.checks()
+  const entries = agent.read.checks()
   return {
     Config: {
       Datacenter: c.datacenter,
@@ -72,7 +73,7 @@ export function renderSelf(agent: Agent, settings: HttpApiSettings): WireObject 
         check_monitors: String(entries.filter((e) => e.definition.type === 'script').length),
         check_ttls: String(entries.filter((e) => e.definition.type === 'ttl').length),
         checks: String(entries.length),
-        services: String(agent.state.serviceCount()),
+        services: String(agent.read.serviceCount()),
       }),
       build: goMap({
         prerelease: '',

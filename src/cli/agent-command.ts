@@ -8,13 +8,12 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { pino } from 'pino'
-import { Agent } from '../agent/agent.js'
-import { startHttpApi, type HttpApi } from '../api/server.js'
 import type { AgentConfig } from '../config/agent-config.js'
 import { buildInfo } from '../config/build-info.js'
 import { loadConfig } from '../config/load.js'
-import { ConfigError } from '../lib/errors.js'
+import { ConfigError, errorMessage } from '../lib/errors.js'
 import { createLogger, LogGate, type LogDestination, type Logger } from '../lib/log.js'
+import { startNode, type VigilNode } from '../roles/node.js'
 import { formatBanner, STARTING_LINE } from './banner.js'
 import type { CliIo, Command } from './io.js'
 import { reportFlagError } from './run.js'
@@ -84,27 +83,17 @@ export async function runAgent(
   const removePid = (): void => {
     if (pidFile !== '') rmSync(pidFile, { force: true })
   }
-  let agent: Agent | undefined
-  let api: HttpApi | undefined
-  let reload: (() => Promise<void>) | undefined
+  let node: VigilNode
   try {
     if (pidFile !== '') {
       mkdirSync(dirname(pidFile), { recursive: true })
       writeFileSync(pidFile, String(hooks.pid))
     }
-    agent = await Agent.start({ config, logger })
-    const started = agent
-    reload = async (): Promise<void> => {
-      const next = loadConfig(args)
-      await started.reload(next)
-      log.info({ services: next.services.length, checks: next.checks.length }, 'Reloaded configuration')
-    }
-    api = await startHttpApi({ agent, config, logger: logger.child({ module: 'agent.http' }), reload })
-    for (const address of api.addresses) log.info({ address, network: 'tcp' }, 'Started HTTP server')
+    node = await startNode({ config, logger, loadConfig: () => loadConfig(args) })
+    for (const address of node.httpAddresses) log.info({ address, network: 'tcp' }, 'Started HTTP server')
   } catch (err) {
     gate.open()
     io.stderr.write(`==> Error starting agent: ${describeStartError(err)}\n`)
-    await agent?.shutdown()
     removePid()
     signals.dispose()
     return 1
@@ -113,20 +102,15 @@ export async function runAgent(
   if (!config.logJson) {
     const info = buildInfo()
     out.write(
-      formatBanner({ version: info.version, buildDate: info.buildDate, nodeId: agent.nodeId, config }),
+      formatBanner({ version: info.version, buildDate: info.buildDate, nodeId: node.agent.nodeId, config }),
     )
   }
   gate.open()
   log.info('Consul agent running!')
 
-  const running = { agent, api }
-  const shutdown = async (): Promise<void> => {
-    await running.api.close()
-    await running.agent.shutdown()
-  }
   let code = 1
   try {
-    code = await untilSignal(config, log, signals, shutdown, reload, (exitCode) => {
+    code = await untilSignal(config, log, signals, node.shutdown, node.reload, (exitCode) => {
       removePid()
       hooks.exit(exitCode)
     })
@@ -152,7 +136,7 @@ async function untilSignal(
     log.info({ signal: goSignalName(sig) }, 'Caught')
     if (sig === 'SIGHUP') {
       await reload().catch((err: unknown) => {
-        log.error({ error: err instanceof Error ? err.message : String(err) }, 'Failed to reload configs')
+        log.error({ error: errorMessage(err) }, 'Failed to reload configs')
       })
       continue
     }
@@ -164,7 +148,7 @@ async function untilSignal(
       shutdown().then(
         () => 'done' as const,
         (err: unknown) => {
-          log.error({ error: err instanceof Error ? err.message : String(err) }, 'Error on shutdown')
+          log.error({ error: errorMessage(err) }, 'Error on shutdown')
           return 'failed' as const
         },
       ),
@@ -266,7 +250,7 @@ function describeStartError(err: unknown): string {
     const where = e.address !== undefined ? `${e.address}:${String(e.port ?? '')}` : ''
     return `listen tcp ${where}: bind: ${known}`
   }
-  return err instanceof Error ? err.message : String(err)
+  return errorMessage(err)
 }
 
 type ListenError = NodeJS.ErrnoException & { address?: string; port?: number }

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { parseGoBool, type FlagDef, type FlagGroup, type ParsedFlags } from '../config/flags.js'
+import { errorMessage } from '../lib/errors.js'
 
 /** The flags every client command accepts. */
 export const httpApiFlags: FlagGroup = {
@@ -118,12 +119,13 @@ function readTokenFile(path: string): string {
   try {
     return readFileSync(path, 'utf8').trim()
   } catch (err) {
-    throw new ConnectionError(`Error loading token file: ${(err as Error).message}`)
+    throw new ConnectionError(`Error loading token file: ${errorMessage(err)}`)
   }
 }
 
 export interface RequestOptions {
-  readonly query?: Readonly<Record<string, string>>
+  /** A list value repeats the parameter (`node-meta=a:1&node-meta=b:2`). */
+  readonly query?: Readonly<Record<string, string | readonly string[]>>
   readonly body?: unknown
 }
 
@@ -134,7 +136,10 @@ export class ApiClient {
   /** Sends the request; resolves with the body text of a 200, else throws ApiError/ConnectionError. */
   async request(method: string, path: string, opts: RequestOptions = {}): Promise<string> {
     const url = new URL(`${this.settings.baseUrl}${path}`)
-    for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v)
+    for (const [k, v] of Object.entries(opts.query ?? {})) {
+      if (typeof v === 'string') url.searchParams.set(k, v)
+      else for (const item of v) url.searchParams.append(k, item)
+    }
     if (this.settings.datacenter !== '' && !url.searchParams.has('dc')) {
       url.searchParams.set('dc', this.settings.datacenter)
     }
@@ -157,7 +162,7 @@ export class ApiClient {
     return text
   }
 
-  async getJson(path: string, query?: Readonly<Record<string, string>>): Promise<unknown> {
+  async getJson(path: string, query?: RequestOptions['query']): Promise<unknown> {
     const text = await this.request('GET', path, query === undefined ? {} : { query })
     return JSON.parse(text) as unknown
   }
@@ -184,7 +189,7 @@ function describeFetchError(method: string, url: URL, err: unknown): string {
       detail = `dial tcp ${hostPort}: i/o timeout`
       break
     default:
-      detail = cause?.message ?? (err instanceof Error ? err.message : String(err))
+      detail = cause?.message ?? errorMessage(err)
   }
   return `${verb} ${JSON.stringify(url.toString())}: ${detail}`
 }

@@ -3,6 +3,7 @@
  * longest command name) and returns the exit code. `bin/vigil.js` calls `main`.
  */
 import { agentCommand } from './agent-command.js'
+import { catalogDatacentersCommand, catalogNodesCommand, catalogServicesCommand } from './catalog-command.js'
 import { processIo, type CliIo, type Command } from './io.js'
 import { checkExplainCommand } from './check-explain-command.js'
 import { membersCommand } from './members-command.js'
@@ -13,6 +14,9 @@ import { versionCommand } from './version-command.js'
 /** Every subcommand by its (possibly multi-word) name. */
 export const commands: Readonly<Record<string, Command>> = {
   agent: agentCommand,
+  'catalog datacenters': catalogDatacentersCommand,
+  'catalog nodes': catalogNodesCommand,
+  'catalog services': catalogServicesCommand,
   'check explain': checkExplainCommand,
   members: membersCommand,
   reload: reloadCommand,
@@ -23,6 +27,7 @@ export const commands: Readonly<Record<string, Command>> = {
 
 /** Command groups that only have subcommands, with their synopsis. */
 const groups: Readonly<Record<string, string>> = {
+  catalog: 'Interact with the catalog',
   check: 'Inspect health checks',
   services: 'Interact with services',
 }

@@ -1,4 +1,5 @@
 import type { FlagSet } from '../config/flags.js'
+import { compileGoRegexp, RegexpError, type GoRegexp } from '../filter/index.js'
 import { ApiClient, clientSettings, httpApiFlags } from './http-client.js'
 import type { Command } from './io.js'
 import { describeError, runWithFlags } from './run.js'
@@ -59,11 +60,12 @@ export const membersCommand: Command = {
         io.stderr.write(`This command takes no arguments\n`)
         return 1
       }
-      let statusRe: RegExp
+      let statusRe: GoRegexp
       try {
-        statusRe = new RegExp(String(flags.values.get('status') ?? '.*'))
+        statusRe = compileGoRegexp(String(flags.values.get('status') ?? '.*'))
       } catch (err) {
-        io.stderr.write(`Failed to compile status regexp: ${(err as Error).message}\n`)
+        if (!(err instanceof RegexpError)) throw err
+        io.stderr.write(`Failed to compile status regexp: ${err.message}\n`)
         return 1
       }
       const wan = flags.values.get('wan') === true

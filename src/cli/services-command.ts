@@ -1,6 +1,7 @@
 import type { FlagSet, ParsedFlags } from '../config/flags.js'
 import { loadServiceDefinitions } from '../config/load.js'
 import { ApiClient, clientSettings, httpApiFlags } from './http-client.js'
+import { pairs, stringFlag } from './flag-values.js'
 import type { CliIo, Command } from './io.js'
 import { describeError, runWithFlags } from './run.js'
 import { toServiceRegistrationBody } from './service-body.js'
@@ -194,11 +195,6 @@ function connect(flags: ParsedFlags, io: CliIo): ApiClient | undefined {
   }
 }
 
-function stringFlag(flags: ParsedFlags, name: string): string {
-  const v = flags.values.get(name)
-  return typeof v === 'string' ? v : ''
-}
-
 function bodyFromFlags(flags: ParsedFlags, io: CliIo): Record<string, unknown> | undefined {
   const body: Record<string, unknown> = { Name: stringFlag(flags, 'name') }
   const id = stringFlag(flags, 'id')
@@ -227,18 +223,4 @@ function bodyFromFlags(flags: ParsedFlags, io: CliIo): Record<string, unknown> |
     body['TaggedAddresses'] = addrs
   }
   return body
-}
-
-function pairs(value: unknown, flag: string, io: CliIo): Record<string, string> | undefined {
-  const out: Record<string, string> = {}
-  if (!Array.isArray(value)) return out
-  for (const pair of value as string[]) {
-    const eq = pair.indexOf('=')
-    if (eq <= 0) {
-      io.stderr.write(`Invalid ${flag} value ${JSON.stringify(pair)}: must be key=value\n`)
-      return undefined
-    }
-    out[pair.slice(0, eq)] = pair.slice(eq + 1)
-  }
-  return out
 }

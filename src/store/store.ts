@@ -11,6 +11,8 @@
  * - Revisions are never 0 and never reused, across restarts and crashes.
  * - A txn resolves only once it is durable; a rejected promise means it may or may not have
  *   committed only for `StoreUnavailableError` (the caller re-reads), never for other errors.
+ * - A txn that fails its compares runs `failure`; it moves the revision only if those ops change
+ *   something.
  * - `watch` delivers every committed change after `fromRevision`, in revision order, each
  *   revision's events together in one batch, with no gaps; when it cannot (compaction, lost
  *   connection past recovery) it calls `onCancel` and delivers nothing more.
@@ -38,7 +40,7 @@ export interface KeyValue {
 
 /**
  * A compare of one key's current state. An absent key has createRevision, modRevision and
- * version 0 and no value (a `value` compare against an absent key fails).
+ * version 0, lease null and no value (a `value` compare against an absent key fails, for `=` and `!=`).
  */
 export type Compare =
   | Readonly<{
@@ -116,4 +118,43 @@ export interface Store {
   revokeLease(lease: LeaseId): Promise<void>
   /** Idempotent. Waits for in-flight txns to finish (durable or failed), then releases files and sockets. */
   close(): Promise<void>
+}
+
+/**
+ * The store cannot say whether the operation happened (disk or connection failure): re-read
+ * before deciding. A store that hit a write failure stays unavailable until reopened.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'StoreUnavailableError'
+  }
+}
+
+/** The store is closed (or closing): the operation did not happen. */
+export class StoreClosedError extends Error {
+  constructor() {
+    super('store closed')
+    this.name = 'StoreClosedError'
+  }
+}
+
+/** A watch asked for revisions the store no longer keeps: resync with a range. */
+export class StoreCompactedError extends Error {
+  constructor(
+    readonly fromRevision: Revision,
+    /** The oldest revision a watch can start from. */
+    readonly oldestRevision: Revision,
+  ) {
+    super(`watch from revision ${fromRevision}: history before revision ${oldestRevision} is compacted`)
+    this.name = 'StoreCompactedError'
+  }
+}
+
+/** A put names a lease that does not exist (expired or revoked): the txn did not commit. */
+export class LeaseNotFoundError extends Error {
+  constructor(readonly lease: LeaseId) {
+    super(`lease ${lease} not found`)
+    this.name = 'LeaseNotFoundError'
+  }
 }

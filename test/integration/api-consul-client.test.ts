@@ -9,7 +9,8 @@ import type { HttpApiSettings } from '../../src/api/settings.js'
 import { loadConfig } from '../../src/config/load.js'
 import { systemClock } from '../../src/lib/clock.js'
 import { silentLogger, testSettings } from '../support/agent-harness.js'
-import { apiSettings } from '../support/api-harness.js'
+import { apiSettings, startBlocked } from '../support/api-harness.js'
+import { within } from '../support/wait.js'
 
 type Json = Record<string, unknown>
 
@@ -205,7 +206,7 @@ test('agent health by id and name through node-consul: codes, reasons and text b
 })
 
 test('blocking service/:id with hash wakes on a change (node-consul request path)', async (t) => {
-  const { consul, raw } = await startApi(t)
+  const { agent, consul, raw } = await startApi(t)
   await consul.agent.service.register({ name: 'web', id: 'web1', port: 1 })
   const get = (query: Record<string, string> = {}): Promise<PapiRequest['res']> =>
     raw._get({ name: 'service', path: '/agent/service/{id}', params: { id: 'web1' }, query }, keepResponse)
@@ -216,10 +217,10 @@ test('blocking service/:id with hash wakes on a change (node-consul request path
   const timedOut = await get({ hash, wait: '50ms' })
   assert.equal(timedOut.headers['x-consul-contenthash'], hash)
 
-  const blocked = get({ hash, wait: '30s' })
-  await new Promise((r) => setTimeout(r, 100))
+  const blocked = await startBlocked(agent, () => get({ hash, wait: '30s' }))
   await consul.agent.service.register({ name: 'web', id: 'web1', port: 2 })
-  const woke = await blocked
+  // Well before the 30s wait: the change woke it.
+  const woke = await within(blocked.response, 10_000, 'the answer to the change')
   assert.equal((woke.body as Json)['Port'], 2)
   assert.notEqual(woke.headers['x-consul-contenthash'], hash)
 })
@@ -311,15 +312,14 @@ test('raw HTTP: status lines, headers and bodies as Consul sends them', async (t
 })
 
 test('close() answers in-flight blocking queries, waits for them and is idempotent', async (t) => {
-  const { http, port } = await startApi(t)
+  const { agent, http, port } = await startApi(t)
   const base = `http://127.0.0.1:${port}`
   await fetch(`${base}/v1/agent/service/register`, { method: 'PUT', body: '{"Name":"web"}' })
   const hash = (await fetch(`${base}/v1/agent/service/web`)).headers.get('x-consul-contenthash') ?? ''
   const started = Date.now()
-  const blocked = fetch(`${base}/v1/agent/service/web?hash=${hash}&wait=60s`)
-  await new Promise((r) => setTimeout(r, 100))
+  const blocked = await startBlocked(agent, () => fetch(`${base}/v1/agent/service/web?hash=${hash}&wait=60s`))
   const closing = http.close()
-  const res = await blocked
+  const res = await within(blocked.response, 5_000, 'the answer on close')
   assert.equal(res.status, 200)
   assert.equal(((await res.json()) as Json)['ID'], 'web')
   await closing

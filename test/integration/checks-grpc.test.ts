@@ -4,8 +4,16 @@ import * as grpc from '@grpc/grpc-js'
 import { GrpcRunner } from '../../src/agent/checks/grpc-check.js'
 import type { SocketRunnerOptions } from '../../src/agent/checks/tcp-check.js'
 import type { CheckDefinition } from '../../src/structs/check.js'
-import { eventually, firstWrite, runnerContext, type Write } from '../support/runner-context.js'
+import { CountingClock } from '../support/counting-clock.js'
+import {
+  eventually,
+  firstWrite,
+  runnerContext,
+  type RunnerContextOptions,
+  type Write,
+} from '../support/runner-context.js'
 import { closedTcpPort, SERVER_CERT, SERVER_KEY, startSilentTcp } from '../support/sockets.js'
+import { settleEventLoop } from '../support/wait.js'
 
 const SERVING = 1
 const NOT_SERVING = 2
@@ -57,8 +65,12 @@ async function startServer(t: TestContext, handler: Handler, opts: { tls?: boole
   return port
 }
 
-function grpcRunner(def: Partial<CheckDefinition>, opts?: SocketRunnerOptions) {
-  const { ctx, sink } = runnerContext({ type: 'grpc', timeoutMs: 2_000, ...def })
+function grpcRunner(
+  def: Partial<CheckDefinition>,
+  opts?: SocketRunnerOptions,
+  context?: RunnerContextOptions,
+) {
+  const { ctx, sink } = runnerContext({ type: 'grpc', timeoutMs: 2_000, ...def }, context)
   return { runner: new GrpcRunner(ctx, opts), sink }
 }
 
@@ -184,15 +196,22 @@ test('grpc runner stop during an in-flight call resolves promptly and writes not
     call.on('cancelled', () => cancelled.push(true))
     entered()
   })
-  const { runner, sink } = grpcRunner({ grpc: `127.0.0.1:${port}`, timeoutMs: 10_000, intervalMs: 50 })
+  const clock = new CountingClock()
+  const { runner, sink } = grpcRunner(
+    { grpc: `127.0.0.1:${port}`, timeoutMs: 10_000, intervalMs: 50 },
+    undefined,
+    { clock },
+  )
   t.after(() => runner.stop())
   runner.start()
   await inCall
   const started = Date.now()
   await runner.stop()
   assert.ok(Date.now() - started < 1_000, 'stop waited for the timeout')
+  assert.equal(clock.pendingTimers(), 0, 'a timer outlives stop')
   await eventually(() => cancelled.length === 1, 2_000, 'the server to see the call cancelled')
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  // No timer and the call cancelled: nothing is left that could write.
+  await settleEventLoop()
   assert.deepEqual(sink.writes, [])
 })
 
@@ -202,7 +221,8 @@ test('grpc runner probes again every interval on a fresh connection', async (t) 
     peers.add(call.getPeer())
     callback(null, Buffer.from([0x08, SERVING]))
   })
-  const { runner, sink } = grpcRunner({ grpc: `127.0.0.1:${port}`, intervalMs: 20 })
+  const clock = new CountingClock()
+  const { runner, sink } = grpcRunner({ grpc: `127.0.0.1:${port}`, intervalMs: 20 }, undefined, { clock })
   t.after(() => runner.stop())
   runner.start()
   await sink.waitFor(3)
@@ -210,6 +230,8 @@ test('grpc runner probes again every interval on a fresh connection', async (t) 
   const count = sink.writes.length
   assert.ok(sink.writes.every((w) => w.status === 'passing'))
   assert.ok(peers.size >= 3, `expected a new connection per probe, saw ${peers.size}`)
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  // No next probe is scheduled: nothing is left that could write.
+  assert.equal(clock.pendingTimers(), 0, 'a timer outlives stop')
+  await settleEventLoop()
   assert.equal(sink.writes.length, count)
 })

@@ -4,7 +4,15 @@ import net from 'node:net'
 import { test, type TestContext } from 'node:test'
 import { H2PingRunner } from '../../src/agent/checks/h2ping-check.js'
 import type { CheckDefinition } from '../../src/structs/check.js'
-import { eventually, firstWrite, runnerContext, type Write } from '../support/runner-context.js'
+import { CountingClock } from '../support/counting-clock.js'
+import {
+  eventually,
+  firstWrite,
+  runnerContext,
+  type RunnerContextOptions,
+  type Write,
+} from '../support/runner-context.js'
+import { settleEventLoop } from '../support/wait.js'
 import { closedTcpPort, SERVER_CERT, SERVER_KEY, startSilentTcp } from '../support/sockets.js'
 
 /** An HTTP/2 server (h2c or TLS) counting the sessions it has open. */
@@ -28,8 +36,11 @@ async function startHttp2(
   return { port: (server.address() as net.AddressInfo).port, open }
 }
 
-function h2pingRunner(def: Partial<CheckDefinition>) {
-  const { ctx, sink } = runnerContext({ type: 'h2ping', timeoutMs: 2_000, h2pingUseTls: true, ...def })
+function h2pingRunner(def: Partial<CheckDefinition>, context?: RunnerContextOptions) {
+  const { ctx, sink } = runnerContext(
+    { type: 'h2ping', timeoutMs: 2_000, h2pingUseTls: true, ...def },
+    context,
+  )
   return { runner: new H2PingRunner(ctx), sink }
 }
 
@@ -98,18 +109,24 @@ test('h2ping check reports a malformed target as a dial error', async (t) => {
 
 test('h2ping runner stop during an in-flight ping resolves promptly, closes the connection, writes nothing', async (t) => {
   const { port, open } = await startSilentTcp(t)
-  const { runner, sink } = h2pingRunner({
-    h2ping: `127.0.0.1:${port}`,
-    h2pingUseTls: false,
-    timeoutMs: 10_000,
-  })
+  const clock = new CountingClock()
+  const { runner, sink } = h2pingRunner(
+    {
+      h2ping: `127.0.0.1:${port}`,
+      h2pingUseTls: false,
+      timeoutMs: 10_000,
+    },
+    { clock },
+  )
   t.after(() => runner.stop())
   runner.start()
   await eventually(() => open.size === 1, 2_000, 'the probe to connect')
   const started = Date.now()
   await runner.stop()
   assert.ok(Date.now() - started < 1_000, 'stop waited for the timeout')
+  assert.equal(clock.pendingTimers(), 0, 'a timer outlives stop')
   await eventually(() => open.size === 0, 1_000, 'the probe connection to close')
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  // No timer and the connection closed: nothing is left that could write.
+  await settleEventLoop()
   assert.deepEqual(sink.writes, [])
 })

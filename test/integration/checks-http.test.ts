@@ -6,7 +6,7 @@ import { test, type TestContext } from 'node:test'
 import type { TLSSocket } from 'node:tls'
 import { HttpRunner, type HttpRunnerOptions } from '../../src/agent/checks/http-check.js'
 import type { Clock } from '../../src/lib/clock.js'
-import { FakeClock } from '../../src/lib/fake-clock.js'
+import { FakeClock } from '../support/fake-clock.js'
 import type { CheckDefinition } from '../../src/structs/check.js'
 import {
   eventually,
@@ -17,6 +17,7 @@ import {
   type Write,
 } from '../support/runner-context.js'
 import { closedTcpPort, SERVER_CERT, SERVER_KEY } from '../support/sockets.js'
+import { settleEventLoop } from '../support/wait.js'
 
 function makeRunner(
   def: Partial<CheckDefinition>,
@@ -323,7 +324,8 @@ test('http check stop during a blocked request resolves promptly, closes the soc
   assert.equal(clock.pendingTimers(), 0)
   await within(serverSawClose, 1_000, 'server-side close')
   await clock.advance(120_000)
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  // No timer and the socket closed: nothing is left that could write.
+  await settleEventLoop()
   assert.deepEqual(sink.writes, [])
 })
 
@@ -339,7 +341,7 @@ test('http check stop between probes leaves no timer and no more writes', async 
   await runner.stop()
   assert.equal(clock.pendingTimers(), 0)
   await clock.advance(60_000)
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  await settleEventLoop()
   assert.equal(sink.writes.length, 1)
   assert.equal(srv.seen.length, 1)
 })

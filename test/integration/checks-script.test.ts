@@ -5,9 +5,17 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { ScriptRunner } from '../../src/agent/checks/script-check.js'
 import type { CheckDefinition } from '../../src/structs/check.js'
-import { eventually, firstWrite, runnerContext, type Write } from '../support/runner-context.js'
+import { CountingClock } from '../support/counting-clock.js'
+import {
+  eventually,
+  firstWrite,
+  runnerContext,
+  type RunnerContextOptions,
+  type Write,
+} from '../support/runner-context.js'
+import { settleEventLoop } from '../support/wait.js'
 
-function scriptRunner(def: Partial<CheckDefinition>, opts: { outputMaxSize?: number } = {}) {
+function scriptRunner(def: Partial<CheckDefinition>, opts: RunnerContextOptions = {}) {
   const { ctx, sink } = runnerContext({ type: 'script', timeoutMs: 5_000, ...def }, opts)
   return { runner: new ScriptRunner(ctx), sink }
 }
@@ -171,10 +179,14 @@ test('script runner stop kills a running script and resolves only after it exite
   const dir = tempDir(t)
   let pids: number[] = []
   reap(t, () => pids)
-  const { runner, sink } = scriptRunner({
-    args: sh(`sleep 30 & echo "pid=$$ pid=$!" > ${dir}/pids.tmp; mv ${dir}/pids.tmp ${dir}/pids; wait`),
-    timeoutMs: 10_000,
-  })
+  const clock = new CountingClock()
+  const { runner, sink } = scriptRunner(
+    {
+      args: sh(`sleep 30 & echo "pid=$$ pid=$!" > ${dir}/pids.tmp; mv ${dir}/pids.tmp ${dir}/pids; wait`),
+      timeoutMs: 10_000,
+    },
+    { clock },
+  )
   t.after(() => runner.stop())
   runner.start()
   await eventually(
@@ -195,19 +207,24 @@ test('script runner stop kills a running script and resolves only after it exite
   await runner.stop()
   assert.ok(Date.now() - started < 1_000, 'stop waited for the timeout')
   assert.ok(processGone(script), 'the script still runs after stop resolved')
+  assert.equal(clock.pendingTimers(), 0, 'a timer outlives stop')
   await eventually(() => processGone(grandchild), 2_000, 'the grandchild to be killed')
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  // No timer and no process left: nothing is left that could write.
+  await settleEventLoop()
   assert.deepEqual(sink.writes, [])
 })
 
 test('script runner probes again every interval and stops cleanly between probes', async (t) => {
-  const { runner, sink } = scriptRunner({ args: sh('echo tick'), intervalMs: 20 })
+  const clock = new CountingClock()
+  const { runner, sink } = scriptRunner({ args: sh('echo tick'), intervalMs: 20 }, { clock })
   t.after(() => runner.stop())
   runner.start()
   await sink.waitFor(3)
   await runner.stop()
   const count = sink.writes.length
   assert.ok(sink.writes.every((w) => w.status === 'passing' && w.output === 'tick\n'))
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  // No next probe is scheduled: nothing is left that could write.
+  assert.equal(clock.pendingTimers(), 0, 'a timer outlives stop')
+  await settleEventLoop()
   assert.equal(sink.writes.length, count)
 })

@@ -8,7 +8,7 @@ import type { Runner } from '../../src/agent/checks/runner.js'
 import { TcpRunner, type SocketRunnerOptions } from '../../src/agent/checks/tcp-check.js'
 import { UdpRunner } from '../../src/agent/checks/udp-check.js'
 import type { Clock } from '../../src/lib/clock.js'
-import { FakeClock } from '../../src/lib/fake-clock.js'
+import { FakeClock } from '../support/fake-clock.js'
 import type { CheckDefinition } from '../../src/structs/check.js'
 import {
   firstWrite,
@@ -18,6 +18,7 @@ import {
   type Write,
 } from '../support/runner-context.js'
 import { closedTcpPort, SERVER_CERT, SERVER_KEY } from '../support/sockets.js'
+import { settleEventLoop, waitFor } from '../support/wait.js'
 
 type Kind = 'tcp' | 'udp'
 
@@ -297,7 +298,8 @@ test('tcp check stop during a blocked TLS handshake resolves promptly, closes th
   assert.equal(clock.pendingTimers(), 0)
   await within(serverSawClose, 1_000, 'server-side close')
   await clock.advance(120_000)
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  // No timer and the socket closed: nothing is left that could write.
+  await settleEventLoop()
   assert.deepEqual(sink.writes, [])
 })
 
@@ -331,7 +333,7 @@ test('tcp check stop between probes leaves no timer and no more writes', async (
   await runner.stop()
   assert.equal(clock.pendingTimers(), 0)
   await clock.advance(60_000)
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  await settleEventLoop()
   assert.equal(sink.writes.length, 1)
   assert.equal(srv.accepted.length, 1)
 })
@@ -391,15 +393,15 @@ test('udp check stop while waiting for a reply resolves promptly, closes the soc
   t.after(() => runner.stop())
   runner.start()
   await clock.advance(0)
-  const deadline = Date.now() + 2_000
-  while (srv.received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+  await waitFor(() => srv.received.length > 0, { timeoutMs: 2_000, what: 'the probe datagram' })
   assert.equal(srv.received.length, 1)
   const probePort = srv.senders[0]!.port
   await within(runner.stop(), 500, 'stop')
   assert.equal(clock.pendingTimers(), 0)
   assert.equal(await udpPortClosed(probePort), true, 'the probe socket is closed')
   await clock.advance(120_000)
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  // No timer and the socket closed: nothing is left that could write.
+  await settleEventLoop()
   assert.deepEqual(sink.writes, [])
 })
 

@@ -4,17 +4,19 @@ import fc from 'fast-check'
 import type { Agent } from '../../src/agent/agent.js'
 import { createRunner, type RunnerFactory } from '../../src/agent/checks/factory.js'
 import type { CheckEntry } from '../../src/agent/local/local-state.js'
-import { FakeClock } from '../../src/lib/fake-clock.js'
+import { FakeClock } from '../support/fake-clock.js'
 import type { Status } from '../../src/structs/check.js'
 import { startTestAgent } from '../support/agent-harness.js'
 import { MemoryFs } from '../support/memory-fs.js'
+import { droppingNotifications } from '../support/pre-fix.js'
 import { normalizeServiceDefinition } from '../../src/structs/normalize.js'
 import { checkRegistration, serviceRegistration } from '../support/records.js'
 
 /**
  * Model-based property test (seed-race.md S7): random sequences of registrations,
  * re-registrations, deregistrations, status changes, maintenance, sidecars and agent restarts,
- * run concurrently under fast-check's scheduler, with a fault injector that drops notifications.
+ * run concurrently under fast-check's scheduler, with a fault injector that drops notifications
+ * (a wrapper of the check-state port the runners subscribe through).
  * At every quiescent point each alias equals an independent oracle of its target's aggregate.
  *
  * Runs: VIGIL_SIM_RUNS (default 2000; `npm run soak` sets 100000). On failure fast-check prints
@@ -150,11 +152,12 @@ async function startWorld(world: Omit<World, 'agent'> & { agent?: Agent }, s: fc
     settings: { dev: false, dataDir: '/data', aliasReconcileIntervalMs: RECONCILE_MS },
     yieldPoint: (label) => s.schedule(Promise.resolve(), label),
     runnerFactory: factory,
-    dropNotification: () => {
-      if (!world.dropping) return false
-      world.dropped++
-      return true
-    },
+    checkState: (state) =>
+      droppingNotifications(state, () => {
+        if (!world.dropping) return false
+        world.dropped++
+        return true
+      }),
   })
 }
 

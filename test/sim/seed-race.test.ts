@@ -3,16 +3,18 @@ import { test } from 'node:test'
 import type { Agent } from '../../src/agent/agent.js'
 import type { RunnerFactory } from '../../src/agent/checks/factory.js'
 import { createRunner } from '../../src/agent/checks/factory.js'
-import type { CheckSink } from '../../src/agent/local/local-state.js'
-import { RULES, type LifecycleRules } from '../../src/agent/rules.js'
-import { drainMicrotasks, FakeClock } from '../../src/lib/fake-clock.js'
+import type { CheckSink } from '../../src/agent/checks/ports.js'
 import { startTestAgent } from '../support/agent-harness.js'
+import { drainMicrotasks, FakeClock } from '../support/fake-clock.js'
 import { Gates } from '../support/gates.js'
+import { droppingNotifications, NO_RECONCILE_MS, preFix, type PreFixRules } from '../support/pre-fix.js'
 import { checkRegistration, serviceRegistration } from '../support/records.js'
 
 /**
  * The seed race (seed-race.md §4–§5), replayed step by step against the real Agent, CheckManager,
  * LocalState and AliasRunner, with a fake clock and gates at the lifecycle's yield points.
+ * A rule is taken away by wrapping the ports the real code is given (test/support/pre-fix.ts),
+ * never by a switch in src/.
  */
 
 const U = 'service:web'
@@ -20,12 +22,17 @@ const A = 'service:web-sidecar-proxy:2'
 const R1_WRITE = `alias.beforeWrite:${A}`
 const BEFORE_START = `registry.beforeStart:${A}`
 
-const PRE_FIX: LifecycleRules = {
-  stopAwaits: false,
-  fencing: false,
-  reconcile: false,
-  unsubscribeByIdentity: false,
-  cowSnapshots: true,
+/** What a run takes away: Consul 1.5.0 behaviours, and the reconcile timer (by its setting). */
+interface Variant extends PreFixRules {
+  readonly noReconcile?: boolean
+}
+
+const VIGIL: Variant = {}
+const PRE_FIX: Variant = {
+  stopReturnsAtOnce: true,
+  unfencedWrites: true,
+  keyedSubscriptions: true,
+  noReconcile: true,
 }
 
 const webRegistration = serviceRegistration('web', [
@@ -49,15 +56,22 @@ interface Fixture {
 }
 
 /** Step 0: U critical, A critical, R1 subscribed (seed-race.md §5, Fixture). */
-async function fixture(rules: LifecycleRules): Promise<Fixture> {
+async function fixture(variant: Variant): Promise<Fixture> {
   const clock = new FakeClock()
   const gates = new Gates()
   const aliasSinks: CheckSink[] = []
+  const { runnerFactory, checkState } = preFix(variant, createRunner)
   const factory: RunnerFactory = (ctx) => {
     if (ctx.definition.type === 'alias') aliasSinks.push(ctx.sink)
-    return createRunner(ctx)
+    return runnerFactory(ctx)
   }
-  const agent = await startTestAgent({ clock, yieldPoint: gates.yieldPoint, rules, runnerFactory: factory })
+  const agent = await startTestAgent({
+    clock,
+    yieldPoint: gates.yieldPoint,
+    runnerFactory: factory,
+    checkState,
+    settings: variant.noReconcile === true ? { aliasReconcileIntervalMs: NO_RECONCILE_MS } : {},
+  })
   await agent.registerService(webRegistration, { replaceExistingChecks: false })
   await agent.registerService(sidecarRegistration, { replaceExistingChecks: false })
   await agent.updateTtl(U, 'passing', '')
@@ -74,7 +88,8 @@ async function fixture(rules: LifecycleRules): Promise<Fixture> {
  * Schedule S1. Returns after step 9 (drain, then 10 minutes of fake time).
  * `beforeStep8` runs between R1's release and the final drain.
  */
-async function scheduleS1(f: Fixture, rules: LifecycleRules): Promise<void> {
+async function scheduleS1(f: Fixture, variant: Variant): Promise<void> {
+  const awaitedStop = variant.stopReturnsAtOnce !== true
   const { agent, gates } = f
   // 1–2: re-registering web wakes R1, which reads `critical` and is held before writing it.
   gates.hold(R1_WRITE)
@@ -84,7 +99,7 @@ async function scheduleS1(f: Fixture, rules: LifecycleRules): Promise<void> {
   gates.hold(BEFORE_START)
   const reRegistration = agent.registerService(sidecarRegistration, { replaceExistingChecks: false })
   await drainMicrotasks()
-  if (rules.stopAwaits) {
+  if (awaitedStop) {
     // The fixed rule makes the hold impossible: the registration waits for R1 to finish.
     assert.equal(gates.reached(BEFORE_START), false, 'R2 cannot start while R1 is still running')
   } else {
@@ -93,7 +108,7 @@ async function scheduleS1(f: Fixture, rules: LifecycleRules): Promise<void> {
   // 4: U turns passing.
   await agent.updateTtl(U, 'passing', 'ok')
   await drainMicrotasks()
-  if (rules.stopAwaits) {
+  if (awaitedStop) {
     // Releasing R1 lets it leave (it was asked to stop, so it writes nothing); then R2 starts.
     gates.release(R1_WRITE)
     await drainMicrotasks()
@@ -112,8 +127,8 @@ async function scheduleS1(f: Fixture, rules: LifecycleRules): Promise<void> {
 }
 
 test('seed race: with every rule on, the alias ends equal to its target with no clock advance', async () => {
-  const f = await fixture(RULES)
-  await scheduleS1(f, RULES)
+  const f = await fixture(VIGIL)
+  await scheduleS1(f, VIGIL)
   assert.equal(f.status(U), 'passing')
   assert.equal(f.status(A), 'passing', 'A = passing after draining, without waiting for the reconcile')
   // And it keeps following U: R2's subscription is intact.
@@ -141,9 +156,10 @@ test('rule 3 (awaited stop) is load-bearing: without it and fencing, S1 leaves A
   // Without the awaited stop, R2 starts while R1 is still between "computed" and "written"; R1 then
   // writes its stale `critical` over R2's `passing` and nothing wakes anyone again: this test's
   // final assertion would read `critical`.
-  const rules: LifecycleRules = { ...RULES, stopAwaits: false, fencing: false }
-  const f = await fixture(rules)
-  await scheduleS1(f, rules)
+  const variant: Variant = { stopReturnsAtOnce: true, unfencedWrites: true }
+  const f = await fixture(variant)
+  await scheduleS1(f, variant)
+  assert.equal(f.status(U), 'passing')
   assert.equal(f.status(A), 'critical')
   await f.agent.shutdown()
 })
@@ -153,9 +169,9 @@ test('rule 3 (generation fencing) is load-bearing: a write that escaped its stop
   // fencing the write is rejected as stale; without it, it lands and A reads `critical` while U is
   // `passing` — the second assertion below would then fail.
   for (const fencing of [true, false]) {
-    const rules: LifecycleRules = { ...RULES, fencing }
-    const f = await fixture(rules)
-    await scheduleS1(f, rules)
+    const variant: Variant = { unfencedWrites: !fencing }
+    const f = await fixture(variant)
+    await scheduleS1(f, variant)
     const r1 = f.aliasSinks[0]!
     const result = r1.report('critical', 'stale view from before the re-registration')
     if (fencing) {
@@ -174,9 +190,13 @@ test('unsubscribing by identity is load-bearing: by key, R1 erases R2’s subscr
   // With a keyed slot, R1's exit deletes whatever subscription holds the slot — R2's. A later flip
   // of U then reaches nobody and A stays `passing` while U is `critical` (until a reconcile).
   for (const unsubscribeByIdentity of [true, false]) {
-    const rules: LifecycleRules = { ...RULES, stopAwaits: false, reconcile: false, unsubscribeByIdentity }
-    const f = await fixture(rules)
-    await scheduleS1(f, rules)
+    const variant: Variant = {
+      stopReturnsAtOnce: true,
+      noReconcile: true,
+      keyedSubscriptions: !unsubscribeByIdentity,
+    }
+    const f = await fixture(variant)
+    await scheduleS1(f, variant)
     assert.equal(f.status(A), 'passing', 'fencing dropped R1’s stale write')
     await f.agent.updateTtl(U, 'critical', 'down')
     await drainMicrotasks()
@@ -185,26 +205,31 @@ test('unsubscribing by identity is load-bearing: by key, R1 erases R2’s subscr
   }
 })
 
-test('rule 2 (reconcile) is load-bearing: a dropped notification heals within one interval', async () => {
-  // S4: U changes while the notification is lost. Purely edge-triggered, A would never move
-  // (the `reconcile: false` case below); with the reconcile timer it is right after ≤ 60 s.
+test('rule 2 (reconcile) is load-bearing: a dropped notification heals after exactly one interval', async () => {
+  // S4: U changes while the notification is lost. Purely edge-triggered (no reconcile within the
+  // test's horizon), A would never move; with the reconcile timer it is right exactly one
+  // `alias_reconcile_interval` later (an interval other than the 60 s default, to show it is the
+  // setting that decides).
+  const intervalMs = 45_000
   for (const reconcile of [true, false]) {
     let dropping = false
     const clock = new FakeClock()
     const agent = await startTestAgent({
       clock,
-      rules: { ...RULES, reconcile },
-      dropNotification: () => dropping,
+      settings: { aliasReconcileIntervalMs: reconcile ? intervalMs : NO_RECONCILE_MS },
+      checkState: (state) => droppingNotifications(state, () => dropping),
     })
     await agent.registerService(webRegistration, { replaceExistingChecks: false })
     await agent.registerService(sidecarRegistration, { replaceExistingChecks: false })
     await agent.updateTtl(U, 'passing', '')
     await clock.advance(0)
     assert.equal(agent.state.check(A)?.check.status, 'passing')
+    // The alias last evaluated when U turned passing (just now): its next reconcile is one
+    // interval from here.
     dropping = true
     await agent.updateTtl(U, 'critical', 'lost edge')
     dropping = false
-    await clock.advance(59_999)
+    await clock.advance(intervalMs - 1)
     assert.equal(agent.state.check(A)?.check.status, 'passing', 'the edge was lost')
     await clock.advance(1)
     assert.equal(agent.state.check(A)?.check.status, reconcile ? 'critical' : 'passing')
@@ -213,21 +238,37 @@ test('rule 2 (reconcile) is load-bearing: a dropped notification heals within on
   }
 })
 
-test('rule 1 (immutable snapshots) is load-bearing: a held snapshot never changes (S3)', async () => {
-  // S3: a reader holds a snapshot while a writer updates the check. Editing records in place,
-  // the reader would see status and output change under it (the first assertion fails).
-  for (const cowSnapshots of [true, false]) {
-    const agent = await startTestAgent({ clock: new FakeClock(), rules: { ...RULES, cowSnapshots } })
-    await agent.registerService(webRegistration, { replaceExistingChecks: false })
-    await agent.updateTtl(U, 'critical', 'connection refused')
-    const snapshot = agent.state.check(U)!.check
-    await agent.updateTtl(U, 'passing', 'HTTP GET /: 200 OK Output: ok')
-    if (cowSnapshots) {
-      assert.deepEqual([snapshot.status, snapshot.output], ['critical', 'connection refused'])
-      assert.ok(Object.isFrozen(snapshot))
-    } else {
-      assert.deepEqual([snapshot.status, snapshot.output], ['passing', 'HTTP GET /: 200 OK Output: ok'])
-    }
-    await agent.shutdown()
-  }
+test('rule 1 (immutable snapshots): what a reader holds never changes after later updates (S3)', async () => {
+  // S3: a reader holds a snapshot while a writer updates the check. LocalState's records are
+  // frozen, so the in-place variant of Consul 1.5.0 cannot be built around it by a port wrapper;
+  // instead this shows every snapshot handed out is frozen and keeps its content.
+  const agent = await startTestAgent({ clock: new FakeClock() })
+  await agent.registerService(webRegistration, { replaceExistingChecks: false })
+  await agent.registerService(sidecarRegistration, { replaceExistingChecks: false })
+  await agent.updateTtl(U, 'critical', 'connection refused')
+  await drainMicrotasks()
+  const entry = agent.state.check(U)!
+  const snapshot = entry.check
+  const list = agent.state.checks()
+  const ofService = agent.state.checksOfService('web')
+  const statusChangedMs = entry.statusChangedMs
+  for (const held of [entry, snapshot, list, ofService]) assert.ok(Object.isFrozen(held))
+  assert.throws(() => {
+    ;(snapshot as { status: string }).status = 'passing'
+  }, TypeError)
+  await agent.updateTtl(U, 'passing', 'HTTP GET /: 200 OK Output: ok')
+  await agent.registerService(webRegistration, { replaceExistingChecks: false })
+  await drainMicrotasks()
+  assert.deepEqual([snapshot.status, snapshot.output], ['critical', 'connection refused'])
+  assert.equal(entry.check, snapshot)
+  assert.equal(entry.statusChangedMs, statusChangedMs)
+  assert.deepEqual(
+    list.map((e) => e.check.status),
+    ['critical', 'critical'],
+    'a listed snapshot keeps the statuses it was taken with',
+  )
+  assert.equal(ofService[0]?.check.status, 'critical')
+  assert.notEqual(agent.state.check(U), entry, 'the write installed a new entry')
+  assert.equal(agent.state.check(U)?.check.status, 'passing')
+  await agent.shutdown()
 })

@@ -1,9 +1,9 @@
 import { Agent, type AgentLogger, type AgentSettings } from '../../src/agent/agent.js'
 import type { RunnerFactory } from '../../src/agent/checks/factory.js'
+import type { CheckStatePort } from '../../src/agent/checks/ports.js'
 import type { YieldPoint } from '../../src/agent/checks/runner.js'
-import type { Change } from '../../src/agent/local/local-state.js'
+import type { LocalState } from '../../src/agent/local/local-state.js'
 import type { FsPort } from '../../src/agent/persistence/fs-port.js'
-import type { LifecycleRules } from '../../src/agent/rules.js'
 import type { Clock } from '../../src/lib/clock.js'
 
 /** A logger that drops everything (tests assert on state, not logs). */
@@ -46,8 +46,8 @@ export function startTestAgent(opts: {
   runnerFactory?: RunnerFactory
   settings?: Partial<AgentSettings>
   fs?: FsPort
-  rules?: LifecycleRules
-  dropNotification?: (change: Change) => boolean
+  /** Wraps the view of local state the check manager and runners get (see pre-fix.ts). */
+  checkState?: (state: LocalState) => CheckStatePort
 }): Promise<Agent> {
   return Agent.start({
     config: testSettings(opts.settings),
@@ -57,8 +57,7 @@ export function startTestAgent(opts: {
     ...(opts.yieldPoint !== undefined ? { yieldPoint: opts.yieldPoint } : {}),
     ...(opts.runnerFactory !== undefined ? { runnerFactory: opts.runnerFactory } : {}),
     ...(opts.fs !== undefined ? { fs: opts.fs } : {}),
-    ...(opts.rules !== undefined ? { rules: opts.rules } : {}),
-    ...(opts.dropNotification !== undefined ? { dropNotification: opts.dropNotification } : {}),
+    ...(opts.checkState !== undefined ? { checkState: opts.checkState } : {}),
   })
 }
 

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { Agent, type AgentSettings } from '../../src/agent/agent.js'
@@ -5,6 +6,7 @@ import { buildHttpApi } from '../../src/api/server.js'
 import type { HttpApiSettings } from '../../src/api/settings.js'
 import { sleepOn, systemClock, type Clock } from '../../src/lib/clock.js'
 import { silentLogger, testSettings } from './agent-harness.js'
+import { settleEventLoop, track, waitFor } from './wait.js'
 
 /** HTTP API settings as `loadConfig` would produce them for a plain (non-dev) agent. */
 export function apiSettings(overrides: Partial<HttpApiSettings> = {}): HttpApiSettings {
@@ -87,4 +89,23 @@ export async function startApiHarness(
 export function put(url: string, body?: string | object): InjectOptions {
   if (body === undefined) return { method: 'PUT', url }
   return { method: 'PUT', url, payload: typeof body === 'string' ? body : JSON.stringify(body) }
+}
+
+/**
+ * Sends a request that must block (a blocking query holding the current hash) and resolves once
+ * it waits on `agent`: subscribed to its changes, and still unanswered a few event-loop turns
+ * later. Fails if it answers first. Await `response` after the change that should wake it.
+ */
+export async function startBlocked<T>(
+  agent: Agent,
+  send: () => Promise<T>,
+): Promise<{ response: Promise<T> }> {
+  const before = agent.state.subscriberCount()
+  const request = track(send())
+  await waitFor(() => request.settled() || agent.state.subscriberCount() > before, {
+    what: 'the blocking query to wait',
+  })
+  await settleEventLoop()
+  assert.equal(request.settled(), false, 'the blocking query answered before any change')
+  return { response: request.promise }
 }

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
 import { noYield, type Runner, type RunnerContext, type RunnerLogger } from '../../src/agent/checks/runner.js'
-import type { CheckSink, WriteResult } from '../../src/agent/local/local-state.js'
+import type { CheckSink, WriteResult } from '../../src/agent/checks/ports.js'
 import { systemClock, type Clock } from '../../src/lib/clock.js'
 import { EMPTY_DEFINITION, type CheckDefinition, type Status } from '../../src/structs/check.js'
+import { waitFor } from './wait.js'
 
 export interface Write {
   readonly status: Status
@@ -121,24 +122,9 @@ export async function firstWrite(
   return sink.writes[0]!
 }
 
-/** Polls `predicate` every few milliseconds until it holds; rejects after `ms`. */
+/** Polls `predicate` until it holds; rejects after `ms` (see `waitFor`). */
 export async function eventually(predicate: () => boolean, ms = 3_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+  await waitFor(predicate, { timeoutMs: ms, what })
 }
 
-/** Resolves like `p`, or fails after `ms` so a leak shows as a failure, not a hang. */
-export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} not within ${ms}ms`)), ms)
-  })
-  try {
-    return await Promise.race([p, limit])
-  } finally {
-    clearTimeout(timer)
-  }
-}
+export { within } from './wait.js'

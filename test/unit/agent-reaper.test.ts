@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { FakeClock } from '../../src/lib/fake-clock.js'
+import { FakeClock } from '../support/fake-clock.js'
 import { normalizeServiceDefinition } from '../../src/structs/normalize.js'
 import { startTestAgent } from '../support/agent-harness.js'
 

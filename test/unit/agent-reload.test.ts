@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { ConfigDefinition } from '../../src/agent/agent.js'
 import { ConfigError } from '../../src/lib/errors.js'
-import { drainMicrotasks, FakeClock } from '../../src/lib/fake-clock.js'
+import { drainMicrotasks, FakeClock } from '../support/fake-clock.js'
 import { normalizeServiceDefinition } from '../../src/structs/normalize.js'
 import { startTestAgent } from '../support/agent-harness.js'
 

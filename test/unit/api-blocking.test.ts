@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { DEFAULT_HASH_WAIT_MS, MAX_HASH_WAIT_MS, hashBlockingQuery } from '../../src/api/blocking.js'
-import { FakeClock, drainMicrotasks } from '../../src/lib/fake-clock.js'
+import { FakeClock, drainMicrotasks } from '../support/fake-clock.js'
+import { track } from '../support/wait.js'
 
 /** A value with a hash, a change feed and a count of reads. */
 function source(initial: string) {
@@ -72,7 +73,8 @@ test('hash query blocks while the hash is unchanged and recomputes on every noti
   assert.equal(q.settled(), undefined)
   assert.equal(s.reads, 2)
   s.set('b')
-  assert.equal(await q.done, 'b')
+  await drainMicrotasks()
+  assert.equal(q.settled(), 'b')
   assert.equal(s.watchers, 0)
   assert.equal(clock.pendingTimers(), 0)
 })
@@ -108,8 +110,10 @@ test('hash query answers at once when aborted (server closing, client gone)', as
   const s = source('a')
   const q = query(clock, s, { hash: 'a', waitMs: 60_000 })
   await drainMicrotasks()
+  assert.equal(q.settled(), undefined)
   q.abort.abort()
-  assert.equal(await q.done, 'a')
+  await drainMicrotasks()
+  assert.equal(q.settled(), 'a')
   assert.equal(s.watchers, 0)
   assert.equal(clock.pendingTimers(), 0)
 })
@@ -118,24 +122,29 @@ test('hash query ends with the error compute throws, and unsubscribes', async ()
   const clock = new FakeClock()
   let present = true
   const listeners = new Set<() => void>()
-  const done = hashBlockingQuery({
-    hash: 'a',
-    waitMs: 60_000,
-    clock,
-    random: () => 0,
-    signal: new AbortController().signal,
-    watch: (fn) => {
-      listeners.add(fn)
-      return () => listeners.delete(fn)
-    },
-    compute: () => {
-      if (!present) throw new Error('gone')
-      return { hash: 'a', value: 'a' }
-    },
-  })
+  const done = track(
+    hashBlockingQuery({
+      hash: 'a',
+      waitMs: 60_000,
+      clock,
+      random: () => 0,
+      signal: new AbortController().signal,
+      watch: (fn) => {
+        listeners.add(fn)
+        return () => listeners.delete(fn)
+      },
+      compute: () => {
+        if (!present) throw new Error('gone')
+        return { hash: 'a', value: 'a' }
+      },
+    }),
+  )
   await drainMicrotasks()
+  assert.equal(done.settled(), false)
   present = false
   for (const l of listeners) l()
-  await assert.rejects(done, /gone/)
+  await drainMicrotasks()
+  assert.equal(done.settled(), true)
+  await assert.rejects(done.promise, /gone/)
   assert.equal(listeners.size, 0)
 })

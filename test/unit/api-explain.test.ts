@@ -1,18 +1,35 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { formatExplanation } from '../../src/cli/check-explain-command.js'
-import { startApiHarness } from '../support/api-harness.js'
+import { startApiHarness, type ApiHarness } from '../support/api-harness.js'
+import { waitFor } from '../support/wait.js'
 
 interface Explained {
   CheckID: string
   Status: string
+  Output: string
   Reason: string
   Alias: {
     TargetServiceID: string
+    EvaluatedStatus: string
+    EvaluatedOutput: string
     DecidedBy: string | null
     Checks: Explained[]
     Cycle: string[] | null
   } | null
+}
+
+/** The explanation of an alias check once its runner has written what evaluating it now gives. */
+async function explainWritten(h: ApiHarness, checkId: string): Promise<Explained> {
+  let e: Explained | undefined
+  await waitFor(
+    async () => {
+      e = await h.getJson<Explained>(`/v1/agent/check/explain/${checkId}`)
+      return e.Status === e.Alias?.EvaluatedStatus && e.Output === e.Alias.EvaluatedOutput
+    },
+    { what: `alias ${checkId} to write its evaluation` },
+  )
+  return e!
 }
 
 test('explain shows an alias chain down to the deciding check, and the CLI renders it as a tree', async (t) => {
@@ -33,8 +50,7 @@ test('explain shows an alias chain down to the deciding check, and the CLI rende
     Connect: { SidecarService: {} },
   })
   await put('/v1/agent/check/fail/service:web-1?note=boom')
-  await new Promise((r) => setTimeout(r, 20))
-  const e = await h.getJson<Explained>('/v1/agent/check/explain/service:web-1-sidecar-proxy:2')
+  const e = await explainWritten(h, 'service:web-1-sidecar-proxy:2')
   assert.equal(e.Status, 'critical')
   assert.equal(e.Alias?.TargetServiceID, 'web-1')
   assert.equal(e.Alias.DecidedBy, 'service:web-1')
@@ -69,8 +85,7 @@ test('explain reports a cycle of aliases as critical with the cycle', async (t) 
     })
     assert.equal(res.statusCode, 200, res.body)
   }
-  await new Promise((r) => setTimeout(r, 20))
-  const e = await h.getJson<Explained & { Output: string }>('/v1/agent/check/explain/service:a')
+  const e = await explainWritten(h, 'service:a')
   assert.equal(e.Status, 'critical')
   assert.deepEqual(e.Alias?.Cycle, ['service:a', 'service:b', 'service:a'])
   assert.match(e.Output, /^Alias cycle detected: service:a -> service:b -> service:a/)

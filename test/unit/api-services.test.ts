@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { put, startApiHarness } from '../support/api-harness.js'
+import { put, startApiHarness, startBlocked } from '../support/api-harness.js'
+import { within } from '../support/wait.js'
 
 type Json = Record<string, unknown>
 
@@ -93,12 +94,10 @@ test('service/:id with a stale hash answers at once; with the current hash it bl
   const stale = await h.inject('/v1/agent/service/web1?hash=stale&wait=10s')
   assert.equal(stale.headers['x-consul-contenthash'], hash)
 
-  const started = Date.now()
-  const blocked = h.inject(`/v1/agent/service/web1?hash=${hash}&wait=10s`)
-  await new Promise((r) => setTimeout(r, 50))
+  const blocked = await startBlocked(h.agent, () => h.inject(`/v1/agent/service/web1?hash=${hash}&wait=10s`))
   await h.inject(put('/v1/agent/service/register', { ...web, Port: 9090 }))
-  const changed = await blocked
-  assert.ok(Date.now() - started < 5_000)
+  // Well before the 10s wait: the change woke it.
+  const changed = await within(blocked.response, 5_000, 'the answer to the change')
   assert.notEqual(changed.headers['x-consul-contenthash'], hash)
   assert.equal(changed.json<Json>()['Port'], 9090)
 })
@@ -119,10 +118,9 @@ test('service/:id blocking ends with 404 when the service is deregistered', asyn
   const h = await startApiHarness(t)
   await h.inject(put('/v1/agent/service/register', web))
   const hash = String((await h.inject('/v1/agent/service/web1')).headers['x-consul-contenthash'])
-  const blocked = h.inject(`/v1/agent/service/web1?hash=${hash}&wait=10s`)
-  await new Promise((r) => setTimeout(r, 20))
+  const blocked = await startBlocked(h.agent, () => h.inject(`/v1/agent/service/web1?hash=${hash}&wait=10s`))
   await h.inject(put('/v1/agent/service/deregister/web1'))
-  const res = await blocked
+  const res = await within(blocked.response, 5_000, 'the answer to the deregistration')
   assert.equal(res.statusCode, 404)
   assert.equal(res.body, 'unknown service ID: web1')
 })

@@ -6,7 +6,7 @@ import {
   type ProbeResult,
   type RunnerContext,
 } from '../../src/agent/checks/runner.js'
-import { FakeClock } from '../../src/lib/fake-clock.js'
+import { FakeClock } from '../support/fake-clock.js'
 import { RunnerStoppedError } from '../../src/lib/errors.js'
 import type { CheckDefinition } from '../../src/structs/check.js'
 import { contextWithSink, TimedSink } from '../support/runner-context.js'

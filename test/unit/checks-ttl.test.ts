@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { RunnerContext } from '../../src/agent/checks/runner.js'
 import { TtlRunner } from '../../src/agent/checks/ttl-check.js'
-import { FakeClock } from '../../src/lib/fake-clock.js'
+import { FakeClock } from '../support/fake-clock.js'
 import { contextWithSink, TimedSink } from '../support/runner-context.js'
 
 const T0 = 1_700_000_000_000

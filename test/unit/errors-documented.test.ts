@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 const root = new URL('../../../', import.meta.url)
 
 test('every VIGIL_ERR_* code in the sources is documented in docs/errors.md', () => {
-  const sources = ['src/lib/errors.ts']
+  const sources = ['src/lib/errors.ts', 'src/catalog/errors.ts']
   const codes = new Set<string>()
   for (const file of sources) {
     const text = readFileSync(fileURLToPath(new URL(file, root)), 'utf8')

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { drainMicrotasks } from '../../src/lib/fake-clock.js'
+import { drainMicrotasks } from '../support/fake-clock.js'
 import { KeyedLocks, KeyedQueue } from '../../src/lib/keyed-queue.js'
 
 test('keyed queue runs tasks of one key in order and other keys independently', async () => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { LocalState, type Change } from '../../src/agent/local/local-state.js'
-import { FakeClock } from '../../src/lib/fake-clock.js'
+import type { Change } from '../../src/agent/checks/ports.js'
+import { LocalState } from '../../src/agent/local/local-state.js'
+import { FakeClock } from '../support/fake-clock.js'
 import { checkRegistration, serviceRecord } from '../support/records.js'
 
 function newState(): { state: LocalState; clock: FakeClock; changes: Change[] } {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { PassThrough } from 'node:stream'
 import { test } from 'node:test'
 import { createLogger, LogGate, type LogDestination } from '../../src/lib/log.js'
+import { waitFor } from '../support/wait.js'
 
 class Lines implements LogDestination {
   readonly lines: string[] = []
@@ -106,6 +107,6 @@ test('log writes to any Node writable stream', async () => {
   stream.setEncoding('utf8').on('data', (d: string) => chunks.push(d))
   const log = createLogger({ level: 'info', json: false, destination: stream })
   log.child({ module: 'agent' }).info({ n: 1 }, 'to a stream')
-  await new Promise((resolve) => setImmediate(resolve))
+  await waitFor(() => chunks.join('').endsWith('\n'), { what: 'the line on the stream' })
   assert.match(chunks.join(''), / agent: to a stream: n=1\n$/)
 })

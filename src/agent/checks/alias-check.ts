@@ -1,14 +1,8 @@
 import { Trigger } from '../../lib/trigger.js'
 import type { Status } from '../../structs/check.js'
-import type { CheckEntry, Change } from '../local/local-state.js'
-import { RULES } from '../rules.js'
-import { Runner, type LocalView, type RunnerContext } from './runner.js'
-
-/** Longest single timer wait (only used when the reconcile rule is switched off in tests). */
-const IDLE_MS = 2 ** 31 - 1
-
-/** How often an alias re-derives its status even without notifications (checks.md §12.3). */
-export const DEFAULT_ALIAS_RECONCILE_MS = 60_000
+import type { CheckEntry } from '../local/local-state.js'
+import type { Change, LocalView } from './ports.js'
+import { Runner, type RunnerContext } from './runner.js'
 
 /** The result of evaluating an alias, with the evidence `explain` shows. */
 export interface AliasEvaluation {
@@ -110,22 +104,21 @@ export class AliasRunner extends Runner {
   readonly #view: LocalView
   readonly #reconcileMs: number
 
-  constructor(ctx: RunnerContext & { readonly local: LocalView }) {
+  constructor(ctx: RunnerContext & { readonly local: LocalView; readonly aliasReconcileMs: number }) {
     super(ctx)
     this.#view = ctx.local
-    this.#reconcileMs = ctx.aliasReconcileMs ?? DEFAULT_ALIAS_RECONCILE_MS
+    this.#reconcileMs = ctx.aliasReconcileMs
   }
 
   protected async run(signal: AbortSignal): Promise<void> {
     const { clock, yieldPoint, checkId } = this.ctx
     const target = this.ctx.definition.aliasService
     const woken = new Trigger()
-    const rules = this.ctx.rules ?? RULES
     const unsubscribe = this.#view.subscribe(
       (change: Change) => {
         if (concerns(change, target)) woken.notify()
       },
-      { serviceIds: [target, ''], slot: `${target}\u0000${checkId}` },
+      { serviceIds: [target, ''] },
     )
     const onStop = (): void => {
       woken.notify()
@@ -137,11 +130,11 @@ export class AliasRunner extends Runner {
         if (signal.aborted) return
         const result = evaluateAlias(this.#view, checkId, target)
         await yieldPoint(`alias.beforeWrite:${checkId}`)
-        if (this.stopping && rules.stopAwaits) return
+        // Refused once stopping: asked to stop while this evaluation was in flight, it writes nothing.
         this.report(result.status, result.output)
         // Stop wakes the loop through the trigger (one listener per runner, not one per wait:
         // with a thousand aliases on one target, per-wait listeners dominated the cost).
-        await woken.wait(clock, { maxMs: rules.reconcile ? this.#reconcileMs : IDLE_MS })
+        await woken.wait(clock, { maxMs: this.#reconcileMs })
         if (this.stopping) return
       }
     } finally {

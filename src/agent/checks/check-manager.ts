@@ -1,14 +1,20 @@
 import type { Clock } from '../../lib/clock.js'
 import { KeyedQueue } from '../../lib/keyed-queue.js'
 import type { CheckDefinition } from '../../structs/check.js'
-import type { LocalState } from '../local/local-state.js'
-import { RULES, type LifecycleRules } from '../rules.js'
 import type { RunnerFactory } from './factory.js'
 import { effectiveOutputLimit } from './output.js'
-import { noYield, type Runner, type RunnerContext, type RunnerLogger, type YieldPoint } from './runner.js'
+import type { CheckStatePort } from './ports.js'
+import {
+  noYield,
+  type ManagedRunner,
+  type RunnerContext,
+  type RunnerLogger,
+  type YieldPoint,
+} from './runner.js'
 
 export interface CheckManagerOptions {
-  readonly state: LocalState
+  /** Local state as the manager and its runners see it (LocalState, or a wrapper of it in tests). */
+  readonly state: CheckStatePort
   readonly clock: Clock
   readonly random: () => number
   readonly logger: RunnerLogger
@@ -16,14 +22,12 @@ export interface CheckManagerOptions {
   /** Agent-wide output limit (`check_output_max_size`). */
   readonly outputMaxSize: number
   readonly yieldPoint?: YieldPoint
-  /** Alias reconcile interval handed to alias runners. */
-  readonly aliasReconcileMs?: number
-  /** Tests only: run with a rule removed (see rules.ts). */
-  readonly rules?: LifecycleRules
+  /** `alias_reconcile_interval`, handed to alias runners. */
+  readonly aliasReconcileMs: number
 }
 
 interface Live {
-  readonly runner: Runner
+  readonly runner: ManagedRunner
   readonly generation: number
 }
 
@@ -73,7 +77,7 @@ export class CheckManager {
       const current = this.#opts.state.check(checkId)
       if (this.#closed || current === undefined || current.generation !== generation) return
       await this.#yield(`registry.beforeStart:${checkId}`)
-      const { state, clock, random, logger, factory, outputMaxSize } = this.#opts
+      const { state, clock, random, logger, factory, outputMaxSize, aliasReconcileMs } = this.#opts
       const runner = factory({
         checkId,
         definition,
@@ -84,10 +88,7 @@ export class CheckManager {
         outputMaxSize: effectiveOutputLimit(definition.outputMaxSize, outputMaxSize),
         yieldPoint: this.#yield,
         local: state,
-        ...(this.#opts.rules !== undefined ? { rules: this.#opts.rules } : {}),
-        ...(this.#opts.aliasReconcileMs !== undefined
-          ? { aliasReconcileMs: this.#opts.aliasReconcileMs }
-          : {}),
+        aliasReconcileMs,
         ...(resume !== undefined ? { resume } : {}),
       })
       if (runner === null) return
@@ -111,8 +112,6 @@ export class CheckManager {
     const live = this.#runners.get(checkId)
     if (live === undefined) return
     this.#runners.delete(checkId)
-    const stopped = live.runner.stop()
-    if ((this.#opts.rules ?? RULES).stopAwaits) await stopped
-    else await this.#yield(`registry.afterStopRequested:${checkId}`)
+    await live.runner.stop()
   }
 }

@@ -3,7 +3,7 @@ import type { CheckType } from '../../structs/check.js'
 import { HttpRunner } from './http-check.js'
 import { GrpcRunner } from './grpc-check.js'
 import { H2PingRunner } from './h2ping-check.js'
-import type { Runner, RunnerContext } from './runner.js'
+import type { ManagedRunner, RunnerContext } from './runner.js'
 import { ScriptRunner } from './script-check.js'
 import { TcpRunner } from './tcp-check.js'
 import { TtlRunner } from './ttl-check.js'
@@ -11,7 +11,7 @@ import { AliasRunner } from './alias-check.js'
 import { UdpRunner } from './udp-check.js'
 
 /** Builds the runner for a check definition; null for checks that have no runner (maintenance). */
-export type RunnerFactory = (ctx: RunnerContext) => Runner | null
+export type RunnerFactory = (ctx: RunnerContext) => ManagedRunner | null
 
 /** Check types this agent cannot run; registering one is refused before anything changes. */
 export function unsupportedCheckType(type: CheckType): string | undefined {
@@ -37,9 +37,11 @@ export const createRunner: RunnerFactory = (ctx) => {
     case 'udp':
       return new UdpRunner(ctx)
     case 'alias': {
-      const local = ctx.local
-      if (local === undefined) throw new Error('alias runner needs a view of local state')
-      return new AliasRunner({ ...ctx, local })
+      const { local, aliasReconcileMs } = ctx
+      if (local === undefined || aliasReconcileMs === undefined) {
+        throw new Error('an alias runner needs a view of local state and its reconcile interval')
+      }
+      return new AliasRunner({ ...ctx, local, aliasReconcileMs })
     }
     case 'grpc':
       return new GrpcRunner(ctx)

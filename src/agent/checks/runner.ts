@@ -1,15 +1,7 @@
 import type { Clock } from '../../lib/clock.js'
-import { RunnerStoppedError } from '../../lib/errors.js'
+import { RunnerStoppedError, errorMessage } from '../../lib/errors.js'
 import type { CheckDefinition, Status } from '../../structs/check.js'
-import type {
-  CheckEntry,
-  CheckSink,
-  Listener,
-  ServiceEntry,
-  SubscribeOptions,
-  WriteResult,
-} from '../local/local-state.js'
-import { RULES, type LifecycleRules } from '../rules.js'
+import type { CheckSink, LocalView, WriteResult } from './ports.js'
 
 /** The logging a runner needs; pino loggers satisfy it. */
 export interface RunnerLogger {
@@ -24,15 +16,6 @@ export type YieldPoint = (label: string) => Promise<void>
 
 export const noYield: YieldPoint = () => Promise.resolve()
 
-/** What a runner that reads other checks (alias) may see of local state; LocalState implements it. */
-export interface LocalView {
-  check(id: string): CheckEntry | undefined
-  service(id: string): ServiceEntry | undefined
-  checksOfService(serviceId: string): readonly CheckEntry[]
-  /** Returns the function that removes this subscription, and only this one. */
-  subscribe(fn: Listener, opts?: SubscribeOptions): () => void
-}
-
 /** Everything a runner gets from the agent. Narrow on purpose (STYLE.md practice 2). */
 export interface RunnerContext {
   readonly checkId: string
@@ -46,14 +29,23 @@ export interface RunnerContext {
   /** Effective output limit in bytes (checks.md §3). */
   readonly outputMaxSize: number
   readonly yieldPoint: YieldPoint
-  /** Local state, for runners that mirror other checks (alias). */
+  /** Local state, for runners that mirror other checks (alias); required by those. */
   readonly local?: LocalView
-  /** Alias reconcile interval (`alias_reconcile_interval`, default 1 minute). */
+  /**
+   * `alias_reconcile_interval`: how often an alias re-derives its status without a notification.
+   * Required by alias runners; no runner defaults it.
+   */
   readonly aliasReconcileMs?: number
-  /** Tests only: run with a rule removed (see rules.ts). */
-  readonly rules?: LifecycleRules
   /** Set when a check is restored from the data dir with state that is still valid. */
   readonly resume?: Readonly<{ ttlRemainingMs: number; lastOutput: string }>
+}
+
+/** What the check manager needs of a runner; every Runner is one. */
+export interface ManagedRunner {
+  /** Starts the loop once; later calls do nothing. */
+  start(): void
+  /** Idempotent. Resolves once the runner can no longer write (see Runner.stop). */
+  stop(): Promise<void>
 }
 
 /**
@@ -61,7 +53,7 @@ export interface RunnerContext {
  * it resolves only after the loop exited and every timer, socket and child process is released,
  * and from the moment it is called `report()` refuses writes.
  */
-export abstract class Runner {
+export abstract class Runner implements ManagedRunner {
   readonly #abort = new AbortController()
   #loop: Promise<void> | undefined
   #stopped: Promise<void> | undefined
@@ -100,7 +92,7 @@ export abstract class Runner {
 
   /** Writes a result for this check, unless the runner is stopping (then 'stopped'). */
   protected report(status: Status, output: string): WriteResult | 'stopped' {
-    if (this.stopping && (this.ctx.rules ?? RULES).stopAwaits) return 'stopped'
+    if (this.stopping) return 'stopped'
     return this.ctx.sink.report(status, output)
   }
 
@@ -109,7 +101,7 @@ export abstract class Runner {
 
   /** The loop failed unexpectedly: report critical with the error and log it. */
   protected crashed(err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err)
+    const message = errorMessage(err)
     this.ctx.logger.error({ checkId: this.ctx.checkId, err: message }, 'Check runner failed')
     this.report('critical', `vigil: check runner failed: ${message}`)
   }
@@ -201,7 +193,7 @@ export abstract class IntervalRunner extends Runner {
     try {
       return await this.probe(controller.signal)
     } catch (err) {
-      return { status: 'critical', output: err instanceof Error ? err.message : String(err) }
+      return { status: 'critical', output: errorMessage(err) }
     } finally {
       timer.cancel()
       signal.removeEventListener('abort', onStop)

@@ -9,7 +9,14 @@ import {
   type Status,
 } from '../../structs/check.js'
 import type { Service } from '../../structs/service.js'
-import { RULES, type LifecycleRules } from '../rules.js'
+import type {
+  Change,
+  CheckSink,
+  CheckStatePort,
+  Listener,
+  SubscribeOptions,
+  WriteResult,
+} from '../checks/ports.js'
 
 /** A registered check with its bookkeeping. Frozen: an update installs a new entry. */
 export type CheckEntry = Readonly<{
@@ -32,31 +39,6 @@ export type ServiceEntry = Readonly<{
   source: Source
 }>
 
-/**
- * What changed. A notification only means "look again" (DESIGN.md rule 2): receivers re-read
- * the current state; the fields only let them skip changes that cannot concern them.
- */
-export type Change =
-  | Readonly<{ kind: 'service'; serviceId: string }>
-  | Readonly<{ kind: 'check'; checkId: string; serviceId: string; statusChanged: boolean }>
-
-export type Listener = (change: Change) => void
-
-export interface SubscribeOptions {
-  /** Deliver only changes of these services ('' = node-level checks); default: every change. */
-  readonly serviceIds?: readonly string[]
-  /** Tests only, without `unsubscribeByIdentity`: the key of Consul's one-slot-per-key table. */
-  readonly slot?: string
-}
-
-/** Outcome of a runner's write. */
-export type WriteResult = 'applied' | 'unchanged' | 'stale' | 'missing'
-
-/** All a runner may do to the world (STYLE.md practice 2): report a result for its own check. */
-export interface CheckSink {
-  report(status: Status, output: string): WriteResult
-}
-
 /** Counters exposed for tests, metrics and explain. */
 export interface LocalStateStats {
   readonly rejectedStaleWrites: number
@@ -68,12 +50,8 @@ export interface LocalStateOptions {
   readonly clock: Clock
   /** Called for every write rejected by generation fencing (debug logging). */
   readonly onStaleWrite?: (checkId: string, generation: number, current: number | undefined) => void
-  /** Tests only: run with a rule removed (see rules.ts). */
-  readonly rules?: LifecycleRules
   /** `discard_check_output`: every stored output is "" (agent-state.md §9). */
   readonly discardOutput?: boolean
-  /** Tests only: a fault injector; a notification it returns true for is never delivered. */
-  readonly dropNotification?: (change: Change) => boolean
 }
 
 /**
@@ -84,7 +62,7 @@ export interface LocalStateOptions {
  * installs a new entry (copy-on-write). Listeners run after the change is visible, synchronously,
  * and must only record "look again" (never call back into a mutation).
  */
-export class LocalState {
+export class LocalState implements CheckStatePort {
   readonly nodeName: string
   readonly #clock: Clock
   readonly #services = new Map<string, ServiceEntry>()
@@ -94,12 +72,7 @@ export class LocalState {
   readonly #listeners = new Set<{ fn: Listener }>()
   /** Subscriptions interested in one service's changes ('' = node-level checks). */
   readonly #byServiceListeners = new Map<string, Set<{ fn: Listener }>>()
-  /** Only without `unsubscribeByIdentity`: Consul's one-slot-per-key subscription table. */
-  readonly #slots = new Map<string, { fn: Listener }>()
-  readonly #rules: LifecycleRules
-  readonly #dropNotification: LocalStateOptions['dropNotification']
   readonly #discardOutput: boolean
-  readonly #freeze: <T>(value: T) => Readonly<T>
   readonly #onStaleWrite: LocalStateOptions['onStaleWrite']
   #nextGeneration = 1
   #version = 0
@@ -110,10 +83,7 @@ export class LocalState {
     this.nodeName = opts.nodeName
     this.#clock = opts.clock
     this.#onStaleWrite = opts.onStaleWrite
-    this.#rules = opts.rules ?? RULES
-    this.#dropNotification = opts.dropNotification
     this.#discardOutput = opts.discardOutput ?? false
-    this.#freeze = this.#rules.cowSnapshots ? Object.freeze : <T>(value: T): Readonly<T> => value
   }
 
   // ---- reads -------------------------------------------------------------------------------
@@ -186,13 +156,7 @@ export class LocalState {
    */
   subscribe(fn: Listener, opts: SubscribeOptions = {}): () => void {
     const token = { fn }
-    const { slot, serviceIds } = opts
-    if (slot !== undefined && !this.#rules.unsubscribeByIdentity) {
-      this.#slots.set(slot, token)
-      return () => {
-        this.#slots.delete(slot)
-      }
-    }
+    const { serviceIds } = opts
     if (serviceIds === undefined) {
       this.#listeners.add(token)
       return () => {
@@ -215,16 +179,14 @@ export class LocalState {
 
   subscriberCount(): number {
     const byService = new Set([...this.#byServiceListeners.values()].flatMap((set) => [...set]))
-    return this.#listeners.size + this.#slots.size + byService.size
+    return this.#listeners.size + byService.size
   }
 
   #notify(changes: readonly Change[]): void {
     if (changes.length === 0) return
     this.#version++
-    const drop = this.#dropNotification
-    const global = [...this.#listeners, ...this.#slots.values()]
+    const global = [...this.#listeners]
     for (const c of changes) {
-      if (drop?.(c) === true) continue
       for (const l of global) l.fn(c)
       const interested = this.#byServiceListeners.get(c.serviceId)
       if (interested !== undefined) for (const l of [...interested]) l.fn(c)
@@ -259,8 +221,8 @@ export class LocalState {
       const start = batch.initialStatus?.get(reg.check.checkId)
       const status = prev?.check.status ?? start?.status ?? reg.check.status
       const output = this.#discardOutput ? '' : (prev?.check.output ?? start?.output ?? reg.check.output)
-      const check = this.#freeze({ ...reg.check, status, output })
-      const entry: CheckEntry = this.#freeze({
+      const check = Object.freeze({ ...reg.check, status, output })
+      const entry: CheckEntry = Object.freeze({
         check,
         definition: reg.definition,
         generation: this.#nextGeneration++,
@@ -344,7 +306,7 @@ export class LocalState {
       this.#onStaleWrite?.(checkId, generation, undefined)
       return 'missing'
     }
-    if (prev.generation !== generation && this.#rules.fencing) {
+    if (prev.generation !== generation) {
       this.#rejected++
       this.#onStaleWrite?.(checkId, generation, prev.generation)
       return 'stale'
@@ -358,14 +320,6 @@ export class LocalState {
       return 'unchanged'
     }
     const statusChanged = prev.check.status !== status
-    if (!this.#rules.cowSnapshots) {
-      // Rule 1 removed: edit the shared record in place, as Consul 1.5.0 did.
-      Object.assign(prev.check, { status, output })
-      Object.assign(prev, { criticalSinceMs, statusChangedMs: statusChanged ? now : prev.statusChangedMs })
-      this.#applied++
-      this.#notify([{ kind: 'check', checkId, serviceId: prev.check.serviceId, statusChanged }])
-      return 'applied'
-    }
     const entry: CheckEntry = Object.freeze({
       ...prev,
       check: Object.freeze({ ...prev.check, status, output }),

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { dirname, join } from 'node:path'
-import { PersistenceError } from '../../lib/errors.js'
+import { PersistenceError, errorMessage } from '../../lib/errors.js'
+import { deepFreeze } from '../../lib/object.js'
 import {
   isStatus,
   type CheckDefinition,
@@ -120,7 +121,7 @@ export class AgentStore {
       // A directory created above exists after a power loss only once its parent is synced.
       for (const parent of [dirname(dir), dir, join(dir, CHECKS)]) await store.#syncDir(parent)
     } catch (err) {
-      throw new PersistenceError(`Failed to create data dir ${dir}: ${errorText(err)}`, { cause: err })
+      throw new PersistenceError(`Failed to create data dir ${dir}: ${errorMessage(err)}`, { cause: err })
     }
     await store.#lock()
     return store
@@ -147,7 +148,7 @@ export class AgentStore {
       this.#log.warn({ file: path }, 'Ignoring an invalid node-id file; generating a new node ID')
     } catch (err) {
       if (!isNotFound(err))
-        throw new PersistenceError(`Failed to read ${path}: ${errorText(err)}`, { cause: err })
+        throw new PersistenceError(`Failed to read ${path}: ${errorMessage(err)}`, { cause: err })
     }
     const id = randomUUID()
     await this.#commitFiles([[{ kind: 'write', path, data: id }]])
@@ -206,7 +207,7 @@ export class AgentStore {
       await this.#fs.rename(tmp, path)
     } catch (err) {
       await this.#fs.unlink(tmp).catch(() => undefined)
-      throw new PersistenceError(`Failed to persist ${path}: ${errorText(err)}`, { cause: err })
+      throw new PersistenceError(`Failed to persist ${path}: ${errorMessage(err)}`, { cause: err })
     }
   }
 
@@ -250,7 +251,9 @@ export class AgentStore {
         return
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new PersistenceError(`Failed to lock data dir ${this.dir}: ${errorText(err)}`, { cause: err })
+          throw new PersistenceError(`Failed to lock data dir ${this.dir}: ${errorMessage(err)}`, {
+            cause: err,
+          })
         }
       }
       const holder = Number(
@@ -326,7 +329,7 @@ export class AgentStore {
         await fh.close()
       }
     } catch (err) {
-      throw new PersistenceError(`Failed to persist ${t.op.path}: ${errorText(err)}`, { cause: err })
+      throw new PersistenceError(`Failed to persist ${t.op.path}: ${errorMessage(err)}`, { cause: err })
     }
   }
 
@@ -390,7 +393,10 @@ export class AgentStore {
             }
           } catch (err) {
             const verb = op.kind === 'write' ? 'persist' : 'remove'
-            fail(job, new PersistenceError(`Failed to ${verb} ${op.path}: ${errorText(err)}`, { cause: err }))
+            fail(
+              job,
+              new PersistenceError(`Failed to ${verb} ${op.path}: ${errorMessage(err)}`, { cause: err }),
+            )
             return
           }
           const dir = dirname(op.path)
@@ -403,7 +409,7 @@ export class AgentStore {
         try {
           await this.#syncDir(dir)
         } catch (err) {
-          const e = new PersistenceError(`Failed to sync ${dir}: ${errorText(err)}`, { cause: err })
+          const e = new PersistenceError(`Failed to sync ${dir}: ${errorMessage(err)}`, { cause: err })
           for (const job of jobs) fail(job, e)
         }
       }),
@@ -431,7 +437,7 @@ export class AgentStore {
       names = (await this.#fs.readdir(dir)).sort()
     } catch (err) {
       if (isNotFound(err)) return []
-      throw new PersistenceError(`Failed to read ${dir}: ${errorText(err)}`, { cause: err })
+      throw new PersistenceError(`Failed to read ${dir}: ${errorMessage(err)}`, { cause: err })
     }
     // Files are read concurrently (a large data dir is latency-bound, not CPU-bound), and kept
     // in name order.
@@ -449,7 +455,7 @@ export class AgentStore {
         text = (await this.#fs.readFile(path)).toString('utf8')
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EISDIR') return // e.g. checks/state
-        throw new PersistenceError(`Failed to read ${path}: ${errorText(err)}`, { cause: err })
+        throw new PersistenceError(`Failed to read ${path}: ${errorMessage(err)}`, { cause: err })
       }
       let value: T | undefined
       try {
@@ -476,7 +482,7 @@ export class AgentStore {
       this.#log.error({ file: path, movedTo: target }, 'Skipping a corrupt persisted file')
     } catch (err) {
       this.#log.error(
-        { file: path, err: errorText(err) },
+        { file: path, err: errorMessage(err) },
         'Skipping a corrupt persisted file (could not move it aside)',
       )
     }
@@ -532,14 +538,6 @@ function decodeTtlState(v: unknown): PersistedTtlState | undefined {
   return Object.freeze({ checkId, status, output, expiresMs })
 }
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const v of Object.values(value)) deepFreeze(v)
-  }
-  return value
-}
-
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
@@ -547,8 +545,4 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }

@@ -3,7 +3,7 @@ import type { CheckEntry } from '../../agent/local/local-state.js'
 import type { Status } from '../../structs/check.js'
 import { decodeJsonBody } from '../../structs/go-json.js'
 import { normalizeCheckDefinition, normalizeCheckUpdate } from '../../structs/normalize.js'
-import { compileFilter, healthCheckSchema } from '../filter.js'
+import { compileFilter, healthCheckSchema } from '../../filter/index.js'
 import { encodeRecordMap, FragmentCache } from '../json.js'
 import { renderHealthCheck } from '../render-check.js'
 import type { ApiRequest } from '../request.js'
@@ -21,7 +21,7 @@ export function agentCheckRoutes(deps: RouteDeps): RouteSpec[] {
   let whole: { version: number; compact?: Buffer; pretty?: Buffer } = { version: -1 }
   const pairs = (keep: ((wire: unknown) => boolean) | null): [string, CheckEntry][] => {
     const out: [string, CheckEntry][] = []
-    for (const entry of agent.state.checks()) {
+    for (const entry of agent.read.checks()) {
       if (keep === null || keep(rendered.wire(entry))) out.push([entry.check.checkId, entry])
     }
     return out
@@ -32,7 +32,7 @@ export function agentCheckRoutes(deps: RouteDeps): RouteSpec[] {
       const out = pairs(compileFilter(filter, healthCheckSchema))
       return encodedJsonResponse((pretty) => encodeRecordMap(out, rendered, pretty))
     }
-    const version = agent.state.version
+    const version = agent.read.version
     if (whole.version !== version) whole = { version }
     const doc = whole
     // The document is encoded from the state current when it is first sent, which is at least
@@ -45,32 +45,32 @@ export function agentCheckRoutes(deps: RouteDeps): RouteSpec[] {
   }
 
   const register = async (req: ApiRequest): Promise<ApiResponse> => {
-    const reg = normalizeCheckDefinition(decodeJsonBody(req.body), agent.normalizeContext('api'))
-    await agent.registerCheck(reg)
+    const reg = normalizeCheckDefinition(decodeJsonBody(req.body), agent.commands.normalizeContext('api'))
+    await agent.commands.registerCheck(reg)
     return EMPTY_OK
   }
 
   const deregister = async (req: ApiRequest): Promise<ApiResponse> => {
-    await agent.deregisterCheck(req.rest)
+    await agent.commands.deregisterCheck(req.rest)
     return EMPTY_OK
   }
 
   const ttl =
     (status: Status) =>
     async (req: ApiRequest): Promise<ApiResponse> => {
-      await agent.updateTtl(req.rest, status, req.query.get('note') ?? '')
+      await agent.commands.updateTtl(req.rest, status, req.query.get('note') ?? '')
       return EMPTY_OK
     }
 
   const update = async (req: ApiRequest): Promise<ApiResponse> => {
     const { status, output } = normalizeCheckUpdate(decodeJsonBody(req.body))
-    await agent.updateTtl(req.rest, status, output)
+    await agent.commands.updateTtl(req.rest, status, output)
     return EMPTY_OK
   }
 
   /** vigil's own: why a check has its status, down an alias chain (no Consul equivalent). */
   const explain = (req: ApiRequest): ApiResponse =>
-    jsonResponse(renderExplanation(explainCheck(agent.state, req.rest)))
+    jsonResponse(renderExplanation(explainCheck(agent.read, req.rest)))
 
   return [
     { pattern: '/v1/agent/checks', methods: ['GET'], handler: list },

@@ -27,8 +27,8 @@ export function agentHealthRoutes(deps: RouteDeps): RouteSpec[] {
   const dc = agent.config.datacenter
 
   const instance = (service: Service): InstanceHealth => {
-    const { status } = agent.state.serviceHealth(service.id)
-    const checks = agent.state
+    const { status } = agent.read.serviceHealth(service.id)
+    const checks = agent.read
       .checks()
       .filter((e) => e.check.serviceId === service.id || e.check.serviceId === '')
       .map(renderApiHealthCheck)
@@ -42,7 +42,7 @@ export function agentHealthRoutes(deps: RouteDeps): RouteSpec[] {
   const byId = (req: ApiRequest): ApiResponse => {
     const id = req.rest
     if (id === '') throw new BadRequestError('Missing serviceID')
-    const entry = agent.state.service(id)
+    const entry = agent.read.service(id)
     if (entry === undefined) {
       const reason = `ServiceId ${id} not found`
       return answer(req, 404, reason, { AggregatedStatus: 'critical', Service: null, Checks: null })
@@ -54,7 +54,7 @@ export function agentHealthRoutes(deps: RouteDeps): RouteSpec[] {
   const byName = (req: ApiRequest): ApiResponse => {
     const name = req.rest
     if (name === '') throw new BadRequestError('Missing service Name')
-    const services = agent.state
+    const services = agent.read
       .services()
       .map((e) => e.service)
       .filter((s) => s.name === name)

@@ -2,7 +2,7 @@ import { BadRequestError, NotFoundError } from '../../lib/errors.js'
 import { decodeJsonBody } from '../../structs/go-json.js'
 import { normalizeServiceDefinition } from '../../structs/normalize.js'
 import { hashBlockingQuery } from '../blocking.js'
-import { agentServiceSchema, compileFilter } from '../filter.js'
+import { agentServiceSchema, compileFilter } from '../../filter/index.js'
 import { goMap } from '../json.js'
 import { parseEnable, parseWaitMs } from '../params.js'
 import { renderAgentService, renderAgentServiceWithHash } from '../render-service.js'
@@ -19,7 +19,7 @@ export function agentServiceRoutes(deps: RouteDeps): RouteSpec[] {
   const list = (req: ApiRequest): ApiResponse => {
     const keep = compileFilter(req.query.get('filter') ?? '', agentServiceSchema)
     const out: [string, unknown][] = []
-    for (const { service } of agent.state.services()) {
+    for (const { service } of agent.read.services()) {
       const wire = renderAgentService(service, dc)
       if (keep(wire)) out.push([service.id, wire])
     }
@@ -36,11 +36,11 @@ export function agentServiceRoutes(deps: RouteDeps): RouteSpec[] {
       random: deps.random,
       signal: req.signal,
       watch: (onChange) =>
-        agent.state.subscribe((c) => {
+        agent.read.subscribe((c) => {
           if (c.kind === 'service' && c.serviceId === id) onChange()
         }),
       compute: () => {
-        const entry = agent.state.service(id)
+        const entry = agent.read.service(id)
         if (entry === undefined) throw new NotFoundError(`unknown service ID: ${id}`)
         const { hash, body } = renderAgentServiceWithHash(entry.service, dc)
         return { hash, value: body }
@@ -50,20 +50,20 @@ export function agentServiceRoutes(deps: RouteDeps): RouteSpec[] {
   }
 
   const register = async (req: ApiRequest): Promise<ApiResponse> => {
-    const reg = normalizeServiceDefinition(decodeJsonBody(req.body), agent.normalizeContext('api'))
-    await agent.registerService(reg, { replaceExistingChecks: replaceExistingChecks(req.query) })
+    const reg = normalizeServiceDefinition(decodeJsonBody(req.body), agent.commands.normalizeContext('api'))
+    await agent.commands.registerService(reg, { replaceExistingChecks: replaceExistingChecks(req.query) })
     return EMPTY_OK
   }
 
   const deregister = async (req: ApiRequest): Promise<ApiResponse> => {
-    await agent.deregisterService(req.rest)
+    await agent.commands.deregisterService(req.rest)
     return EMPTY_OK
   }
 
   const maintenance = async (req: ApiRequest): Promise<ApiResponse> => {
     if (req.rest === '') throw new BadRequestError('Missing service ID')
     const enable = parseEnable(req.query)
-    await agent.setServiceMaintenance(req.rest, enable, req.query.get('reason') ?? '', req.token)
+    await agent.commands.setServiceMaintenance(req.rest, enable, req.query.get('reason') ?? '', req.token)
     return EMPTY_OK
   }
 

@@ -1,4 +1,4 @@
-import { sleepOn, type Clock, type Timer } from './clock.js'
+import { sleepOn, type Clock, type Timer } from '../../src/lib/clock.js'
 
 interface Pending {
   readonly at: number

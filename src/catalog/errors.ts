@@ -1,0 +1,37 @@
+import { VigilError } from '../lib/errors.js'
+
+/**
+ * A catalog write Consul's state machine refuses (`Must provide node`, `failed inserting check:
+ * Missing service registration`, …). Consul answers these with 500 and the text as body.
+ */
+export class CatalogRequestError extends VigilError {
+  readonly code = 'VIGIL_ERR_CATALOG_REQUEST'
+  readonly statusCode = 500
+}
+
+/** A write kept losing its compare-and-swap against concurrent writers; nothing was applied. */
+export class CatalogConflictError extends VigilError {
+  readonly code = 'VIGIL_ERR_CATALOG_CONFLICT'
+  readonly statusCode = 500
+  constructor(readonly attempts: number) {
+    super(`catalog write conflicted with concurrent writes ${attempts} times; not applied`)
+  }
+}
+
+/** The catalog was closed; reads and writes are refused. */
+export class CatalogClosedError extends VigilError {
+  readonly code = 'VIGIL_ERR_CATALOG_CLOSED'
+  readonly statusCode = 503
+  constructor() {
+    super('Catalog is shutting down')
+  }
+}
+
+/** A request names a datacenter this catalog cannot reach (no WAN federation). */
+export class UnknownDatacenterError extends VigilError {
+  readonly code = 'VIGIL_ERR_UNKNOWN_DATACENTER'
+  readonly statusCode = 500
+  constructor(readonly datacenter: string) {
+    super('No path to datacenter')
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The catalog's key layout in the store (spec/servers.md §3):
+ *
+ *   <prefix>/nodes/<node>          CatalogNode
+ *   <prefix>/services/<node>/<id>  {node, service}
+ *   <prefix>/checks/<node>/<id>    {check, definition}
+ *   <prefix>/idx/<name>            ""   (the index table: its modRevision is the index)
+ *
+ * Node names and IDs are lower-cased in keys (Consul's lookups are case-insensitive); values keep
+ * the original case. A node segment escapes `%` and `/` (`%25`, `%2F`) so the key splits back
+ * unambiguously; the ID is the rest of the key, slashes included.
+ */
+
+/** Index-table entries (Consul's `index` table names). */
+export const IDX_NODES = 'nodes'
+export const IDX_SERVICES = 'services'
+export const IDX_CHECKS = 'checks'
+/** Revision of the last deregistration that left a service name without instances. */
+export const IDX_SERVICE_EXTINCTION = 'service_last_extinction'
+
+/** `service.<name>`: moves when an instance of the name, its checks or its node change. */
+export function serviceIdxName(serviceName: string): string {
+  return `service.${serviceName.toLowerCase()}`
+}
+
+/**
+ * `node.<name>`: moves with every write to one of the node's rows. Nothing reads it as an index;
+ * a write that enumerates a node's rows compares it, so it cannot miss a concurrent change there.
+ */
+export function nodeIdxName(node: string): string {
+  return `node.${node.toLowerCase()}`
+}
+
+/** `connect.<name>`: moves when a proxy for the name, or a connect-native instance, changes. */
+export function connectIdxName(serviceName: string): string {
+  return `connect.${serviceName.toLowerCase()}`
+}
+
+export function lower(s: string): string {
+  return s.toLowerCase()
+}
+
+function escapeSegment(s: string): string {
+  return s.toLowerCase().replace(/%/g, '%25').replace(/\//g, '%2F')
+}
+
+function unescapeSegment(s: string): string {
+  return s.replace(/%2F/g, '/').replace(/%25/g, '%')
+}
+
+export type ParsedKey =
+  | Readonly<{ table: 'nodes'; node: string }>
+  | Readonly<{ table: 'services' | 'checks'; node: string; id: string }>
+  | Readonly<{ table: 'idx'; name: string }>
+
+/** Key builders and the parser for one prefix. `node`/`id` in results are lower-cased. */
+export class CatalogKeys {
+  readonly root: string
+
+  constructor(prefix: string) {
+    this.root = prefix.endsWith('/') ? prefix : `${prefix}/`
+  }
+
+  node(node: string): string {
+    return `${this.root}nodes/${escapeSegment(node)}`
+  }
+
+  service(node: string, id: string): string {
+    return `${this.root}services/${escapeSegment(node)}/${id.toLowerCase()}`
+  }
+
+  check(node: string, id: string): string {
+    return `${this.root}checks/${escapeSegment(node)}/${id.toLowerCase()}`
+  }
+
+  idx(name: string): string {
+    return `${this.root}idx/${name}`
+  }
+
+  /** The table a key belongs to, or undefined for keys the catalog does not own. */
+  parse(key: string): ParsedKey | undefined {
+    if (!key.startsWith(this.root)) return undefined
+    const rest = key.slice(this.root.length)
+    const slash = rest.indexOf('/')
+    if (slash < 0) return undefined
+    const table = rest.slice(0, slash)
+    const tail = rest.slice(slash + 1)
+    switch (table) {
+      case 'nodes':
+        return tail === '' || tail.includes('/') ? undefined : { table, node: unescapeSegment(tail) }
+      case 'services':
+      case 'checks': {
+        const sep = tail.indexOf('/')
+        if (sep <= 0) return undefined
+        return { table, node: unescapeSegment(tail.slice(0, sep)), id: tail.slice(sep + 1) }
+      }
+      case 'idx':
+        return tail === '' ? undefined : { table, name: tail }
+      default:
+        return undefined
+    }
+  }
+}
+
+/**
+ * JSON with object keys sorted at every level, so two equal records always encode to the same
+ * text: the planner detects a no-op write by comparing encodings.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null)
+  if (Array.isArray(value)) return `[${value.map((v: unknown) => canonicalJson(v)).join(',')}]`
+  const obj = value as Record<string, unknown>
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort()
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`
+}

@@ -1,0 +1,448 @@
+/**
+ * The write planner: Consul's rules for `/v1/catalog/register` and `/v1/catalog/deregister`
+ * (consul `agent/consul/catalog_endpoint.go`, `state/catalog.go` ensureRegistrationTxn,
+ * deleteNodeTxn, deleteServiceTxn, deleteCheckTxn) turned into ONE store txn against a state.
+ *
+ * Pure and synchronous: plan against a `CatalogState`, get compares and ops back. The txn:
+ * - compares the modRevision of every key the plan read (0 for absent keys), plus `idx/services`
+ *   / `idx/checks` when it enumerated a node's or an instance's rows, and `idx/service.<name>`
+ *   when it decided a name lost its last instance;
+ * - puts or deletes only rows whose value really changes (canonical JSON compared with the stored
+ *   text): a write that changes nothing yields no ops at all, so no index moves (servers.md §1);
+ * - puts every index-table entry it touches: `nodes`, `services`, `checks`, `service.<name>` for
+ *   each name whose instances, their checks or their nodes changed, `connect.<name>` for each
+ *   name whose proxies or connect-native instances changed. A name left without instances has
+ *   its entry deleted and `service_last_extinction` put instead (Consul's extinction index), so
+ *   the index table does not grow with every name ever registered.
+ */
+import { formatGoDurationMs } from '../lib/duration.js'
+import type { Compare, Op } from '../store/store.js'
+import type { HealthCheck } from '../structs/check.js'
+import type { Service } from '../structs/service.js'
+import { CatalogRequestError } from './errors.js'
+import {
+  IDX_CHECKS,
+  IDX_NODES,
+  IDX_SERVICE_EXTINCTION,
+  IDX_SERVICES,
+  canonicalJson,
+  connectIdxName,
+  lower,
+  nodeIdxName,
+  serviceIdxName,
+} from './keys.js'
+import type { CatalogState } from './state.js'
+import type { CatalogNode, CheckRecord, DeregisterRequest, RegisterRequest, ServiceRecord } from './types.js'
+
+/**
+ * One txn. With no ops the write changes nothing at the view's revision; its compares, sent
+ * alone, confirm that the store agrees (a view behind another server's write must not turn a
+ * real change into a no-op).
+ */
+export interface Plan {
+  readonly compares: readonly Compare[]
+  readonly ops: readonly Op[]
+}
+
+export interface PlanDefaults {
+  /** The datacenter a node gets when the request names none. */
+  readonly datacenter: string
+}
+
+type ServiceValue = Pick<ServiceRecord, 'node' | 'service'>
+type CheckValue = Pick<CheckRecord, 'check' | 'definition'>
+
+/** Consul's `ipaddr.IsAny`. */
+function isAnyAddress(address: string): boolean {
+  return address === '0.0.0.0' || address === '::' || address === '[::]'
+}
+
+/** go-uuid's `ParseUUID` errors (byte length, dashes, then hex.DecodeString's), or null. */
+function uuidProblem(id: string): string | null {
+  if (Buffer.byteLength(id, 'utf8') !== 36) return 'uuid string is wrong length'
+  if (id[8] !== '-' || id[13] !== '-' || id[18] !== '-' || id[23] !== '-')
+    return 'uuid is improperly formatted'
+  const bad = /[^0-9a-fA-F]/.exec(
+    id.slice(0, 8) + id.slice(9, 13) + id.slice(14, 18) + id.slice(19, 23) + id.slice(24),
+  )
+  if (bad === null) return null
+  // Go's InvalidByteError: `%#U` of the byte (36 bytes of ASCII here, so one char is one byte).
+  const code = bad[0].charCodeAt(0)
+  const hex = code.toString(16).toUpperCase().padStart(4, '0')
+  const printable = code >= 0x20 && code < 0x7f
+  return `encoding/hex: invalid byte: U+${hex}${printable ? ` '${bad[0]}'` : ''}`
+}
+
+/** Go's `%q` for the ASCII texts Consul formats. */
+function q(s: string): string {
+  return JSON.stringify(s)
+}
+
+/** A working copy over the state: reads record compares, writes overlay the state. */
+class Draft {
+  readonly #state: CatalogState
+  readonly #compares = new Map<string, number>()
+  /** key → new encoded value, or null for a delete */
+  readonly #writes = new Map<string, string | null>()
+
+  constructor(state: CatalogState) {
+    this.#state = state
+  }
+
+  get keys(): CatalogState['keys'] {
+    return this.#state.keys
+  }
+
+  /** Records a compare on the key's current modRevision (0 when absent). */
+  read(key: string): void {
+    if (!this.#compares.has(key)) this.#compares.set(key, this.#state.row(key)?.modRevision ?? 0)
+  }
+
+  readIdx(name: string): void {
+    const key = this.keys.idx(name)
+    if (!this.#compares.has(key)) this.#compares.set(key, this.#state.idx(name) ?? 0)
+  }
+
+  /** The value of a row as the draft would leave it (undefined when absent). */
+  #get(key: string): unknown {
+    this.read(key)
+    const written = this.#writes.get(key)
+    if (written === null) return undefined
+    if (written !== undefined) return JSON.parse(written) as unknown
+    const row = this.#state.row(key)
+    return row === undefined ? undefined : (JSON.parse(row.value) as unknown)
+  }
+
+  getNode(key: string): CatalogNode | undefined {
+    return this.#get(key) as CatalogNode | undefined
+  }
+
+  getService(key: string): ServiceValue | undefined {
+    return this.#get(key) as ServiceValue | undefined
+  }
+
+  getCheck(key: string): CheckValue | undefined {
+    return this.#get(key) as CheckValue | undefined
+  }
+
+  /** Puts a row unless its stored value is already equal; returns whether it changed. */
+  put(key: string, value: unknown): boolean {
+    this.read(key)
+    const text = canonicalJson(value)
+    const current = this.#writes.has(key) ? this.#writes.get(key) : this.#state.row(key)?.value
+    if (current !== undefined && current !== null && canonicalJson(JSON.parse(current)) === text) return false
+    this.#writes.set(key, text)
+    return true
+  }
+
+  delete(key: string): boolean {
+    this.read(key)
+    const exists = this.#writes.has(key) ? this.#writes.get(key) !== null : this.#state.row(key) !== undefined
+    if (!exists) return false
+    this.#writes.set(key, null)
+    return true
+  }
+
+  /**
+   * The instances on a node as the draft leaves them (and as they were). Enumerating a node's
+   * rows compares its `node.<name>` entry, which every write to a row of the node moves: a
+   * concurrent write on the node (a new service a node check must also move) fails the txn.
+   */
+  #instancesOnNodeEitherSide(node: string): ServiceValue[] {
+    this.readIdx(nodeIdxName(node))
+    const out: ServiceValue[] = this.#state
+      .servicesOnNode(node)
+      .map((r) => ({ node: r.node, service: r.service }))
+    const prefix = this.keys.service(node, '')
+    for (const [key, v] of this.#writes) {
+      if (key.startsWith(prefix) && v !== null) out.push(JSON.parse(v) as ServiceValue)
+    }
+    return out
+  }
+
+  /**
+   * Instances matching `match` once the draft is applied: whether the draft writes one itself
+   * (`own`: true whatever others do), whether rows it does not touch provide one (`others`),
+   * and whether it takes one away (`removes`).
+   */
+  #after(
+    candidates: readonly ServiceRecord[],
+    match: (s: Service) => boolean,
+  ): { own: boolean; others: boolean; removes: boolean } {
+    const prefix = this.keys.service('', '').slice(0, -1) // `<root>services/`
+    let own = false
+    for (const [key, v] of this.#writes) {
+      if (v !== null && key.startsWith(prefix) && match((JSON.parse(v) as ServiceValue).service)) own = true
+    }
+    let others = false
+    let removes = false
+    for (const r of candidates) {
+      if (this.#writes.has(this.keys.service(r.node, r.service.id))) removes = true
+      else others = true
+    }
+    return { own, others, removes }
+  }
+
+  /** The stored value of a row, or the draft's when it writes one; parsed. */
+  #final(key: string): unknown {
+    const written = this.#writes.get(key)
+    if (written === null) return undefined
+    const text = written ?? this.#state.row(key)?.value
+    return text === undefined ? undefined : (JSON.parse(text) as unknown)
+  }
+
+  plan(): Plan {
+    // The net change: a row written back to its stored value, or deleted while absent, is no change.
+    for (const [key, v] of [...this.#writes]) {
+      const stored = this.#state.row(key)
+      const same =
+        v === null
+          ? stored === undefined
+          : stored !== undefined && canonicalJson(JSON.parse(stored.value)) === v
+      if (same) this.#writes.delete(key)
+    }
+    const ops: Op[] = []
+    for (const [key, v] of this.#writes) {
+      ops.push(v === null ? { type: 'delete', key } : { type: 'put', key, value: v })
+    }
+    if (ops.length === 0) return { compares: this.#compareList(), ops: [] }
+
+    // What moved: tables, and the instances whose answers changed (their names' entries move).
+    const affected: ServiceValue[] = []
+    const affectedNodes = new Set<string>()
+    const tables = new Set<string>()
+    /** Nodes whose rows change (their `node.<name>` entry moves), and those deleted. */
+    const touchedNodes = new Set<string>()
+    const deletedNodes = new Set<string>()
+    for (const [key, v] of this.#writes) {
+      const parsed = this.keys.parse(key)
+      if (parsed === undefined || parsed.table === 'idx') continue
+      touchedNodes.add(parsed.node)
+      if (parsed.table === 'nodes' && v === null) deletedNodes.add(parsed.node)
+      const stored = this.#state.row(key)
+      const sides = [stored?.value, v ?? undefined].flatMap((t) =>
+        t === undefined ? [] : [JSON.parse(t) as unknown],
+      )
+      switch (parsed.table) {
+        case 'nodes':
+          tables.add(IDX_NODES)
+          affectedNodes.add(parsed.node)
+          break
+        case 'services':
+          tables.add(IDX_SERVICES)
+          affected.push(...(sides as ServiceValue[]))
+          break
+        case 'checks':
+          tables.add(IDX_CHECKS)
+          for (const c of sides as CheckValue[]) {
+            if (c.check.serviceId === '') {
+              affectedNodes.add(parsed.node)
+              continue
+            }
+            const serviceKey = this.keys.service(parsed.node, c.check.serviceId)
+            this.read(serviceKey) // the name whose entry moves is read from the instance
+            const before = this.#state.row(serviceKey)
+            if (before !== undefined) affected.push(JSON.parse(before.value) as ServiceValue)
+            const after = this.#final(serviceKey) as ServiceValue | undefined
+            if (after !== undefined) affected.push(after)
+          }
+          break
+      }
+    }
+    for (const node of affectedNodes) affected.push(...this.#instancesOnNodeEitherSide(node))
+    const serviceNames = new Set<string>()
+    const connectNames = new Set<string>()
+    for (const { service } of affected) {
+      serviceNames.add(lower(service.name))
+      if (service.connectNative) connectNames.add(lower(service.name))
+      if (
+        service.kind === 'connect-proxy' &&
+        service.proxy !== null &&
+        service.proxy.destinationServiceName !== ''
+      ) {
+        connectNames.add(lower(service.proxy.destinationServiceName))
+      }
+    }
+    const idxPuts = new Set<string>(tables)
+    const idxDeletes = new Set<string>()
+    for (const node of touchedNodes) {
+      if (!deletedNodes.has(node)) idxPuts.add(nodeIdxName(node))
+      else if (this.#state.idx(nodeIdxName(node)) !== undefined) idxDeletes.add(nodeIdxName(node))
+    }
+    const settle = (idxName: string, after: { own: boolean; others: boolean; removes: boolean }): void => {
+      // Taking an instance away without providing one, the decision "instances remain" rests on
+      // rows the draft does not write: compare the entry, which every change to them moves.
+      if (after.removes && !after.own) this.readIdx(idxName)
+      if (after.own || after.others) {
+        idxPuts.add(idxName)
+        return
+      }
+      // The name has no instance left: its entry goes, the extinction index takes over.
+      if (this.#state.idx(idxName) !== undefined) idxDeletes.add(idxName)
+      idxPuts.add(IDX_SERVICE_EXTINCTION)
+    }
+    for (const name of serviceNames) {
+      settle(
+        serviceIdxName(name),
+        this.#after(this.#state.instancesOf(name), (s) => lower(s.name) === name),
+      )
+    }
+    for (const name of connectNames) {
+      const candidates = [
+        ...this.#state.proxiesFor(name),
+        ...this.#state.instancesOf(name).filter((r) => r.service.connectNative),
+      ]
+      settle(
+        connectIdxName(name),
+        this.#after(
+          candidates,
+          (s) =>
+            (s.connectNative && lower(s.name) === name) ||
+            (s.kind === 'connect-proxy' && lower(s.proxy?.destinationServiceName ?? '') === name),
+        ),
+      )
+    }
+    for (const name of idxPuts) ops.push({ type: 'put', key: this.keys.idx(name), value: '' })
+    for (const name of idxDeletes) ops.push({ type: 'delete', key: this.keys.idx(name) })
+
+    return { compares: this.#compareList(), ops }
+  }
+
+  #compareList(): Compare[] {
+    return [...this.#compares].map(([key, value]) => ({ key, target: 'modRevision', op: '=', value }))
+  }
+}
+
+/** Plans a catalog register; throws `CatalogRequestError` with Consul's text when it refuses. */
+export function planRegister(state: CatalogState, req: RegisterRequest, defaults: PlanDefaults): Plan {
+  // Catalog.Register's checks, in Consul's order.
+  if (req.node === '') throw new CatalogRequestError('Must provide node')
+  if (req.id !== '') {
+    const problem = uuidProblem(req.id)
+    if (problem !== null) throw new CatalogRequestError(`Bad node ID: ${problem}`)
+  }
+  if (req.address === '' && !req.skipNodeUpdate) {
+    throw new CatalogRequestError('Must provide address if SkipNodeUpdate is not set')
+  }
+  let service: Service | null = req.service
+  if (service !== null) {
+    if (service.id === '' && service.name !== '') service = Object.freeze({ ...service, id: service.name })
+    if (service.id !== '' && service.name === '') {
+      throw new CatalogRequestError('Must provide service name (Service.Service) when service ID is provided')
+    }
+    if (isAnyAddress(service.address)) throw new CatalogRequestError('Invalid service address')
+  }
+
+  const d = new Draft(state)
+  const nodeKey = d.keys.node(req.node)
+
+  if (!req.skipNodeUpdate) {
+    const node: CatalogNode = {
+      id: req.id,
+      node: req.node,
+      address: req.address,
+      datacenter: req.datacenter !== '' ? req.datacenter : defaults.datacenter,
+      taggedAddresses: req.taggedAddresses,
+      meta: req.nodeMeta,
+    }
+    const existing = d.getNode(nodeKey)
+    if (existing === undefined || canonicalJson(existing) !== canonicalJson(node)) {
+      if (node.id !== '') {
+        const holder = state.nodeNameById(node.id)
+        if (holder !== undefined && holder !== lower(node.node)) {
+          const other = state.node(holder)?.node.node ?? holder
+          throw new CatalogRequestError(
+            `failed inserting node: node ID ${q(node.id)} for node ${q(node.node)} aliases existing node ${q(other)}`,
+          )
+        }
+      }
+      d.put(nodeKey, node)
+    }
+  }
+
+  if (service !== null) {
+    if (d.getNode(nodeKey) === undefined) {
+      throw new CatalogRequestError('failed inserting service: Missing node registration')
+    }
+    const key = d.keys.service(req.node, service.id)
+    const before = d.getService(key)
+    const after: ServiceValue = { node: before?.node ?? req.node, service }
+    d.put(key, after)
+  }
+
+  for (const input of req.checks) {
+    const checkNode = input.node !== '' ? input.node : req.node
+    if (lower(checkNode) !== lower(req.node)) {
+      throw new CatalogRequestError(`check node ${q(checkNode)} does not match node ${q(req.node)}`)
+    }
+    const checkId = input.checkId !== '' ? input.checkId : input.name
+    if (d.getNode(nodeKey) === undefined) {
+      throw new CatalogRequestError('failed inserting check: Missing node registration')
+    }
+    let serviceName = ''
+    let serviceTags: readonly string[] = []
+    if (input.serviceId !== '') {
+      const owner = d.getService(d.keys.service(req.node, input.serviceId))
+      if (owner === undefined)
+        throw new CatalogRequestError('failed inserting check: Missing service registration')
+      serviceName = owner.service.name
+      serviceTags = owner.service.tags ?? []
+    }
+    const def = input.definition
+    const check: HealthCheck = {
+      node: checkNode,
+      checkId,
+      name: input.name,
+      status: input.status === '' ? 'critical' : input.status,
+      notes: input.notes,
+      output: input.output,
+      serviceId: input.serviceId,
+      serviceName,
+      serviceTags,
+      type: def.type,
+      interval: def.intervalMs > 0 ? formatGoDurationMs(def.intervalMs) : '',
+      timeout: def.timeoutMs > 0 ? formatGoDurationMs(def.timeoutMs) : '',
+      exposedPort: 0,
+    }
+    const after: CheckValue = { check, definition: def }
+    d.put(d.keys.check(req.node, checkId), after)
+  }
+  return d.plan()
+}
+
+/**
+ * Plans a catalog deregister, in Consul's precedence: a ServiceID removes that instance and its
+ * checks; else a CheckID removes that check; else the node goes with everything on it. Unknown
+ * targets plan nothing.
+ */
+export function planDeregister(state: CatalogState, req: DeregisterRequest): Plan {
+  if (req.node === '') throw new CatalogRequestError('Must provide node')
+  const d = new Draft(state)
+  if (req.serviceId !== '') {
+    const key = d.keys.service(req.node, req.serviceId)
+    if (d.getService(key) === undefined) return d.plan()
+    d.readIdx(nodeIdxName(req.node)) // the instance's checks are enumerated
+    d.delete(key)
+    for (const c of state.checksOfInstance(req.node, req.serviceId)) {
+      d.delete(d.keys.check(req.node, c.check.checkId))
+    }
+    return d.plan()
+  }
+  if (req.checkId !== '') {
+    const key = d.keys.check(req.node, req.checkId)
+    if (d.getCheck(key) === undefined) return d.plan()
+    d.delete(key)
+    return d.plan()
+  }
+  const nodeKey = d.keys.node(req.node)
+  if (d.getNode(nodeKey) === undefined) return d.plan()
+  d.readIdx(nodeIdxName(req.node)) // the node's rows are enumerated
+  for (const s of state.servicesOnNode(req.node)) {
+    d.delete(d.keys.service(req.node, s.service.id))
+  }
+  for (const c of state.checksOnNode(req.node)) {
+    d.delete(d.keys.check(req.node, c.check.checkId))
+  }
+  d.delete(nodeKey)
+  return d.plan()
+}

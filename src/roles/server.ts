@@ -1,0 +1,166 @@
+/**
+ * The server role (DESIGN.md "Roles and processes"): the catalog above its store, and the
+ * server's own presence in it. With one server (`-server -bootstrap`, `-bootstrap-expect 1`,
+ * `-dev`) it is its own leader. Cluster membership (heartbeats, failure detection) replaces the
+ * static `serfHealth` written here when client agents join.
+ */
+import { join } from 'node:path'
+import type { AgentSettings } from '../agent/agent-settings.js'
+import { VIGIL_VERSION } from '../agent/agent-settings.js'
+import type { NodeInfo } from '../agent/sync/catalog-port.js'
+import { Catalog } from '../catalog/catalog.js'
+import type { Clock } from '../lib/clock.js'
+import { EMPTY_DEFINITION } from '../structs/check.js'
+import type { Service } from '../structs/service.js'
+import { openEmbeddedStore } from '../store/embedded.js'
+import { MemoryStore } from '../store/memory.js'
+import type { Store } from '../store/store.js'
+
+/** Consul's node health check, kept by the servers for every member. */
+export const SERF_HEALTH_CHECK_ID = 'serfHealth'
+const SERF_HEALTH_NAME = 'Serf Health Status'
+const ALIVE_OUTPUT = 'Agent alive and reachable'
+
+export interface ServerRole {
+  readonly catalog: Catalog
+  /** `"<ip>:<port>"` of the leader (this server). */
+  readonly leaderAddress: string
+  close(): Promise<void>
+}
+
+export interface ServerRoleOptions {
+  readonly config: AgentSettings
+  readonly clock: Clock
+  readonly random: () => number
+  readonly onError: (err: unknown) => void
+}
+
+/** The catalog's key prefix for a datacenter (shared with the etcd store's layout). */
+export function catalogPrefix(datacenter: string): string {
+  return `vigil/${datacenter}/`
+}
+
+/** This agent as a catalog node (http-api.md §10: tagged addresses and meta an agent owns). */
+export function localNodeInfo(
+  config: Pick<AgentSettings, 'nodeName' | 'datacenter' | 'advertiseAddr' | 'nodeMeta'> & {
+    readonly advertiseAddrWan?: string
+  },
+  nodeId: string,
+): NodeInfo {
+  const lan = config.advertiseAddr
+  const wan =
+    config.advertiseAddrWan !== undefined && config.advertiseAddrWan !== '' ? config.advertiseAddrWan : lan
+  const v6 = lan.includes(':')
+  return Object.freeze({
+    id: nodeId,
+    node: config.nodeName,
+    address: lan,
+    datacenter: config.datacenter,
+    taggedAddresses: Object.freeze({
+      lan,
+      [v6 ? 'lan_ipv6' : 'lan_ipv4']: lan,
+      wan,
+      [wan.includes(':') ? 'wan_ipv6' : 'wan_ipv4']: wan,
+    }),
+    meta: Object.freeze({
+      ...config.nodeMeta,
+      'consul-network-segment': '',
+      'consul-version': VIGIL_VERSION,
+    }),
+  })
+}
+
+/** The `consul` service every server node carries (http-api.md §10). */
+function serverService(port: number): Service {
+  return Object.freeze({
+    id: 'consul',
+    name: 'consul',
+    tags: Object.freeze([]),
+    address: '',
+    port,
+    socketPath: '',
+    taggedAddresses: Object.freeze({}),
+    meta: Object.freeze({
+      non_voter: 'false',
+      raft_version: '3',
+      read_replica: 'false',
+      serf_protocol_current: '2',
+      serf_protocol_max: '5',
+      serf_protocol_min: '1',
+      version: VIGIL_VERSION,
+    }),
+    weights: Object.freeze({ passing: 1, warning: 1 }),
+    enableTagOverride: false,
+    kind: '',
+    proxy: null,
+    connectNative: false,
+    locallyRegisteredAsSidecar: false,
+  })
+}
+
+/** The catalog's directory inside the agent's data dir. */
+export function catalogDataDir(dataDir: string): string {
+  return join(dataDir, 'catalog')
+}
+
+/**
+ * Opens the store and the catalog: durable in `<data-dir>/catalog` (the embedded store), in
+ * memory in `-dev` without a data dir.
+ */
+export async function startServerRole(opts: ServerRoleOptions): Promise<ServerRole> {
+  const { config, clock } = opts
+  const store: Store =
+    config.dataDir !== '' && !config.dev
+      ? await openEmbeddedStore(catalogDataDir(config.dataDir), { clock })
+      : new MemoryStore({ clock })
+  const catalog = await Catalog.open({
+    store,
+    prefix: catalogPrefix(config.datacenter),
+    datacenter: config.datacenter,
+    clock,
+    random: opts.random,
+    onError: opts.onError,
+  })
+  const host = config.advertiseAddr.includes(':') ? `[${config.advertiseAddr}]` : config.advertiseAddr
+  return {
+    catalog,
+    leaderAddress: `${host}:${config.ports.server}`,
+    close: async () => {
+      await catalog.close()
+      await store.close()
+    },
+  }
+}
+
+/**
+ * Writes this server's own node: `serfHealth` passing and the `consul` service. Idempotent:
+ * an unchanged node writes nothing and moves no index.
+ */
+export async function registerServerNode(
+  catalog: Catalog,
+  node: NodeInfo,
+  serverPort: number,
+): Promise<void> {
+  await catalog.register({
+    id: node.id,
+    node: node.node,
+    address: node.address,
+    datacenter: node.datacenter,
+    taggedAddresses: node.taggedAddresses,
+    nodeMeta: node.meta,
+    service: serverService(serverPort),
+    checks: [
+      Object.freeze({
+        node: node.node,
+        checkId: SERF_HEALTH_CHECK_ID,
+        name: SERF_HEALTH_NAME,
+        status: 'passing' as const,
+        notes: '',
+        output: ALIVE_OUTPUT,
+        serviceId: '',
+        definition: EMPTY_DEFINITION,
+      }),
+    ],
+    skipNodeUpdate: false,
+  })
+}
