@@ -192,9 +192,11 @@ const NOTES = [
   '- Restart: the data dir is filled through the real AgentStore; the time runs from spawning the',
   '  process to `/v1/agent/self` answering, so it includes Node.js start-up (~150 ms).',
   '- Registrations with `-data-dir` are bound by fsync: each one writes a check file and a service',
-  '  file, each fsynced and followed by a directory fsync, before the response, and registrations',
-  '  are serialized like Consul’s agent lock. TTL updates are written without fsync (as Consul),',
-  '  which survives a process crash.',
+  '  file, each fsynced, before the response. Registrations of different services run concurrently',
+  '  and share the directory fsyncs (group commit: one per directory per group), so the rate',
+  '  depends on how many are in flight and on the device’s flush latency (on tmpfs, where fsync',
+  '  is free, -data-dir runs at 0.8–1.2 of -dev). TTL updates are written without fsync (as',
+  '  Consul), which survives a process crash.',
   '- DNS throughput: vigil’s DNS server (over an in-memory catalog with 100 passing instances)',
   '  and a bare node:dgram server replaying vigil’s reply bytes each run in their own process; the',
   '  load generator keeps 32 queries in flight on one socket (A, no EDNS: 3 shuffled answers).',
@@ -281,8 +283,8 @@ async function persistence(): Promise<void> {
   rows.push({
     name: 'Service registrations/s (one TTL check each, 16 in flight): with -data-dir / -dev',
     value: `${fmt(median(disk))} / ${fmt(median(memory))} = **${(median(disk) / median(memory)).toFixed(2)}**`,
-    goal: '—',
-    met: null,
+    goal: 'ratio ≥ 0.5',
+    met: median(disk) / median(memory) >= 0.5,
   })
 }
 
