@@ -12,13 +12,19 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net'
 import { systemClock, type Clock } from '../lib/clock.js'
-import type { Logger } from '../lib/log.js'
 import type { DnsCatalog } from './catalog-port.js'
 import { parseRecursor, Recursor, type RecursorAddress } from './recursor.js'
 import { DnsResolver, type Transport } from './resolver.js'
 import type { DnsSettings } from './settings.js'
 
 const MAX_TCP_PENDING_BYTES = 1 << 20
+
+/** The log lines the DNS server writes; pino loggers satisfy it. */
+export interface DnsLogger {
+  info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
 
 export interface DnsServerOptions {
   readonly catalog: DnsCatalog
@@ -27,7 +33,7 @@ export interface DnsServerOptions {
   readonly addresses: readonly string[]
   /** 0 picks a free port (the same for UDP and TCP on every address). */
   readonly port: number
-  readonly logger?: Logger
+  readonly logger?: DnsLogger
   readonly clock?: Clock
   readonly random?: () => number
   readonly tcpIdleMs?: number

@@ -18,6 +18,9 @@ import type { ApiLogger } from '../api/settings.js'
 import type { AgentConfig } from '../config/agent-config.js'
 import { systemClock, type Clock } from '../lib/clock.js'
 import { errorMessage } from '../lib/errors.js'
+import { DnsServer } from '../dns/server.js'
+import { dnsSettingsFrom } from '../dns/settings.js'
+import { localDnsCatalog } from './dns-catalog.js'
 import { localCatalogPort } from './local-catalog.js'
 import { localNodeInfo, registerServerNode, startServerRole, type ServerRole } from './server.js'
 
@@ -43,6 +46,8 @@ export interface VigilNode {
   readonly sync: AntiEntropy | null
   /** Every address the HTTP API listens on. */
   readonly httpAddresses: readonly string[]
+  /** The DNS interface (UDP and TCP addresses), on nodes with a catalog when `ports.dns` > 0. */
+  readonly dns: DnsServer | null
   /** Re-reads the configuration and applies its services and checks (agent-state.md §13). */
   readonly reload: () => Promise<void>
   /**
@@ -116,12 +121,28 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
       ...(server !== null ? { catalog: server.catalog, routes: [catalogRoutes, healthRoutes] } : {}),
     })
     started.push(() => api.close())
+    let dns: DnsServer | null = null
+    if (server !== null && config.ports.dns > 0) {
+      const dnsServer = new DnsServer({
+        catalog: localDnsCatalog(server.catalog),
+        settings: dnsSettingsFrom(config),
+        addresses: config.addresses.dns,
+        port: config.ports.dns,
+        logger: logger.child({ module: 'agent.dns' }),
+        clock,
+        random,
+      })
+      await dnsServer.start()
+      started.push(() => dnsServer.close())
+      dns = dnsServer
+    }
     let stopped: Promise<void> | undefined
     return {
       agent,
       server,
       sync,
       httpAddresses: api.addresses,
+      dns,
       reload,
       // In reverse order of start: the API first (in-flight requests answered), then the sync
       // loop, the agent (runners stopped), and the catalog last.

@@ -153,7 +153,14 @@ test('cli agent reports a port in use and exits 1', async (t) => {
   const blocker = createServer()
   await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve))
   t.after(() => new Promise<void>((resolve) => blocker.close(() => resolve())))
-  const { code, stderr } = await run(['agent', '-dev', '-http-port', String(port)])
+  const { code, stderr } = await run([
+    'agent',
+    '-dev',
+    '-http-port',
+    String(port),
+    '-dns-port',
+    String(await freePort()),
+  ])
   assert.equal(code, 1)
   assert.equal(
     stderr,

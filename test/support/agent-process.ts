@@ -82,10 +82,12 @@ export function spawnVigil(
 
 export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise<AgentProcess> {
   const port = await freePort()
+  // Tests run side by side: the DNS listener takes a free port unless the test names one.
+  const dnsPort = opts.args?.includes('-dns-port') === true ? [] : ['-dns-port', String(await freePort())]
   const base =
     opts.dataDir === undefined
-      ? ['agent', '-dev', '-http-port', String(port)]
-      : ['agent', '-data-dir', opts.dataDir, '-bind', '127.0.0.1', '-http-port', String(port)]
+      ? ['agent', '-dev', '-http-port', String(port), ...dnsPort]
+      : ['agent', '-data-dir', opts.dataDir, '-bind', '127.0.0.1', '-http-port', String(port), ...dnsPort]
   const { child, output, exited } = spawnVigil([...base, ...(opts.args ?? [])], opts.env)
   let exitCode: number | null | undefined
   void exited.then((code) => (exitCode = code))
