@@ -38,7 +38,12 @@ export interface Plan {
   readonly ops: readonly Op[]
 }
 
-export interface PlanDefaults {
+export interface PlanHooks {
+  /** Runs on the finished draft before it becomes a plan: more writes in the same txn. */
+  readonly beforePlan?: (d: Draft) => void
+}
+
+export interface PlanDefaults extends PlanHooks {
   /** The datacenter a node gets when the request names none. */
   readonly datacenter: string
 }
@@ -67,8 +72,10 @@ function q(s: string): string {
 }
 
 /** A working copy over the state: reads record compares, writes overlay the state. */
-class Draft {
+export class Draft {
   readonly #state: CatalogState
+  #beforePlan: ((d: Draft) => void) | undefined
+  readonly #extraIdx = new Set<string>()
   readonly #compares = new Map<string, number>()
   /** key → new encoded value, or null for a delete */
   readonly #writes = new Map<string, string | null>()
@@ -78,8 +85,38 @@ class Draft {
   #servicesChanged = false
   #checksChanged = false
 
-  constructor(state: CatalogState) {
+  constructor(state: CatalogState, hooks: PlanHooks = {}) {
     this.#state = state
+    this.#beforePlan = hooks.beforePlan
+  }
+
+  get state(): CatalogState {
+    return this.#state
+  }
+
+  /** The parsed JSON value of any row as the draft would leave it (undefined when absent). */
+  value(key: string): unknown {
+    return this.#get(key)
+  }
+
+  /** Whether the draft writes (puts or deletes) this key. */
+  written(key: string): boolean {
+    return this.#writes.has(key)
+  }
+
+  /** The draft's writes so far: key → encoded value, or null for a delete. */
+  pendingWrites(): ReadonlyMap<string, string | null> {
+    return this.#writes
+  }
+
+  /** Puts an index-table entry with the plan (only when the plan writes something). */
+  touchIdx(name: string): void {
+    this.#extraIdx.add(name)
+  }
+
+  /** The compares of every key read so far (for a plan that writes nothing but must still hold). */
+  reads(): Compare[] {
+    return [...this.#compares].map(([key, value]) => ({ key, target: 'modRevision', op: '=', value }))
   }
 
   get keys(): CatalogState['keys'] {
@@ -190,6 +227,9 @@ class Draft {
   }
 
   plan(): Plan {
+    const hook = this.#beforePlan
+    this.#beforePlan = undefined
+    hook?.(this)
     const ops: Op[] = []
     for (const [key, v] of this.#writes) {
       ops.push(v === null ? { type: 'delete', key } : { type: 'put', key, value: v })
@@ -215,6 +255,7 @@ class Draft {
     if (this.#nodesChanged) idxPuts.add(IDX_NODES)
     if (this.#servicesChanged) idxPuts.add(IDX_SERVICES)
     if (this.#checksChanged) idxPuts.add(IDX_CHECKS)
+    for (const name of this.#extraIdx) idxPuts.add(name)
     const settle = (idxName: string, exists: boolean): void => {
       if (exists) {
         idxPuts.add(idxName)
@@ -279,7 +320,7 @@ export function planRegister(state: CatalogState, req: RegisterRequest, defaults
     if (isAnyAddress(service.address)) throw new CatalogRequestError('Invalid service address')
   }
 
-  const d = new Draft(state)
+  const d = new Draft(state, defaults)
   const nodeKey = d.keys.node(req.node)
 
   if (!req.skipNodeUpdate) {
@@ -363,9 +404,9 @@ export function planRegister(state: CatalogState, req: RegisterRequest, defaults
  * checks; else a CheckID removes that check; else the node goes with everything on it. Unknown
  * targets plan nothing.
  */
-export function planDeregister(state: CatalogState, req: DeregisterRequest): Plan {
+export function planDeregister(state: CatalogState, req: DeregisterRequest, hooks: PlanHooks = {}): Plan {
   if (req.node === '') throw new CatalogRequestError('Must provide node')
-  const d = new Draft(state)
+  const d = new Draft(state, hooks)
   if (req.serviceId !== '') {
     const key = d.keys.service(req.node, req.serviceId)
     const before = d.getService(key)
