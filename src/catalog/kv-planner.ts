@@ -72,7 +72,7 @@ function write(d: Draft, key: string, entry: StoredKvEntry): void {
 }
 
 function tombstone(d: Draft, key: string, now: number): void {
-  d.put(d.keys.tomb(key), { at: now })
+  d.put(d.keys.tomb(key), { at: now }, true)
   d.touchIdx(IDX_TOMBSTONES)
 }
 

@@ -155,12 +155,16 @@ export class Draft {
     return this.#get(key) as CheckValue | undefined
   }
 
-  /** Puts a row unless its stored value is already equal; returns whether it changed. */
-  put(key: string, value: unknown): boolean {
+  /**
+   * Puts a row unless its stored value is already equal (`always`: even then, so its modRevision
+   * moves, as a tombstone's must); returns whether it changed.
+   */
+  put(key: string, value: unknown, always = false): boolean {
     this.read(key)
     const text = canonicalJson(value)
     const current = this.#writes.has(key) ? this.#writes.get(key) : this.#state.row(key)?.value
-    if (current !== undefined && current !== null && canonicalJson(JSON.parse(current)) === text) return false
+    if (!always && current !== undefined && current !== null && canonicalJson(JSON.parse(current)) === text)
+      return false
     this.#writes.set(key, text)
     return true
   }
