@@ -324,7 +324,9 @@ export class Catalog {
   /** `PUT /v1/txn`: all or nothing; a failed transaction lists every failing operation. */
   async txn(ops: readonly TxnOp[]): Promise<TxnResult> {
     const c = await this.#commit(() =>
-      planTxn(new Draft(this.#state, { beforePlan: this.#invalidateHook }), ops, this.#kvContext()),
+      planTxn(new Draft(this.#state, { beforePlan: this.#invalidateHook }), ops, this.#kvContext(), {
+        datacenter: this.datacenter,
+      }),
     )
     return c.result
   }

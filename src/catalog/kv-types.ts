@@ -3,6 +3,16 @@
  * `Session`, `TxnOp`). Plain, frozen, camelCase: wire JSON (PascalCase, base64) belongs to api/.
  */
 
+import type {
+  CatalogNode,
+  CheckDefinition,
+  CheckRecord,
+  HealthCheck,
+  NodeRecord,
+  Service,
+  ServiceRecord,
+} from './types.js'
+
 /** Consul's `limits.kv_max_value_size`. */
 export const KV_MAX_VALUE_SIZE = 524_288
 /** Consul's `/v1/txn` operation limit. */
@@ -115,19 +125,32 @@ export type TxnKvVerb =
   | 'delete-cas'
 
 /** One `/v1/txn` operation after decoding; `verb` is the client's text (unknown verbs are refused per op). */
-export type TxnOp = Readonly<{
-  kv: Readonly<{
-    verb: string
-    key: string
-    value: Uint8Array | null
-    flags: bigint
-    index: number
-    session: string
-  }>
-}>
+export type TxnOp =
+  | Readonly<{
+      kv: Readonly<{
+        verb: string
+        key: string
+        value: Uint8Array | null
+        flags: bigint
+        index: number
+        session: string
+      }>
+    }>
+  | Readonly<{ node: Readonly<{ verb: string; node: CatalogNode; modifyIndex: number }> }>
+  | Readonly<{ service: Readonly<{ verb: string; node: string; service: Service; modifyIndex: number }> }>
+  | Readonly<{
+      check: Readonly<{ verb: string; check: HealthCheck; definition: CheckDefinition; modifyIndex: number }>
+    }>
+
+/** One result of a successful transaction (KV results carry a value only for the get verbs). */
+export type TxnResultItem =
+  | Readonly<{ kv: KvEntry }>
+  | Readonly<{ node: NodeRecord }>
+  | Readonly<{ service: ServiceRecord }>
+  | Readonly<{ check: CheckRecord }>
 
 export type TxnError = Readonly<{ opIndex: number; what: string }>
 
 export type TxnResult =
-  | Readonly<{ ok: true; index: number; results: readonly Readonly<{ kv: KvEntry }>[] }>
+  | Readonly<{ ok: true; index: number; results: readonly TxnResultItem[] }>
   | Readonly<{ ok: false; index: number; errors: readonly TxnError[] }>

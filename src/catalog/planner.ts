@@ -306,6 +306,14 @@ export class Draft {
 
 /** Plans a catalog register; throws `CatalogRequestError` with Consul's text when it refuses. */
 export function planRegister(state: CatalogState, req: RegisterRequest, defaults: PlanDefaults): Plan {
+  const d = new Draft(state, defaults)
+  registerInto(d, req, defaults)
+  return d.plan()
+}
+
+/** Applies a catalog register to a draft (also the txn's node, service and check `set`). */
+export function registerInto(d: Draft, req: RegisterRequest, defaults: PlanDefaults): void {
+  const state = d.state
   // Catalog.Register's checks, in Consul's order.
   if (req.node === '') throw new CatalogRequestError('Must provide node')
   if (req.id !== '') {
@@ -324,7 +332,6 @@ export function planRegister(state: CatalogState, req: RegisterRequest, defaults
     if (isAnyAddress(service.address)) throw new CatalogRequestError('Invalid service address')
   }
 
-  const d = new Draft(state, defaults)
   const nodeKey = d.keys.node(req.node)
 
   if (!req.skipNodeUpdate) {
@@ -400,7 +407,6 @@ export function planRegister(state: CatalogState, req: RegisterRequest, defaults
     const after: CheckValue = { check, definition: def }
     if (d.put(key, after)) d.checkChanged(req.node, before, after)
   }
-  return d.plan()
 }
 
 /**
@@ -409,12 +415,19 @@ export function planRegister(state: CatalogState, req: RegisterRequest, defaults
  * targets plan nothing.
  */
 export function planDeregister(state: CatalogState, req: DeregisterRequest, hooks: PlanHooks = {}): Plan {
-  if (req.node === '') throw new CatalogRequestError('Must provide node')
   const d = new Draft(state, hooks)
+  deregisterInto(d, req)
+  return d.plan()
+}
+
+/** Applies a catalog deregister to a draft (also the txn's node, service and check `delete`). */
+export function deregisterInto(d: Draft, req: DeregisterRequest): void {
+  if (req.node === '') throw new CatalogRequestError('Must provide node')
+  const state = d.state
   if (req.serviceId !== '') {
     const key = d.keys.service(req.node, req.serviceId)
     const before = d.getService(key)
-    if (before === undefined) return d.plan()
+    if (before === undefined) return
     d.readIdx(IDX_CHECKS) // the instance's checks are enumerated
     d.delete(key)
     d.serviceChanged(before)
@@ -422,18 +435,18 @@ export function planDeregister(state: CatalogState, req: DeregisterRequest, hook
       const ck = d.keys.check(req.node, c.check.checkId)
       if (d.delete(ck)) d.checkChanged(req.node, c)
     }
-    return d.plan()
+    return
   }
   if (req.checkId !== '') {
     const key = d.keys.check(req.node, req.checkId)
     const before = d.getCheck(key)
-    if (before === undefined) return d.plan()
+    if (before === undefined) return
     d.checkChanged(req.node, before)
     d.delete(key)
-    return d.plan()
+    return
   }
   const nodeKey = d.keys.node(req.node)
-  if (d.getNode(nodeKey) === undefined) return d.plan()
+  if (d.getNode(nodeKey) === undefined) return
   d.readIdx(IDX_SERVICES) // the node's rows are enumerated
   d.readIdx(IDX_CHECKS)
   d.nodeChanged(req.node) // before the deletes: the node's instances are all affected
@@ -444,5 +457,4 @@ export function planDeregister(state: CatalogState, req: DeregisterRequest, hook
     if (d.delete(d.keys.check(req.node, c.check.checkId))) d.checkChanged(req.node, c)
   }
   d.delete(nodeKey)
-  return d.plan()
 }

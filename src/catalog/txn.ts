@@ -23,33 +23,264 @@ import {
   type KvContext,
   type PlannedWrite,
 } from './kv-planner.js'
-import { TXN_MAX_OPS, type KvEntry, type TxnError, type TxnOp, type TxnResult } from './kv-types.js'
-import type { Draft } from './planner.js'
+import { CatalogRequestError } from './errors.js'
+import {
+  TXN_MAX_OPS,
+  type KvEntry,
+  type TxnError,
+  type TxnOp,
+  type TxnResult,
+  type TxnResultItem,
+} from './kv-types.js'
+import { deregisterInto, registerInto, type Draft, type PlanDefaults } from './planner.js'
+import type { CheckRecord, NodeRecord, RegisterRequest, ServiceRecord } from './types.js'
+
+type KvOp = Extract<TxnOp, { kv: unknown }>['kv']
+type NodeOp = Extract<TxnOp, { node: unknown }>['node']
+type ServiceOp = Extract<TxnOp, { service: unknown }>['service']
+type CheckOp = Extract<TxnOp, { check: unknown }>['check']
 
 /** Refuses a transaction over Consul's limits before anything runs (413). */
 export function checkTxnLimits(ops: readonly TxnOp[], maxValueSize: number): void {
   if (ops.length > TXN_MAX_OPS) {
     throw new KvRequestError(413, `Transaction contains too many operations (${ops.length} > ${TXN_MAX_OPS})`)
   }
-  for (const op of ops) checkValueSize(op.kv.key, op.kv.value, maxValueSize, true)
+  for (const op of ops) if ('kv' in op) checkValueSize(op.kv.key, op.kv.value, maxValueSize, true)
 }
 
 /** Whether every operation only reads (api/ may then answer without a write). */
 export function isReadOnly(ops: readonly TxnOp[]): boolean {
   return ops.every((op) =>
-    ['get', 'get-or-empty', 'get-tree', 'check-index', 'check-session', 'check-not-exists'].includes(
-      op.kv.verb,
-    ),
+    'kv' in op
+      ? ['get', 'get-or-empty', 'get-tree', 'check-index', 'check-session', 'check-not-exists'].includes(
+          op.kv.verb,
+        )
+      : verbOf(op) === 'get',
   )
 }
 
-interface Snapshot {
-  readonly entry: KvEntry
-  readonly withValue: boolean
+function verbOf(op: TxnOp): string {
+  if ('kv' in op) return op.kv.verb
+  if ('node' in op) return op.node.verb
+  if ('service' in op) return op.service.verb
+  return op.check.verb
+}
+
+/** A result as planned: indexes of rows the draft writes are `PENDING`. */
+type Snapshot =
+  | Readonly<{ entry: KvEntry; withValue: boolean }>
+  | Readonly<{ node: NodeRecord }>
+  | Readonly<{ service: ServiceRecord }>
+  | Readonly<{ check: CheckRecord }>
+
+function resolveIndexes<T extends { createIndex: number; modifyIndex: number }>(rec: T, revision: number): T {
+  return Object.freeze({
+    ...rec,
+    createIndex: rec.createIndex === PENDING ? revision : rec.createIndex,
+    modifyIndex: rec.modifyIndex === PENDING ? revision : rec.modifyIndex,
+  })
+}
+
+function resolve(s: Snapshot, revision: number): TxnResultItem {
+  if ('entry' in s) return Object.freeze({ kv: resolveEntry(s.entry, revision, s.withValue) })
+  if ('node' in s) return Object.freeze({ node: resolveIndexes(s.node, revision) })
+  if ('service' in s) return Object.freeze({ service: resolveIndexes(s.service, revision) })
+  return Object.freeze({ check: resolveIndexes(s.check, revision) })
+}
+
+function indexes(d: Draft, key: string, base: { createIndex: number; modifyIndex: number } | undefined) {
+  return {
+    createIndex: base?.createIndex ?? PENDING,
+    modifyIndex: d.written(key) ? PENDING : (base?.modifyIndex ?? PENDING),
+  }
+}
+
+function readNode(d: Draft, name: string): NodeRecord | undefined {
+  const key = d.keys.node(name)
+  const node = d.getNode(key)
+  return node === undefined ? undefined : { node, ...indexes(d, key, d.state.node(name)) }
+}
+
+function readService(d: Draft, node: string, id: string): ServiceRecord | undefined {
+  const key = d.keys.service(node, id)
+  const v = d.getService(key)
+  return v === undefined ? undefined : { ...v, ...indexes(d, key, d.state.service(node, id)) }
+}
+
+function readCheck(d: Draft, node: string, id: string): CheckRecord | undefined {
+  const key = d.keys.check(node, id)
+  const v = d.getCheck(key)
+  return v === undefined ? undefined : { ...v, ...indexes(d, key, d.state.check(node, id)) }
+}
+
+/** `cas` on a catalog row: index 0 creates only, otherwise the row's ModifyIndex must match. */
+function casHolds(existing: { modifyIndex: number } | undefined, index: number): boolean {
+  return index === 0 ? existing === undefined : existing?.modifyIndex === index
+}
+
+function baseRequest(node: string): RegisterRequest {
+  return {
+    id: '',
+    node,
+    address: '',
+    datacenter: '',
+    taggedAddresses: {},
+    nodeMeta: {},
+    service: null,
+    checks: [],
+    skipNodeUpdate: true,
+  }
+}
+
+function runNode(d: Draft, op: NodeOp, defaults: PlanDefaults, out: Snapshot[]): string | undefined {
+  const name = op.node.node
+  const set = (): void => {
+    const n = op.node
+    registerInto(
+      d,
+      {
+        ...baseRequest(name),
+        id: n.id,
+        address: n.address,
+        datacenter: n.datacenter,
+        taggedAddresses: n.taggedAddresses,
+        nodeMeta: n.meta,
+        skipNodeUpdate: false,
+      },
+      defaults,
+    )
+    const rec = readNode(d, name)
+    if (rec !== undefined) out.push({ node: rec })
+  }
+  switch (op.verb) {
+    case 'get': {
+      const rec = readNode(d, name)
+      if (rec === undefined) return `node ${q(name)} doesn't exist`
+      out.push({ node: rec })
+      return undefined
+    }
+    case 'set':
+      set()
+      return undefined
+    case 'cas':
+      if (!casHolds(readNode(d, name), op.modifyIndex)) return `failed to set node ${q(name)}, index is stale`
+      set()
+      return undefined
+    case 'delete':
+      deregisterInto(d, { node: name, serviceId: '', checkId: '' })
+      return undefined
+    case 'delete-cas': {
+      const rec = readNode(d, name)
+      if (rec === undefined || rec.modifyIndex !== op.modifyIndex) {
+        return `failed to delete node ${q(name)}, index is stale`
+      }
+      deregisterInto(d, { node: name, serviceId: '', checkId: '' })
+      return undefined
+    }
+    default:
+      return `unknown Node verb ${q(op.verb)}`
+  }
+}
+
+function runService(d: Draft, op: ServiceOp, defaults: PlanDefaults, out: Snapshot[]): string | undefined {
+  const id = op.service.id !== '' ? op.service.id : op.service.name
+  const set = (): void => {
+    registerInto(d, { ...baseRequest(op.node), service: op.service }, defaults)
+    const rec = readService(d, op.node, id)
+    if (rec !== undefined) out.push({ service: rec })
+  }
+  switch (op.verb) {
+    case 'get': {
+      const rec = readService(d, op.node, id)
+      if (rec === undefined) return `service ${q(id)} on node ${q(op.node)} doesn't exist`
+      out.push({ service: rec })
+      return undefined
+    }
+    case 'set':
+      set()
+      return undefined
+    case 'cas':
+      if (!casHolds(readService(d, op.node, id), op.modifyIndex)) {
+        return `failed to set service ${q(id)} on node ${q(op.node)}, index is stale`
+      }
+      set()
+      return undefined
+    case 'delete':
+      deregisterInto(d, { node: op.node, serviceId: id, checkId: '' })
+      return undefined
+    case 'delete-cas': {
+      const rec = readService(d, op.node, id)
+      if (rec === undefined || rec.modifyIndex !== op.modifyIndex) {
+        return `failed to delete service ${q(id)} on node ${q(op.node)}, index is stale`
+      }
+      deregisterInto(d, { node: op.node, serviceId: id, checkId: '' })
+      return undefined
+    }
+    default:
+      return `unknown Service verb ${q(op.verb)}`
+  }
+}
+
+function runCheck(d: Draft, op: CheckOp, defaults: PlanDefaults, out: Snapshot[]): string | undefined {
+  const c = op.check
+  const id = c.checkId !== '' ? c.checkId : c.name
+  const set = (): void => {
+    registerInto(
+      d,
+      {
+        ...baseRequest(c.node),
+        checks: [
+          {
+            node: c.node,
+            checkId: id,
+            name: c.name,
+            status: c.status,
+            notes: c.notes,
+            output: c.output,
+            serviceId: c.serviceId,
+            definition: op.definition,
+          },
+        ],
+      },
+      defaults,
+    )
+    const rec = readCheck(d, c.node, id)
+    if (rec !== undefined) out.push({ check: rec })
+  }
+  switch (op.verb) {
+    case 'get': {
+      const rec = readCheck(d, c.node, id)
+      if (rec === undefined) return `check ${q(id)} on node ${q(c.node)} doesn't exist`
+      out.push({ check: rec })
+      return undefined
+    }
+    case 'set':
+      set()
+      return undefined
+    case 'cas':
+      if (!casHolds(readCheck(d, c.node, id), op.modifyIndex)) {
+        return `failed to set check ${q(id)} on node ${q(c.node)}, index is stale`
+      }
+      set()
+      return undefined
+    case 'delete':
+      deregisterInto(d, { node: c.node, serviceId: '', checkId: id })
+      return undefined
+    case 'delete-cas': {
+      const rec = readCheck(d, c.node, id)
+      if (rec === undefined || rec.modifyIndex !== op.modifyIndex) {
+        return `failed to delete check ${q(id)} on node ${q(c.node)}, index is stale`
+      }
+      deregisterInto(d, { node: c.node, serviceId: '', checkId: id })
+      return undefined
+    }
+    default:
+      return `unknown Check verb ${q(op.verb)}`
+  }
 }
 
 /** Runs one KV operation; returns the result entries it produces, or the error text. */
-function runKv(d: Draft, op: TxnOp['kv'], ctx: KvContext, out: Snapshot[]): string | undefined {
+function runKv(d: Draft, op: KvOp, ctx: KvContext, out: Snapshot[]): string | undefined {
   const key = op.key
   const snap = (withValue: boolean): void => {
     const e = readEntry(d, key)
@@ -136,16 +367,24 @@ function runKv(d: Draft, op: TxnOp['kv'], ctx: KvContext, out: Snapshot[]): stri
 }
 
 /** Plans a transaction. On any error the plan writes nothing and the result lists every error. */
-export function planTxn(d: Draft, ops: readonly TxnOp[], ctx: KvContext): PlannedWrite<TxnResult> {
+export function planTxn(
+  d: Draft,
+  ops: readonly TxnOp[],
+  ctx: KvContext,
+  defaults: PlanDefaults,
+): PlannedWrite<TxnResult> {
   checkTxnLimits(ops, ctx.maxValueSize)
   const snaps: Snapshot[] = []
   const errors: TxnError[] = []
   ops.forEach((op, opIndex) => {
     let what: string | undefined
     try {
-      what = runKv(d, op.kv, ctx, snaps)
+      if ('kv' in op) what = runKv(d, op.kv, ctx, snaps)
+      else if ('node' in op) what = runNode(d, op.node, defaults, snaps)
+      else if ('service' in op) what = runService(d, op.service, defaults, snaps)
+      else what = runCheck(d, op.check, defaults, snaps)
     } catch (err) {
-      if (!(err instanceof KvRequestError)) throw err
+      if (!(err instanceof KvRequestError) && !(err instanceof CatalogRequestError)) throw err
       what = err.message
     }
     if (what !== undefined) errors.push(Object.freeze({ opIndex, what }))
@@ -162,8 +401,6 @@ export function planTxn(d: Draft, ops: readonly TxnOp[], ctx: KvContext): Planne
   return planned(d, (revision) => ({
     ok: true,
     index: revision,
-    results: Object.freeze(
-      snaps.map((s) => Object.freeze({ kv: resolveEntry(s.entry, revision, s.withValue) })),
-    ),
+    results: Object.freeze(snaps.map((s) => resolve(s, revision))),
   }))
 }

@@ -44,6 +44,10 @@ export async function session(c: Catalog, req: Partial<SessionCreateRequest> = {
   return r.id
 }
 
-export function kvOp(verb: string, key: string, more: Partial<TxnOp['kv']> = {}): TxnOp {
+export function kvOp(
+  verb: string,
+  key: string,
+  more: Partial<Extract<TxnOp, { kv: unknown }>['kv']> = {},
+): TxnOp {
   return { kv: { verb, key, value: null, flags: 0n, index: 0, session: '', ...more } }
 }

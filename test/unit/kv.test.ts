@@ -2,10 +2,20 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { KvRequestError } from '../../src/catalog/errors.js'
 import { kvGetQuery, kvKeysQuery, kvListQuery } from '../../src/catalog/kv-queries.js'
-import { TOMBSTONE_TTL_MS } from '../../src/catalog/kv-types.js'
+import { TOMBSTONE_TTL_MS, type KvEntry, type TxnResultItem } from '../../src/catalog/kv-types.js'
 import { LeaderTasks } from '../../src/catalog/leader.js'
-import { openCatalog, settle } from '../support/catalog.js'
+import { Catalog } from '../../src/catalog/catalog.js'
+import { KvState } from '../../src/store/kv-state.js'
+import { MemoryStore } from '../../src/store/memory.js'
+import { EMPTY_DEFINITION, type HealthCheck, type Status } from '../../src/structs/check.js'
+import { PREFIX, openCatalog, settle, svc } from '../support/catalog.js'
+import { FakeClock } from '../support/fake-clock.js'
 import { b64, bytes, kvOp, put, registerNode, session } from '../support/kv.js'
+
+function kvOf(item: TxnResultItem): KvEntry {
+  assert.ok('kv' in item)
+  return item.kv
+}
 
 async function rejectsWith(p: Promise<unknown>, status: number, text: string): Promise<void> {
   await assert.rejects(p, (err: unknown) => {
@@ -460,7 +470,7 @@ test('pitfall 6: set + get + cas on one key in one txn gives Consul result; 128 
   assert.equal(ok.ok, true, 'an identical set leaves ModifyIndex: the cas holds')
   assert.ok(ok.ok)
   assert.deepEqual(
-    ok.results.map((x) => [x.kv.key, x.kv.value, x.kv.modifyIndex, x.kv.createIndex]),
+    ok.results.map((x) => [kvOf(x).key, kvOf(x).value, kvOf(x).modifyIndex, kvOf(x).createIndex]),
     [
       ['k', null, w.index, w.index],
       ['k', null, ok.index, w.index],
@@ -472,7 +482,7 @@ test('pitfall 6: set + get + cas on one key in one txn gives Consul result; 128 
   const created = await c.txn(keys.map((k) => kvOp('set', k, { value: bytes(k) })))
   assert.ok(created.ok)
   assert.ok(
-    created.results.every((x) => x.kv.modifyIndex === created.index),
+    created.results.every((x) => kvOf(x).modifyIndex === created.index),
     'one index for 128 writes',
   )
   const deleted = await c.txn(keys.map((k) => kvOp('delete', k)))
@@ -548,7 +558,7 @@ test('txn verbs, their error texts, and all errors listed with nothing applied',
   ])
   assert.ok(good.ok)
   assert.deepEqual(
-    good.results.map((x) => [x.kv.key, x.kv.value]),
+    good.results.map((x) => [kvOf(x).key, kvOf(x).value]),
     [
       ['held', null],
       ['held', null],
@@ -624,4 +634,173 @@ test('a new leader invalidates a session whose TTL expired while no leader ran',
   await settle()
   assert.equal(c.state.kv.session(s), undefined)
   assert.equal(c.kvRead(kvGetQuery('k')).value?.session, '')
+})
+
+function hc(node: string, checkId: string, status: Status): HealthCheck {
+  return {
+    node,
+    checkId,
+    name: checkId,
+    status,
+    notes: '',
+    output: '',
+    serviceId: '',
+    serviceName: '',
+    serviceTags: [],
+    type: 'ttl',
+    interval: '',
+    timeout: '',
+    exposedPort: 0,
+  }
+}
+
+test('txn node, service and check verbs: set, get, cas, delete-cas, texts; a critical check set invalidates in the txn', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const c = h.catalog
+  const node = {
+    id: '',
+    node: 'n2',
+    address: '10.0.0.2',
+    datacenter: '',
+    taggedAddresses: {},
+    meta: { r: 'a' },
+  }
+  const r = await c.txn([
+    { node: { verb: 'set', node, modifyIndex: 0 } },
+    { service: { verb: 'set', node: 'n2', service: svc('web', { port: 80 }), modifyIndex: 0 } },
+    {
+      check: {
+        verb: 'set',
+        check: hc('n2', 'serfHealth', 'passing'),
+        definition: EMPTY_DEFINITION,
+        modifyIndex: 0,
+      },
+    },
+    { node: { verb: 'get', node: { ...node, node: 'N2' }, modifyIndex: 0 } },
+    kvOp('set', 'k', { value: bytes('v') }),
+  ])
+  assert.ok(r.ok, r.ok ? '' : r.errors.map((e) => e.what).join('; '))
+  assert.equal(r.results.length, 5)
+  const first = r.results[0]
+  assert.ok(first !== undefined && 'node' in first)
+  assert.equal(first.node.node.datacenter, 'dc1')
+  assert.equal(first.node.createIndex, r.index)
+  assert.equal(c.state.node('n2')?.modifyIndex, r.index, 'node, service, check and KV in one write')
+  assert.equal(c.state.service('n2', 'web')?.modifyIndex, r.index)
+  const fails = await c.txn([
+    { node: { verb: 'get', node: { ...node, node: 'nope' }, modifyIndex: 0 } },
+    { node: { verb: 'cas', node, modifyIndex: r.index + 1 } },
+    { node: { verb: 'delete-cas', node, modifyIndex: r.index + 1 } },
+    { service: { verb: 'get', node: 'n2', service: svc('db'), modifyIndex: 0 } },
+    { service: { verb: 'cas', node: 'n2', service: svc('web'), modifyIndex: 0 } },
+    {
+      check: {
+        verb: 'get',
+        check: hc('n2', 'nope', 'passing'),
+        definition: EMPTY_DEFINITION,
+        modifyIndex: 0,
+      },
+    },
+    {
+      check: {
+        verb: 'delete-cas',
+        check: hc('n2', 'serfHealth', 'passing'),
+        definition: EMPTY_DEFINITION,
+        modifyIndex: 1,
+      },
+    },
+    { node: { verb: 'bogus', node, modifyIndex: 0 } },
+    { service: { verb: 'set', node: 'nope', service: svc('x'), modifyIndex: 0 } },
+  ])
+  assert.ok(!fails.ok)
+  assert.deepEqual(fails.errors, [
+    { opIndex: 0, what: 'node "nope" doesn\'t exist' },
+    { opIndex: 1, what: 'failed to set node "n2", index is stale' },
+    { opIndex: 2, what: 'failed to delete node "n2", index is stale' },
+    { opIndex: 3, what: 'service "db" on node "n2" doesn\'t exist' },
+    { opIndex: 4, what: 'failed to set service "web" on node "n2", index is stale' },
+    { opIndex: 5, what: 'check "nope" on node "n2" doesn\'t exist' },
+    { opIndex: 6, what: 'failed to delete check "serfHealth" on node "n2", index is stale' },
+    { opIndex: 7, what: 'unknown Node verb "bogus"' },
+    { opIndex: 8, what: 'failed inserting service: Missing node registration' },
+  ])
+  const s = await c.sessionCreate({ node: 'n2' })
+  await put(c, 'lock', 'x', { kind: 'acquire', session: s.id })
+  const crit = await c.txn([
+    {
+      check: {
+        verb: 'set',
+        check: hc('n2', 'serfHealth', 'critical'),
+        definition: EMPTY_DEFINITION,
+        modifyIndex: 0,
+      },
+    },
+  ])
+  assert.ok(crit.ok)
+  assert.equal(c.state.kv.session(s.id), undefined, 'a txn check set to critical invalidates its sessions')
+  assert.equal(c.kvRead(kvGetQuery('lock')).value?.modifyIndex, crit.index)
+  const del = await c.txn([{ node: { verb: 'delete-cas', node, modifyIndex: r.index } }])
+  assert.ok(del.ok)
+  assert.equal(c.state.node('n2'), undefined)
+  assert.equal(c.state.service('n2', 'web'), undefined)
+})
+
+test('after a store restart every TTL session gets a fresh full timer (re-armed from stored state)', async (t) => {
+  const clock = new FakeClock()
+  const state = new KvState()
+  const store1 = new MemoryStore({ clock, state })
+  const c1 = await Catalog.open({ store: store1, prefix: PREFIX, datacenter: 'dc1', clock, random: () => 0 })
+  await registerNode(c1, 'n1')
+  const s = await session(c1, { ttl: '10s' })
+  await put(c1, 'k', 'v', { kind: 'acquire', session: s })
+  await clock.advance(15_000)
+  await c1.close()
+  await store1.close()
+  // Reopened from the same state: leases are re-armed with their full 2 × TTL from now.
+  const store2 = new MemoryStore({ clock, state })
+  const c2 = await Catalog.open({ store: store2, prefix: PREFIX, datacenter: 'dc1', clock, random: () => 0 })
+  const leader = new LeaderTasks({ catalog: c2, clock })
+  t.after(async () => {
+    await leader.stop()
+    await c2.close()
+    await store2.close()
+  })
+  leader.start()
+  await clock.advance(19_999)
+  await settle()
+  assert.ok(c2.state.kv.session(s) !== undefined, 'still alive 19.999 s after the restart')
+  await clock.advance(2)
+  await settle()
+  assert.equal(c2.state.kv.session(s), undefined, 'expired 2 × TTL after the restart')
+  assert.equal(c2.kvRead(kvGetQuery('k')).value?.session, '')
+})
+
+test('pitfall 7: two leaders invalidating one expired session release its keys once, in one write', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const other = await Catalog.open({
+    store: h.store,
+    prefix: PREFIX,
+    datacenter: 'dc1',
+    clock: h.clock,
+    random: () => 0,
+  })
+  t.after(() => other.close())
+  const c = h.catalog
+  await registerNode(c, 'n1')
+  const s = await session(c, { ttl: '10s' })
+  await put(c, 'a', '1', { kind: 'acquire', session: s })
+  await put(c, 'b', '2', { kind: 'acquire', session: s })
+  await h.clock.advance(20_001)
+  await settle()
+  const before = c.revision
+  const [x, y] = await Promise.all([c.invalidateExpiredSession(s), other.invalidateExpiredSession(s)])
+  assert.deepEqual([x, y].sort(), [false, true], 'exactly one invalidation wins')
+  assert.equal(c.revision, before + 1, 'one write')
+  const a = c.kvRead(kvGetQuery('a')).value
+  const b = c.kvRead(kvGetQuery('b')).value
+  assert.equal(a?.modifyIndex, before + 1)
+  assert.equal(b?.modifyIndex, before + 1, 'both keys released in the same write')
+  assert.equal(a?.session, '')
 })
