@@ -802,5 +802,5 @@ test('pitfall 7: two leaders invalidating one expired session release its keys o
   const b = c.kvRead(kvGetQuery('b')).value
   assert.equal(a?.modifyIndex, before + 1)
   assert.equal(b?.modifyIndex, before + 1, 'both keys released in the same write')
-  assert.equal(a?.session, '')
+  assert.equal(a.session, '')
 })
