@@ -6,7 +6,8 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 
 /**
  * One direction of dependency (DESIGN.md): cli → roles → api → agent → catalog → store → structs
- * → lib (config beside agent), and src never reaches into test/ or bench/.
+ * → lib (config beside agent), and src never reaches into test/ or bench/. The filter language
+ * sits beside them: api and catalog use it, it uses lib and structs.
  */
 const layers = [
   {
@@ -19,18 +20,42 @@ const layers = [
       './src/api',
       './src/config',
       './src/cli',
+      './src/filter',
     ],
   },
   {
     target: './src/structs',
-    from: ['./src/store', './src/catalog', './src/agent', './src/api', './src/config', './src/cli'],
+    from: [
+      './src/store',
+      './src/catalog',
+      './src/agent',
+      './src/api',
+      './src/config',
+      './src/cli',
+      './src/filter',
+    ],
   },
-  { target: './src/store', from: ['./src/catalog', './src/agent', './src/api', './src/config', './src/cli'] },
+  {
+    target: './src/store',
+    from: ['./src/catalog', './src/agent', './src/api', './src/config', './src/cli', './src/filter'],
+  },
   { target: './src/catalog', from: ['./src/agent', './src/api', './src/config', './src/cli'] },
   { target: './src/agent', from: ['./src/api', './src/cli', './src/roles'] },
   { target: './src/config', from: ['./src/api', './src/cli', './src/agent', './src/roles'] },
   { target: './src/api', from: ['./src/cli', './src/roles'] },
   { target: './src/roles', from: ['./src/cli'] },
+  {
+    target: './src/filter',
+    from: [
+      './src/api',
+      './src/agent',
+      './src/cli',
+      './src/config',
+      './src/catalog',
+      './src/store',
+      './src/roles',
+    ],
+  },
   { target: './src', from: ['./test', './bench'] },
 ]
 

@@ -10,6 +10,7 @@ import {
   ShuttingDownError,
   UnknownCheckError,
   UnknownServiceError,
+  errorMessage,
 } from '../lib/errors.js'
 import { KeyedQueue, Mutex } from '../lib/keyed-queue.js'
 import {
@@ -450,7 +451,7 @@ export class Agent implements AgentPort, AgentCommands {
       this.#log.info({ service: serviceId }, 'Check critical for too long, deregistering service')
       await this.deregisterService(serviceId).catch((err: unknown) => {
         this.#log.error(
-          { service: serviceId, err: err instanceof Error ? err.message : String(err) },
+          { service: serviceId, err: errorMessage(err) },
           'Failed to deregister a reaped service',
         )
       })
@@ -546,7 +547,7 @@ export class Agent implements AgentPort, AgentCommands {
         try {
           return [fn(d.definition)]
         } catch (err) {
-          problems.push(`${d.source}: ${err instanceof Error ? err.message : String(err)}`)
+          problems.push(`${d.source}: ${errorMessage(err)}`)
           return []
         }
       })
@@ -662,13 +663,10 @@ export class Agent implements AgentPort, AgentCommands {
     try {
       await write(store)
     } catch (err) {
-      this.#log.error(
-        { err: err instanceof Error ? err.message : String(err) },
-        'Persisting failed; nothing was changed',
-      )
+      this.#log.error({ err: errorMessage(err) }, 'Persisting failed; nothing was changed')
       await this.#restoreFiles(store, services, checks).catch((restoreErr: unknown) => {
         this.#log.error(
-          { err: restoreErr instanceof Error ? restoreErr.message : String(restoreErr) },
+          { err: errorMessage(restoreErr) },
           'Could not restore the previous files after a failed write',
         )
       })

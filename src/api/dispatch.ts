@@ -1,19 +1,12 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net'
 import type { IncomingHttpHeaders } from 'node:http'
 import { MethodNotAllowedError } from '../lib/errors.js'
+import { isGoPrintText } from '../lib/unicode.js'
 import { errorResponse } from './errors.js'
 import { checkEnterpriseMeta } from './params.js'
 import { requestToken, type ApiRequest } from './request.js'
 import { textResponse, type ApiResponse } from './response.js'
-import {
-  cleanPath,
-  decodePath,
-  escapePath,
-  isPrintable,
-  withQuery,
-  type RouteSpec,
-  type RouteTable,
-} from './routing.js'
+import { cleanPath, decodePath, escapePath, withQuery, type RouteSpec, type RouteTable } from './routing.js'
 import type { ApiLogger, HttpApiSettings } from './settings.js'
 
 const NOT_FOUND_V1 = 'Invalid URL path: not a recognized HTTP API endpoint\n'
@@ -70,7 +63,7 @@ export class Dispatcher {
 
     const path = decodePath(rawPath)
     if (path === undefined) return done({ status: 400 })
-    if (!this.#settings.disableHttpUnprintableCharFilter && !isPrintable(path)) return done({ status: 400 })
+    if (!this.#settings.disableHttpUnprintableCharFilter && !isGoPrintText(path)) return done({ status: 400 })
     const clean = cleanPath(path)
     if (clean !== path) return done(redirect(req.method, withQuery(escapePath(clean), rawQuery)))
 

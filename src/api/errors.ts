@@ -1,4 +1,4 @@
-import { BodyTooLargeError, MethodNotAllowedError, VigilError } from '../lib/errors.js'
+import { BodyTooLargeError, MethodNotAllowedError, VigilError, errorMessage } from '../lib/errors.js'
 import type { ApiResponse } from './response.js'
 import { textResponse } from './response.js'
 import type { ApiLogger } from './settings.js'
@@ -39,5 +39,5 @@ export function errorResponse(err: unknown, log: ApiLogger, context: object): Ap
     if (status >= 400 && status < 500) return textResponse(status, err.message)
   }
   log.error({ ...context, err }, 'Request failed unexpectedly')
-  return textResponse(500, err instanceof Error ? err.message : String(err))
+  return textResponse(500, errorMessage(err))
 }

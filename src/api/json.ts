@@ -3,6 +3,7 @@
  * (the insertion order of plain objects), map keys sorted (objects made with `goMap`), `<`, `>`,
  * `&`, U+2028 and U+2029 escaped, and `?pretty` output indented by 4 spaces plus a newline.
  */
+import { setOwn } from '../lib/object.js'
 
 const goMaps = new WeakSet<object>()
 
@@ -17,7 +18,7 @@ export function goMap<T>(
   const out: Record<string, T> = {}
   const pairs = Symbol.iterator in entries ? entries : Object.entries(entries)
   for (const [k, v] of pairs) {
-    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true })
+    setOwn(out, k, v)
   }
   goMaps.add(out)
   return out

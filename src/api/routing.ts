@@ -77,11 +77,6 @@ export function decodePath(raw: string): string | undefined {
   return Buffer.concat(chunks).toString('utf8')
 }
 
-/** Go's `unicode.IsPrint` for every character: letters, marks, numbers, punctuation, symbols, ASCII space. */
-export function isPrintable(s: string): boolean {
-  return /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]*$/u.test(s)
-}
-
 /** Go's `net/http` `cleanPath`: `path.Clean` that keeps a trailing slash. */
 export function cleanPath(p: string): string {
   if (p === '') return '/'

@@ -2,6 +2,7 @@ import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { AgentPort } from '../agent/ports.js'
+import type { CatalogPort } from '../catalog/port.js'
 import { systemClock, type Clock } from '../lib/clock.js'
 import { Dispatcher, type Dispatched } from './dispatch.js'
 import { BODY_LIMIT_BYTES, errorResponse } from './errors.js'
@@ -27,6 +28,8 @@ export interface HttpApiOptions {
   readonly reload?: () => Promise<void>
   /** More route groups (catalog, KV, …) served next to the agent's. */
   readonly routes?: readonly ((deps: RouteDeps) => readonly RouteSpec[])[]
+  /** The catalog the catalog and health routes serve (`RouteDeps.catalog`). */
+  readonly catalog?: CatalogPort
 }
 
 /** A running HTTP API. */
@@ -121,6 +124,7 @@ function createApp(
     clock,
     random: opts.random ?? Math.random,
     reload: opts.reload ?? (() => Promise.reject(new Error('configuration reload is not available'))),
+    ...(opts.catalog !== undefined ? { catalog: opts.catalog } : {}),
   }
   const groups = [...AGENT_ROUTES, ...(opts.routes ?? [])]
   const dispatcher = new Dispatcher(new RouteTable(groups.flatMap((g) => g(deps))), config, logger)

@@ -48,6 +48,7 @@ import {
   planSessionCreate,
 } from './session-planner.js'
 import { planTxn } from './txn.js'
+import type { CatalogPort } from './port.js'
 import type { CatalogQuery } from './queries.js'
 import { idxWakeKey, nodeWakeKey } from './reader.js'
 import { CatalogState } from './state.js'
@@ -84,7 +85,7 @@ interface RevisionWaiter {
   readonly resolve: () => void
 }
 
-export class Catalog {
+export class Catalog implements CatalogPort {
   readonly datacenter: string
   readonly #store: Store
   readonly #prefix: string

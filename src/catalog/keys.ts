@@ -33,6 +33,14 @@ export function serviceIdxName(serviceName: string): string {
   return `service.${serviceName.toLowerCase()}`
 }
 
+/**
+ * `node.<name>`: moves with every write to one of the node's rows. Nothing reads it as an index;
+ * a write that enumerates a node's rows compares it, so it cannot miss a concurrent change there.
+ */
+export function nodeIdxName(node: string): string {
+  return `node.${node.toLowerCase()}`
+}
+
 /** `connect.<name>`: moves when a proxy for the name, or a connect-native instance, changes. */
 export function connectIdxName(serviceName: string): string {
   return `connect.${serviceName.toLowerCase()}`
@@ -160,13 +168,4 @@ export function canonicalJson(value: unknown): string {
     .filter((k) => obj[k] !== undefined)
     .sort()
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`
-}
-
-/** Deep-freezes a value decoded from the store (records handed to readers never change). */
-export function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const v of Object.values(value)) deepFreeze(v)
-  }
-  return value
 }

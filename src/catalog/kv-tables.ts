@@ -12,7 +12,8 @@
  *   lockdelay/<key>    {until: epoch ms}
  */
 import type { KeyValue, LeaseId } from '../store/store.js'
-import { deepFreeze, lower, type KvParsedKey } from './keys.js'
+import { deepFreeze } from '../lib/object.js'
+import { lower, type KvParsedKey } from './keys.js'
 import type { KvEntry, SessionRecord } from './kv-types.js'
 
 /** The stored form of a KV entry (no indexes: those are the key's revisions). */

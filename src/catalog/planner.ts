@@ -25,9 +25,11 @@ import {
   IDX_NODES,
   IDX_SERVICE_EXTINCTION,
   IDX_SERVICES,
+  isKvParsedKey,
   canonicalJson,
   connectIdxName,
   lower,
+  nodeIdxName,
   serviceIdxName,
 } from './keys.js'
 import type { CatalogState } from './state.js'
@@ -76,14 +78,11 @@ export class Draft {
   readonly #state: CatalogState
   #beforePlan: ((d: Draft) => void) | undefined
   readonly #extraIdx = new Set<string>()
+  /** Keys put with `always`: kept even when equal to the stored value. */
+  readonly #always = new Set<string>()
   readonly #compares = new Map<string, number>()
   /** key → new encoded value, or null for a delete */
   readonly #writes = new Map<string, string | null>()
-  readonly #affected: ServiceValue[] = []
-  readonly #affectedNodes = new Set<string>()
-  #nodesChanged = false
-  #servicesChanged = false
-  #checksChanged = false
 
   constructor(state: CatalogState, hooks: PlanHooks = {}) {
     this.#state = state
@@ -166,6 +165,7 @@ export class Draft {
     if (!always && current !== undefined && current !== null && canonicalJson(JSON.parse(current)) === text)
       return false
     this.#writes.set(key, text)
+    if (always) this.#always.add(key)
     return true
   }
 
@@ -177,36 +177,13 @@ export class Draft {
     return true
   }
 
-  nodeChanged(node: string): void {
-    this.#nodesChanged = true
-    this.#affectedNodes.add(lower(node))
-  }
-
-  serviceChanged(...values: (ServiceValue | undefined)[]): void {
-    this.#servicesChanged = true
-    for (const v of values) if (v !== undefined) this.#affected.push(v)
-  }
-
-  /** A check changed: its instance's name moves; a node-level check moves every name on the node. */
-  checkChanged(node: string, ...checks: (CheckValue | undefined)[]): void {
-    this.#checksChanged = true
-    for (const c of checks) {
-      if (c === undefined) continue
-      if (c.check.serviceId === '') {
-        this.#affectedNodes.add(lower(node))
-        continue
-      }
-      for (const key of [this.keys.service(node, c.check.serviceId)]) {
-        const before = this.#state.row(key)
-        if (before !== undefined) this.#affected.push(JSON.parse(before.value) as ServiceValue)
-        const after = this.#writes.get(key)
-        if (typeof after === 'string') this.#affected.push(JSON.parse(after) as ServiceValue)
-      }
-    }
-  }
-
-  /** The instances on a node as the draft leaves them (and as they were). */
+  /**
+   * The instances on a node as the draft leaves them (and as they were). Enumerating a node's
+   * rows compares its `node.<name>` entry, which every write to a row of the node moves: a
+   * concurrent write on the node (a new service a node check must also move) fails the txn.
+   */
   #instancesOnNodeEitherSide(node: string): ServiceValue[] {
+    this.readIdx(nodeIdxName(node))
     const out: ServiceValue[] = this.#state
       .servicesOnNode(node)
       .map((r) => ({ node: r.node, service: r.service }))
@@ -217,33 +194,103 @@ export class Draft {
     return out
   }
 
-  /** Whether any instance matching `match` exists once the draft is applied. */
-  #anyAfter(candidates: readonly ServiceRecord[], match: (s: Service) => boolean): boolean {
+  /**
+   * Instances matching `match` once the draft is applied: whether the draft writes one itself
+   * (`own`: true whatever others do), whether rows it does not touch provide one (`others`),
+   * and whether it takes one away (`removes`).
+   */
+  #after(
+    candidates: readonly ServiceRecord[],
+    match: (s: Service) => boolean,
+  ): { own: boolean; others: boolean; removes: boolean } {
     const prefix = this.keys.service('', '').slice(0, -1) // `<root>services/`
-    for (const r of candidates) {
-      const key = this.keys.service(r.node, r.service.id)
-      if (!this.#writes.has(key)) return true
-    }
+    let own = false
     for (const [key, v] of this.#writes) {
-      if (v !== null && key.startsWith(prefix) && match((JSON.parse(v) as ServiceValue).service)) return true
+      if (v !== null && key.startsWith(prefix) && match((JSON.parse(v) as ServiceValue).service)) own = true
     }
-    return false
+    let others = false
+    let removes = false
+    for (const r of candidates) {
+      if (this.#writes.has(this.keys.service(r.node, r.service.id))) removes = true
+      else others = true
+    }
+    return { own, others, removes }
+  }
+
+  /** The stored value of a row, or the draft's when it writes one; parsed. */
+  #final(key: string): unknown {
+    const written = this.#writes.get(key)
+    if (written === null) return undefined
+    const text = written ?? this.#state.row(key)?.value
+    return text === undefined ? undefined : (JSON.parse(text) as unknown)
   }
 
   plan(): Plan {
     const hook = this.#beforePlan
     this.#beforePlan = undefined
     hook?.(this)
+    // The net change: a row written back to its stored value, or deleted while absent, is no change.
+    for (const [key, v] of [...this.#writes]) {
+      if (this.#always.has(key)) continue
+      const stored = this.#state.row(key)
+      const same =
+        v === null
+          ? stored === undefined
+          : stored !== undefined && canonicalJson(JSON.parse(stored.value)) === v
+      if (same) this.#writes.delete(key)
+    }
     const ops: Op[] = []
     for (const [key, v] of this.#writes) {
       ops.push(v === null ? { type: 'delete', key } : { type: 'put', key, value: v })
     }
     if (ops.length === 0) return { compares: [], ops: [] }
 
-    for (const node of this.#affectedNodes) this.#affected.push(...this.#instancesOnNodeEitherSide(node))
+    // What moved: tables, and the instances whose answers changed (their names' entries move).
+    const affected: ServiceValue[] = []
+    const affectedNodes = new Set<string>()
+    const tables = new Set<string>()
+    /** Nodes whose rows change (their `node.<name>` entry moves), and those deleted. */
+    const touchedNodes = new Set<string>()
+    const deletedNodes = new Set<string>()
+    for (const [key, v] of this.#writes) {
+      const parsed = this.keys.parse(key)
+      if (parsed === undefined || parsed.table === 'idx' || isKvParsedKey(parsed)) continue
+      touchedNodes.add(parsed.node)
+      if (parsed.table === 'nodes' && v === null) deletedNodes.add(parsed.node)
+      const stored = this.#state.row(key)
+      const sides = [stored?.value, v ?? undefined].flatMap((t) =>
+        t === undefined ? [] : [JSON.parse(t) as unknown],
+      )
+      switch (parsed.table) {
+        case 'nodes':
+          tables.add(IDX_NODES)
+          affectedNodes.add(parsed.node)
+          break
+        case 'services':
+          tables.add(IDX_SERVICES)
+          affected.push(...(sides as ServiceValue[]))
+          break
+        case 'checks':
+          tables.add(IDX_CHECKS)
+          for (const c of sides as CheckValue[]) {
+            if (c.check.serviceId === '') {
+              affectedNodes.add(parsed.node)
+              continue
+            }
+            const serviceKey = this.keys.service(parsed.node, c.check.serviceId)
+            this.read(serviceKey) // the name whose entry moves is read from the instance
+            const before = this.#state.row(serviceKey)
+            if (before !== undefined) affected.push(JSON.parse(before.value) as ServiceValue)
+            const after = this.#final(serviceKey) as ServiceValue | undefined
+            if (after !== undefined) affected.push(after)
+          }
+          break
+      }
+    }
+    for (const node of affectedNodes) affected.push(...this.#instancesOnNodeEitherSide(node))
     const serviceNames = new Set<string>()
     const connectNames = new Set<string>()
-    for (const { service } of this.#affected) {
+    for (const { service } of affected) {
       serviceNames.add(lower(service.name))
       if (service.connectNative) connectNames.add(lower(service.name))
       if (
@@ -254,26 +301,29 @@ export class Draft {
         connectNames.add(lower(service.proxy.destinationServiceName))
       }
     }
-    const idxPuts = new Set<string>()
+    const idxPuts = new Set<string>(tables)
     const idxDeletes = new Set<string>()
-    if (this.#nodesChanged) idxPuts.add(IDX_NODES)
-    if (this.#servicesChanged) idxPuts.add(IDX_SERVICES)
-    if (this.#checksChanged) idxPuts.add(IDX_CHECKS)
     for (const name of this.#extraIdx) idxPuts.add(name)
-    const settle = (idxName: string, exists: boolean): void => {
-      if (exists) {
+    for (const node of touchedNodes) {
+      if (!deletedNodes.has(node)) idxPuts.add(nodeIdxName(node))
+      else if (this.#state.idx(nodeIdxName(node)) !== undefined) idxDeletes.add(nodeIdxName(node))
+    }
+    const settle = (idxName: string, after: { own: boolean; others: boolean; removes: boolean }): void => {
+      // Taking an instance away without providing one, the decision "instances remain" rests on
+      // rows the draft does not write: compare the entry, which every change to them moves.
+      if (after.removes && !after.own) this.readIdx(idxName)
+      if (after.own || after.others) {
         idxPuts.add(idxName)
         return
       }
       // The name has no instance left: its entry goes, the extinction index takes over.
-      this.readIdx(idxName)
       if (this.#state.idx(idxName) !== undefined) idxDeletes.add(idxName)
       idxPuts.add(IDX_SERVICE_EXTINCTION)
     }
     for (const name of serviceNames) {
       settle(
         serviceIdxName(name),
-        this.#anyAfter(this.#state.instancesOf(name), (s) => lower(s.name) === name),
+        this.#after(this.#state.instancesOf(name), (s) => lower(s.name) === name),
       )
     }
     for (const name of connectNames) {
@@ -283,7 +333,7 @@ export class Draft {
       ]
       settle(
         connectIdxName(name),
-        this.#anyAfter(
+        this.#after(
           candidates,
           (s) =>
             (s.connectNative && lower(s.name) === name) ||
@@ -354,7 +404,7 @@ export function registerInto(d: Draft, req: RegisterRequest, defaults: PlanDefau
           )
         }
       }
-      if (d.put(nodeKey, node)) d.nodeChanged(req.node)
+      d.put(nodeKey, node)
     }
   }
 
@@ -365,7 +415,7 @@ export function registerInto(d: Draft, req: RegisterRequest, defaults: PlanDefau
     const key = d.keys.service(req.node, service.id)
     const before = d.getService(key)
     const after: ServiceValue = { node: before?.node ?? req.node, service }
-    if (d.put(key, after)) d.serviceChanged(before, after)
+    d.put(key, after)
   }
 
   for (const input of req.checks) {
@@ -402,10 +452,8 @@ export function registerInto(d: Draft, req: RegisterRequest, defaults: PlanDefau
       timeout: def.timeoutMs > 0 ? formatGoDurationMs(def.timeoutMs) : '',
       exposedPort: 0,
     }
-    const key = d.keys.check(req.node, checkId)
-    const before = d.getCheck(key)
     const after: CheckValue = { check, definition: def }
-    if (d.put(key, after)) d.checkChanged(req.node, before, after)
+    d.put(d.keys.check(req.node, checkId), after)
   }
 }
 
@@ -426,35 +474,28 @@ export function deregisterInto(d: Draft, req: DeregisterRequest): void {
   const state = d.state
   if (req.serviceId !== '') {
     const key = d.keys.service(req.node, req.serviceId)
-    const before = d.getService(key)
-    if (before === undefined) return
-    d.readIdx(IDX_CHECKS) // the instance's checks are enumerated
+    if (d.getService(key) === undefined) return
+    d.readIdx(nodeIdxName(req.node)) // the instance's checks are enumerated
     d.delete(key)
-    d.serviceChanged(before)
     for (const c of state.checksOfInstance(req.node, req.serviceId)) {
-      const ck = d.keys.check(req.node, c.check.checkId)
-      if (d.delete(ck)) d.checkChanged(req.node, c)
+      d.delete(d.keys.check(req.node, c.check.checkId))
     }
     return
   }
   if (req.checkId !== '') {
     const key = d.keys.check(req.node, req.checkId)
-    const before = d.getCheck(key)
-    if (before === undefined) return
-    d.checkChanged(req.node, before)
+    if (d.getCheck(key) === undefined) return
     d.delete(key)
     return
   }
   const nodeKey = d.keys.node(req.node)
   if (d.getNode(nodeKey) === undefined) return
-  d.readIdx(IDX_SERVICES) // the node's rows are enumerated
-  d.readIdx(IDX_CHECKS)
-  d.nodeChanged(req.node) // before the deletes: the node's instances are all affected
+  d.readIdx(nodeIdxName(req.node)) // the node's rows are enumerated
   for (const s of state.servicesOnNode(req.node)) {
-    if (d.delete(d.keys.service(req.node, s.service.id))) d.serviceChanged(s)
+    d.delete(d.keys.service(req.node, s.service.id))
   }
   for (const c of state.checksOnNode(req.node)) {
-    if (d.delete(d.keys.check(req.node, c.check.checkId))) d.checkChanged(req.node, c)
+    d.delete(d.keys.check(req.node, c.check.checkId))
   }
   d.delete(nodeKey)
 }

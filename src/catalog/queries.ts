@@ -160,7 +160,7 @@ export function nodeServicesQuery(node: string): CatalogQuery<NodeServices | nul
   return {
     key: `catalog/node ${JSON.stringify(lower(node))}`,
     evaluate(r) {
-      r.table(IDX_NODES, IDX_SERVICES)
+      r.tableIndexOnly(IDX_NODES, IDX_SERVICES)
       r.node(node)
       const rec = r.state.node(node)
       if (rec === undefined) return null
@@ -174,7 +174,7 @@ export function nodeChecksQuery(node: string): CatalogQuery<readonly CheckRecord
   return {
     key: `health/node ${JSON.stringify(lower(node))}`,
     evaluate(r) {
-      r.table(IDX_CHECKS)
+      r.tableIndexOnly(IDX_CHECKS)
       r.node(node)
       return frozen(r.state.checksOnNode(node))
     },

@@ -54,9 +54,20 @@ export class QueryReader {
     this.deps.add(key)
   }
 
-  /** A table's index entry (`nodes`, `services`, `checks`). */
+  /** A table's index entry (`nodes`, `services`, `checks`); the query wakes when it moves. */
   table(...names: string[]): void {
     for (const n of names) this.#entry(n)
+  }
+
+  /**
+   * A table's index entry counted in the result's index without waking on it: for queries that
+   * wake on a finer key (`node`) which moves whenever their answer can change.
+   */
+  tableIndexOnly(...names: string[]): void {
+    for (const n of names) {
+      const rev = this.state.idx(n)
+      if (rev !== undefined) this.#index = Math.max(this.#index, rev)
+    }
   }
 
   /**

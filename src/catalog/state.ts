@@ -8,9 +8,10 @@
  * reader holds never changes (DESIGN.md rule 1). The maps themselves change: read them only
  * synchronously, never across an await.
  */
+import { deepFreeze } from '../lib/object.js'
 import type { KeyValue, Revision, WatchBatch } from '../store/store.js'
 import type { Status } from '../structs/check.js'
-import { CatalogKeys, deepFreeze, isKvParsedKey, lower } from './keys.js'
+import { CatalogKeys, isKvParsedKey, lower } from './keys.js'
 import { KvTables } from './kv-tables.js'
 import type { CatalogNode, CheckRecord, NodeRecord, ServiceRecord } from './types.js'
 

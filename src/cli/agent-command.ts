@@ -11,7 +11,7 @@ import { pino } from 'pino'
 import type { AgentConfig } from '../config/agent-config.js'
 import { buildInfo } from '../config/build-info.js'
 import { loadConfig } from '../config/load.js'
-import { ConfigError } from '../lib/errors.js'
+import { ConfigError, errorMessage } from '../lib/errors.js'
 import { createLogger, LogGate, type LogDestination, type Logger } from '../lib/log.js'
 import { startNode, type VigilNode } from '../roles/node.js'
 import { formatBanner, STARTING_LINE } from './banner.js'
@@ -136,7 +136,7 @@ async function untilSignal(
     log.info({ signal: goSignalName(sig) }, 'Caught')
     if (sig === 'SIGHUP') {
       await reload().catch((err: unknown) => {
-        log.error({ error: err instanceof Error ? err.message : String(err) }, 'Failed to reload configs')
+        log.error({ error: errorMessage(err) }, 'Failed to reload configs')
       })
       continue
     }
@@ -148,7 +148,7 @@ async function untilSignal(
       shutdown().then(
         () => 'done' as const,
         (err: unknown) => {
-          log.error({ error: err instanceof Error ? err.message : String(err) }, 'Error on shutdown')
+          log.error({ error: errorMessage(err) }, 'Error on shutdown')
           return 'failed' as const
         },
       ),
@@ -250,7 +250,7 @@ function describeStartError(err: unknown): string {
     const where = e.address !== undefined ? `${e.address}:${String(e.port ?? '')}` : ''
     return `listen tcp ${where}: bind: ${known}`
   }
-  return err instanceof Error ? err.message : String(err)
+  return errorMessage(err)
 }
 
 type ListenError = NodeJS.ErrnoException & { address?: string; port?: number }

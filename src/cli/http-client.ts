@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { parseGoBool, type FlagDef, type FlagGroup, type ParsedFlags } from '../config/flags.js'
+import { errorMessage } from '../lib/errors.js'
 
 /** The flags every client command accepts. */
 export const httpApiFlags: FlagGroup = {
@@ -118,7 +119,7 @@ function readTokenFile(path: string): string {
   try {
     return readFileSync(path, 'utf8').trim()
   } catch (err) {
-    throw new ConnectionError(`Error loading token file: ${(err as Error).message}`)
+    throw new ConnectionError(`Error loading token file: ${errorMessage(err)}`)
   }
 }
 
@@ -188,7 +189,7 @@ function describeFetchError(method: string, url: URL, err: unknown): string {
       detail = `dial tcp ${hostPort}: i/o timeout`
       break
     default:
-      detail = cause?.message ?? (err instanceof Error ? err.message : String(err))
+      detail = cause?.message ?? errorMessage(err)
   }
   return `${verb} ${JSON.stringify(url.toString())}: ${detail}`
 }

@@ -1,5 +1,5 @@
-import { RE2JS } from 're2js'
 import type { FlagSet } from '../config/flags.js'
+import { compileGoRegexp, RegexpError, type GoRegexp } from '../filter/index.js'
 import { ApiClient, clientSettings, httpApiFlags } from './http-client.js'
 import type { Command } from './io.js'
 import { describeError, runWithFlags } from './run.js'
@@ -60,12 +60,12 @@ export const membersCommand: Command = {
         io.stderr.write(`This command takes no arguments\n`)
         return 1
       }
-      // Go's regexp (RE2): linear time whatever the pattern.
-      let statusRe: RE2JS
+      let statusRe: GoRegexp
       try {
-        statusRe = RE2JS.compile(String(flags.values.get('status') ?? '.*'))
+        statusRe = compileGoRegexp(String(flags.values.get('status') ?? '.*'))
       } catch (err) {
-        io.stderr.write(`Failed to compile status regexp: ${(err as Error).message}\n`)
+        if (!(err instanceof RegexpError)) throw err
+        io.stderr.write(`Failed to compile status regexp: ${err.message}\n`)
         return 1
       }
       const wan = flags.values.get('wan') === true
@@ -83,7 +83,7 @@ export const membersCommand: Command = {
       }
       const rows = members
         .map((m) => ({ m, status: STATUS[m.Status] ?? String(m.Status), tags: m.Tags ?? {} }))
-        .filter((r) => statusRe.matcher(r.status).find())
+        .filter((r) => statusRe.test(r.status))
         .sort((a, b) => {
           const sa = a.tags['role'] === 'consul' ? 0 : 1
           const sb = b.tags['role'] === 'consul' ? 0 : 1

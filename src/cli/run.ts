@@ -1,4 +1,4 @@
-import { ConfigError } from '../lib/errors.js'
+import { ConfigError, errorMessage } from '../lib/errors.js'
 import { FlagError, HelpRequested, parseFlags, type FlagSet, type ParsedFlags } from '../config/flags.js'
 import { ApiError, ConnectionError } from './http-client.js'
 import type { CliIo } from './io.js'
@@ -39,5 +39,5 @@ export function reportFlagError(err: unknown, io: CliIo): number {
 export function describeError(err: unknown): string {
   if (err instanceof ApiError || err instanceof ConnectionError) return err.message
   if (err instanceof ConfigError) return err.problems.join('\n')
-  return err instanceof Error ? err.message : String(err)
+  return errorMessage(err)
 }

@@ -6,6 +6,7 @@
  * comments. A key given several object values (a repeated block) becomes a list of them, as
  * HCL 1 decodes it; a repeated scalar keeps its last value. The result is plain JSON data.
  */
+import { setOwn as define } from '../lib/object.js'
 
 export type HclValue = string | number | boolean | null | readonly HclValue[] | HclObject
 export interface HclObject {
@@ -397,11 +398,6 @@ function entry(key: string, value: HclValue): HclObject {
   const o: Record<string, HclValue> = {}
   define(o, key, value)
   return o
-}
-
-/** Sets an own property even for keys like `__proto__`. */
-function define(obj: Record<string, HclValue>, key: string, value: HclValue): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true })
 }
 
 function describe(t: Token): string {

@@ -5,6 +5,8 @@
  * trees in precedence order: scalars later-wins, lists appended, maps merged key by key.
  */
 import { parseGoDurationMs } from '../lib/duration.js'
+import { errorMessage } from '../lib/errors.js'
+import { setOwn as define } from '../lib/object.js'
 import type { ConfigDefinition } from './agent-config.js'
 import { parseGoBool } from './flags.js'
 
@@ -407,7 +409,7 @@ function normalize(value: unknown, schema: Schema, path: string, ctx: Ctx): unkn
       try {
         return parseGoDurationMs(text)
       } catch (err) {
-        return problem(ctx, `${path}: invalid duration: ${JSON.stringify(text)}: ${(err as Error).message}`)
+        return problem(ctx, `${path}: invalid duration: ${JSON.stringify(text)}: ${errorMessage(err)}`)
       }
     }
     case 'strings': {
@@ -556,8 +558,4 @@ function isEmpty(value: unknown): boolean {
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-function define(obj: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true })
 }

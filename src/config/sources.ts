@@ -4,6 +4,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { errorMessage } from '../lib/errors.js'
 import type { ConfigDefinition } from './agent-config.js'
 import { HclSyntaxError, parseHcl } from './hcl.js'
 import { isPlainObject, normalizeSource, type NormalizeReport, type Tree } from './schema.js'
@@ -151,7 +152,7 @@ function foldCheckList(def: unknown): unknown {
 }
 
 function jsonErrorDetail(err: unknown, text: string): string {
-  const message = err instanceof Error ? err.message : String(err)
+  const message = errorMessage(err)
   const pos = /at position (\d+)/.exec(message)
   if (pos === null || /\(line \d+ column \d+\)/.test(message)) return message
   const offset = Number(pos[1])
@@ -171,5 +172,5 @@ export function describeFsError(err: unknown, op: string, path: string): string 
     EISDIR: 'is a directory',
   }
   const known = code === undefined ? undefined : text[code]
-  return `${op} ${path}: ${known ?? (err instanceof Error ? err.message : String(err))}`
+  return `${op} ${path}: ${known ?? errorMessage(err)}`
 }

@@ -15,12 +15,26 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>
 }
 
+/**
+ * The longest delay Node's `setTimeout` honours; above it Node fires after 1 ms. Longer waits (a
+ * check interval of `600h` is a valid Go duration) are chained in steps of at most this.
+ */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1
+
 /** Node's timers; timers are unref'd so a pending probe never keeps the process alive by itself. */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(ms, fn) {
-    const handle = setTimeout(fn, Math.max(0, ms))
-    handle.unref()
+    let handle: NodeJS.Timeout
+    const arm = (remaining: number): void => {
+      const step = Math.min(remaining, MAX_TIMEOUT_MS)
+      handle = setTimeout(() => {
+        if (remaining > step) arm(remaining - step)
+        else fn()
+      }, step)
+      handle.unref()
+    }
+    arm(Math.max(0, ms))
     return { cancel: () => clearTimeout(handle) }
   },
   sleep: (ms, signal) => sleepOn(systemClock, ms, signal),

@@ -140,6 +140,15 @@ export class FilterError extends VigilError {
   }
 }
 
+/**
+ * A valid filter whose regular expressions would need more work on the data than one request may
+ * spend (vigil's bound; Consul has none). Status 500, as Consul answers every filter failure.
+ */
+export class FilterLimitError extends VigilError {
+  readonly code = 'VIGIL_ERR_FILTER_LIMIT'
+  readonly statusCode = 500
+}
+
 /** A configuration problem found at startup or reload; lists every problem, not the first. */
 export class ConfigError extends VigilError {
   readonly code = 'VIGIL_ERR_CONFIG'

@@ -1,4 +1,5 @@
 import type { Clock, Timer } from '../lib/clock.js'
+import { errorMessage } from '../lib/errors.js'
 import { KvState, type Applied, type JournalRecord } from './kv-state.js'
 import {
   StoreClosedError,
@@ -299,7 +300,7 @@ export class MemoryStore implements Store {
 
   #fail(err: unknown, group: readonly Work[]): void {
     this.#failed = new StoreUnavailableError(
-      `store write failed, the store is unavailable until reopened: ${err instanceof Error ? err.message : String(err)}`,
+      `store write failed, the store is unavailable until reopened: ${errorMessage(err)}`,
       { cause: err },
     )
     const pending = [...group, ...this.#queue]

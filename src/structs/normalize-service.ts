@@ -5,8 +5,9 @@
  */
 import { isIPv4, isIPv6 } from 'node:net'
 import { BadRequestError } from '../lib/errors.js'
+import { setOwn } from '../lib/object.js'
 import { isStatus, type CheckRegistration } from './check.js'
-import { GoType, StructSchema, setOwn, type DecodedStruct } from './go-json.js'
+import { GoType, StructSchema, type DecodedStruct } from './go-json.js'
 import {
   CHECK_TYPE_SCHEMA,
   assertScriptAllowed,

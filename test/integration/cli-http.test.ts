@@ -93,6 +93,19 @@ test('cli members prints servers first, then by name, with aligned columns', asy
   )
   await runVigil(['members', '-http-addr', srv.addr, '-wan'])
   assert.equal(srv.requests[2]?.url, '/v1/agent/members?wan=1')
+
+  // -status is a Go regular expression, with Go's syntax and error text.
+  const failed = await runVigil(['members', '-http-addr', srv.addr, '-status', '^\\pL+d$'])
+  assert.deepEqual(
+    failed.stdout.split('\n').map((line) => line.split(' ')[0]),
+    ['Node', 'alpha-client', ''],
+  )
+  const bad = await runVigil(['members', '-http-addr', srv.addr, '-status', 'ali(ve'])
+  assert.equal(bad.code, 1)
+  assert.equal(
+    bad.stderr,
+    'Failed to compile status regexp: error parsing regexp: missing closing ): `ali(ve`\n',
+  )
 })
 
 test('cli sends the token from -token, -token-file or CONSUL_HTTP_TOKEN, and honours CONSUL_HTTP_ADDR', async (t) => {

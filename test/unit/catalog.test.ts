@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Catalog } from '../../src/catalog/catalog.js'
+import { systemClock } from '../../src/lib/clock.js'
 import { CatalogRequestError } from '../../src/catalog/errors.js'
 import {
   checksInStateQuery,
@@ -413,4 +414,75 @@ test('catalog: two catalogs on one store (two servers) converge and never lose a
   assert.equal(h.catalog.revision, other.revision)
   await other.deregister({ node: 'n1', serviceId: '', checkId: '' })
   assert.equal(h.catalog.read(nodeServicesQuery('n1')).value, null)
+})
+
+test('catalog: a name losing its last instance on one server while another adds one keeps its index entry', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const other = await Catalog.open({ store: h.store, prefix: PREFIX, datacenter: 'dc1', clock: h.clock })
+  t.after(() => other.close())
+  await h.catalog.register(reg('n1', { service: svc('x') }))
+  await h.catalog.register(reg('n2'))
+  await settle()
+  // Both plan against the same view; the register commits first, so the deregister's plan
+  // ("x has no instance left: drop its entry") is stale and must be re-planned.
+  const [added] = await Promise.all([
+    other.register(reg('n2', { service: svc('x') })),
+    h.catalog.deregister({ node: 'n1', serviceId: 'x', checkId: '' }),
+  ])
+  await settle()
+  for (const c of [h.catalog, other]) {
+    assert.deepEqual(
+      c.read(serviceNodesQuery('x')).value.map((e) => e.node.node.node),
+      ['n2'],
+    )
+    assert.ok(c.state.idx('service.x') !== undefined, 'x has an instance, so it has its entry')
+    assert.ok(c.read(serviceNodesQuery('x')).index >= added.index)
+  }
+})
+
+test('catalog blocking at scale: 10,000 waiters over 10 queries, one change, one evaluation per query', async (t) => {
+  const h = await openCatalog({ clock: systemClock })
+  t.after(() => h.close())
+  const c = h.catalog
+  for (let i = 0; i < 10; i++) await c.register(reg(`n${i}`, { service: svc('web', { id: `web${i}` }) }))
+  const queries = Array.from({ length: 10 }, (_, i) =>
+    i % 2 === 0
+      ? serviceHealthQuery('web', { tags: [`t${i}`] })
+      : serviceNodesQuery('web', { tags: [`t${i}`] }),
+  )
+  const index = c.read(serviceHealthQuery('web')).index
+  const waiters: Promise<unknown>[] = []
+  for (let i = 0; i < 10_000; i++) waiters.push(c.block(queries[i % 10]!, { index }))
+  await settle()
+  assert.equal(c.blockingStats().waiters, 10_000)
+  const before = c.blockingStats().evaluations
+  const started = performance.now()
+  await c.register(reg('n0', { service: svc('web', { id: 'web0', tags: ['t0', 't1'] }) }))
+  await Promise.all(waiters)
+  const ms = performance.now() - started
+  assert.equal(c.blockingStats().evaluations - before, 10)
+  assert.equal(c.blockingStats().waiters, 0)
+  t.diagnostic(`10,000 waiters answered in ${ms.toFixed(1)} ms`)
+})
+
+test('catalog: a service check removed while its service is renamed does not revive the old name', async (t) => {
+  // Shrunk from the concurrent-writers property: the check's removal was re-planned on a view
+  // where the service still had its old name, and put that name's entry after the rename.
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const c = h.catalog
+  await c.register(reg('n1', { service: svc('y', { id: 'b' }), checks: [chk('c1')] }))
+  await Promise.all([
+    c.register(reg('n1', { checks: [chk('c1', { serviceId: 'b' })] })),
+    c.register(reg('n1', { service: svc('x', { id: 'b' }) })),
+    c.deregister({ node: 'n1', serviceId: '', checkId: 'c1' }),
+  ])
+  await settle()
+  assert.deepEqual(
+    [...c.state.allServices()].map((s) => s.service.name),
+    ['x'],
+  )
+  assert.equal(c.state.idx('service.y'), undefined, 'y has no instance, so no entry')
+  assert.ok(c.state.idx('service.x') !== undefined)
 })

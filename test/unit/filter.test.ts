@@ -4,15 +4,20 @@ import {
   agentServiceSchema,
   compileFilter,
   FilterError,
+  FilterLimitError,
   healthCheckSchema,
   listOf,
   mapOf,
+  MAX_FILTER_LENGTH,
+  MAX_PATTERN_LENGTH,
+  MAX_PROGRAM_SIZE,
+  MAX_REGEXP_WORK,
   numberField,
   stringField,
   structOf,
-} from '../../src/api/filter.js'
-import { goParseInt, goQuote, goUnquote } from '../../src/api/filter-go.js'
-import { compileGoRegexp, RegexpError } from '../../src/api/filter-regexp.js'
+} from '../../src/filter/index.js'
+import { goParseInt, goQuote, goUnquote } from '../../src/filter/go.js'
+import { compileGoRegexp, RegexpError } from '../../src/filter/regexp.js'
 
 /** `/v1/agent/services` as vigil renders it (omitempty fields left out, as on the wire). */
 const services: Record<string, Record<string, unknown>> = {
@@ -499,7 +504,7 @@ describe('filter errors', () => {
   })
 })
 
-describe('Go regular expressions in JS', () => {
+describe('Go regular expressions on re2js', () => {
   const table: [pattern: string, text: string, matches: boolean][] = [
     ['b', 'abc', true],
     ['^b', 'abc', false],
@@ -549,6 +554,27 @@ describe('Go regular expressions in JS', () => {
     ['(?P<name>ab)|(?<n2>cd)', 'cd', true],
     ['^$', '', true],
     ['a|', 'zzz', true],
+    // a search, not a full match
+    ['edi', 'redis', true],
+    ['^edi$', 'redis', false],
+    // Unicode classes, case folding, names, as Go
+    ['^\\pL+$', 'Zürich', true],
+    ['^\\p{L}\\p{N}$', 'é7', true],
+    ['^\\PL', '7é', true],
+    ['\\p{Han}', '東京', true],
+    ['(?i)ZÜRICH', 'zürich', true],
+    ['(?i)k', '\u212a', true],
+    ['(?i)\\p{Lu}', 'a', true],
+    ['a(?i)\\p{Lu}', 'ab', true],
+    ['a(?i)\\p{Lu}', 'Ab', false],
+    ['^(?P<env>prod|qa)-(?P<n>\\d+)$', 'qa-12', true],
+    ['^(?<env>prod|qa)-\\d+$', 'staging-1', false],
+    ['^.$', '😀', true],
+    ['^..$', '😀', false],
+    ['\\x{1F600}', 'x😀', true],
+    ['\\bweb\\b', 'a web b', true],
+    ['\\bweb\\b', 'webs', false],
+    ['a$', 'a\n', false],
   ]
   for (const [pattern, text, matches] of table) {
     test(`${goQuote(pattern)} ${matches ? 'matches' : 'does not match'} ${goQuote(text)}`, () => {
@@ -556,8 +582,118 @@ describe('Go regular expressions in JS', () => {
     })
   }
 
-  test('a case-folded Unicode class inside a partly folded pattern is refused', () => {
-    assert.throws(() => compileGoRegexp('a(?i)\\p{Lu}'), RegexpError)
+  test('matching is linear: nested quantifiers over 100,000 characters answer at once', () => {
+    const long = 'a'.repeat(100_000)
+    const table: [pattern: string, text: string, matches: boolean][] = [
+      ['(a+)+$', `${long}!`, false],
+      ['(a|aa)*b', long, false],
+      ['(a*)*b', long, false],
+      ['^(a|a?)+$', `${long}!`, false],
+      ['(?:(?:a+)+)+c', long, false],
+      ['(x+x+)+y', 'x'.repeat(100_000), false],
+      ['(.*a){20}', long, true],
+      ['(a+)+$', long, true],
+    ]
+    for (const [pattern, text, matches] of table) {
+      const started = performance.now()
+      assert.equal(compileGoRegexp(pattern).test(text), matches, pattern)
+      const ms = performance.now() - started
+      // JavaScript's RegExp takes longer than the age of the universe on the first five.
+      assert.ok(ms < 1_000, `${pattern} took ${ms.toFixed(0)} ms`)
+    }
+  })
+
+  test('patterns are bounded in length and program size, with Go text for Go errors', () => {
+    const tooLong = 'a'.repeat(MAX_PATTERN_LENGTH + 1)
+    assert.throws(() => compileGoRegexp(tooLong), {
+      message: `pattern is ${MAX_PATTERN_LENGTH + 1} characters long, the limit is ${MAX_PATTERN_LENGTH}`,
+    })
+    assert.equal(compileGoRegexp('a'.repeat(MAX_PATTERN_LENGTH)).test('a'.repeat(MAX_PATTERN_LENGTH)), true)
+    const kib64 = `${'(a+)+'.repeat(13_107)}$`
+    assert.ok(kib64.length >= 65_536)
+    assert.throws(() => compileGoRegexp(kib64), /^RegexpError: pattern is 65536 characters long/)
+    rejects(
+      `Service matches "${kib64}"`,
+      `filter expression is ${kib64.length + 18} characters long, the limit is ${MAX_FILTER_LENGTH}`,
+    )
+    const large = `error parsing regexp: expression too large: more than ${MAX_PROGRAM_SIZE} instructions`
+    // Refused from the text, before re2js expands 400,000 instructions (over a second of compiling).
+    const started = performance.now()
+    assert.throws(() => compileGoRegexp('a{1000}'.repeat(400)), { message: large })
+    assert.throws(() => compileGoRegexp('\\pL{1000}'.repeat(6)), { message: large })
+    assert.throws(() => compileGoRegexp('(?:[a-z]{10}x{0,90}){10}'.repeat(3)), { message: large })
+    assert.ok(performance.now() - started < 200)
+    // Within the bound read from the text, over it once compiled (captures cost instructions).
+    assert.throws(() => compileGoRegexp('((a)){1000}'), { message: large })
+    assert.equal(compileGoRegexp('\\pL{1000}\\pN').programSize > 1000, true)
+    assert.equal(compileGoRegexp('a{1000}').test('a'.repeat(1000)), true)
+    // Go's own limits, with Go's text (re2js leaves the expression out).
+    const deep = `${'('.repeat(1001)}a${')'.repeat(1001)}`
+    assert.throws(() => compileGoRegexp(deep), {
+      message: `error parsing regexp: expression nests too deeply: \`${deep}\``,
+    })
+    assert.throws(() => compileGoRegexp('abc\\'), {
+      message: 'error parsing regexp: trailing backslash at end of expression: ``',
+    })
+    assert.throws(() => compileGoRegexp('x{1001}'), RegexpError)
+  })
+})
+
+describe('filter limits', () => {
+  test('an expression over the length limit is refused before parsing', () => {
+    const clause = 'ID == "web-00000" or '
+    const filter = `${clause.repeat(Math.ceil(MAX_FILTER_LENGTH / clause.length))}ID == x`
+    rejects(
+      filter,
+      `filter expression is ${filter.length} characters long, the limit is ${MAX_FILTER_LENGTH}`,
+    )
+    const within = `${clause.repeat(Math.floor((MAX_FILTER_LENGTH - 10) / clause.length))}ID == web`
+    assert.deepEqual(matchingServices(within), ['web'])
+  })
+
+  test('a pattern over a limit is a compile error; a long one is not echoed back', () => {
+    const long = 'a'.repeat(MAX_PATTERN_LENGTH + 1)
+    rejects(
+      `Service matches "${long}"`,
+      `Failed to compile regular expression: pattern is ${long.length} characters long, the limit is ${MAX_PATTERN_LENGTH}`,
+    )
+    rejects(
+      'Service matches "a{1000}a{1000}a{1000}a{1000}a{1000}a{1000}"',
+      `Failed to compile regular expression "a{1000}a{1000}a{1000}a{1000}a{1000}a{1000}": error parsing regexp: expression too large: more than ${MAX_PROGRAM_SIZE} instructions`,
+    )
+  })
+
+  test('one compiled filter stops before its regexp work exceeds the budget', () => {
+    const keep = compileFilter('Service matches "\\\\pL{1000}\\\\pN"', agentServiceSchema)
+    // 1003 instructions × 100,001 positions is over the budget: refused before matching, which
+    // would take seconds (re2js's DFA gives up on this pattern and its NFA runs 1,003 threads).
+    const started = performance.now()
+    assert.throws(
+      () => keep({ Service: 'a'.repeat(100_000) }),
+      (err: unknown) => {
+        assert.ok(err instanceof FilterLimitError)
+        assert.equal(err.statusCode, 500)
+        assert.equal(
+          err.message,
+          `Failed to evaluate filter: its regular expressions need more than ${MAX_REGEXP_WORK} steps (instructions times characters) on this data`,
+        )
+        return true
+      },
+    )
+    assert.ok(performance.now() - started < 100)
+  })
+
+  test('the budget is shared by every match of one compiled filter, and fresh for the next', () => {
+    const filter = 'Service matches "^x" or ID matches "^x"'
+    const element = { Service: 'a'.repeat(1_000), ID: 'b'.repeat(1_000) }
+    const keep = compileFilter(filter, agentServiceSchema)
+    let calls = 0
+    assert.throws(() => {
+      for (; calls < 10_000; calls++) keep(element)
+    }, FilterLimitError)
+    // Each call matches twice over 1,001 positions with a small program: hundreds of calls fit.
+    assert.ok(calls > 100 && calls < MAX_REGEXP_WORK / 2_000, `${calls} calls`)
+    assert.equal(compileFilter(filter, agentServiceSchema)(element), false)
   })
 })
 

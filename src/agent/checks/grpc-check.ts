@@ -1,5 +1,6 @@
 import http2 from 'node:http2'
 import { STATUS_CODES } from 'node:http'
+import { errorMessage } from '../../lib/errors.js'
 import { DialError, Http2Connection, dialSocket, type DialOptions } from './dial.js'
 import { ProbeTimeoutError, type ProbeResult } from './runner.js'
 import { SocketRunner } from './tcp-check.js'
@@ -222,7 +223,7 @@ function callHealthCheck(
         'user-agent': 'vigil-grpc-health-check',
       })
     } catch (err) {
-      finish({ error: GrpcStatusError.of('Unavailable', err instanceof Error ? err.message : String(err)) })
+      finish({ error: GrpcStatusError.of('Unavailable', errorMessage(err)) })
       return
     }
     stream.on('response', (fields) => {
@@ -328,7 +329,7 @@ function judge(
   try {
     return { status: decodeHealthCheckResponse(body.subarray(5)) }
   } catch (err) {
-    const detail = err instanceof Error ? err.message : String(err)
+    const detail = errorMessage(err)
     return {
       error: GrpcStatusError.of('Internal', `grpc: failed to unmarshal the received message: ${detail}`),
     }
@@ -365,7 +366,7 @@ export class GrpcRunner extends SocketRunner {
     try {
       connection = await Http2Connection.open(socket, { authority: address, secure: tls !== null })
     } catch (err) {
-      const detail = err instanceof Error ? err.message : String(err)
+      const detail = errorMessage(err)
       return { status: 'critical', output: GrpcStatusError.of('Unavailable', detail).message }
     }
     try {

@@ -1,3 +1,4 @@
+import { errorMessage } from '../../lib/errors.js'
 import { DialError, Http2Connection, dialSocket } from './dial.js'
 import { ProbeTimeoutError, type ProbeResult } from './runner.js'
 import { SocketRunner } from './tcp-check.js'
@@ -25,21 +26,17 @@ export class H2PingRunner extends SocketRunner {
     try {
       connection = await Http2Connection.open(socket, { authority: target, secure: tls !== null })
     } catch (err) {
-      return { status: 'critical', output: `Failed to create client connection ${errorText(err)}` }
+      return { status: 'critical', output: `Failed to create client connection ${errorMessage(err)}` }
     }
     try {
       await connection.ping(signal)
       return { status: 'passing', output: 'HTTP2 ping was successful' }
     } catch (err) {
       if (signal.aborted && !(signal.reason instanceof ProbeTimeoutError)) throw err
-      const text = signal.aborted ? 'context deadline exceeded' : errorText(err)
+      const text = signal.aborted ? 'context deadline exceeded' : errorMessage(err)
       return { status: 'critical', output: `HTTP2 ping failed: ${text}` }
     } finally {
       await connection.destroy()
     }
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }

@@ -1,5 +1,5 @@
 import type { Clock } from '../../lib/clock.js'
-import { RunnerStoppedError } from '../../lib/errors.js'
+import { RunnerStoppedError, errorMessage } from '../../lib/errors.js'
 import type { CheckDefinition, Status } from '../../structs/check.js'
 import type { CheckSink, LocalView, WriteResult } from './ports.js'
 
@@ -101,7 +101,7 @@ export abstract class Runner implements ManagedRunner {
 
   /** The loop failed unexpectedly: report critical with the error and log it. */
   protected crashed(err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err)
+    const message = errorMessage(err)
     this.ctx.logger.error({ checkId: this.ctx.checkId, err: message }, 'Check runner failed')
     this.report('critical', `vigil: check runner failed: ${message}`)
   }
@@ -193,7 +193,7 @@ export abstract class IntervalRunner extends Runner {
     try {
       return await this.probe(controller.signal)
     } catch (err) {
-      return { status: 'critical', output: err instanceof Error ? err.message : String(err) }
+      return { status: 'critical', output: errorMessage(err) }
     } finally {
       timer.cancel()
       signal.removeEventListener('abort', onStop)

@@ -1,5 +1,6 @@
 import net from 'node:net'
 import tls from 'node:tls'
+import { errorMessage } from '../../lib/errors.js'
 import { IntervalRunner, ProbeTimeoutError, type ProbeResult, type RunnerContext } from './runner.js'
 
 /**
@@ -68,7 +69,7 @@ export function parseDialTarget(
   try {
     parts = splitHostPort(target)
   } catch (err) {
-    return { error: `dial ${network}: ${(err as Error).message}` }
+    return { error: `dial ${network}: ${errorMessage(err)}` }
   }
   if (!/^\d+$/.test(parts.port))
     return { error: `dial ${network}: lookup ${network}/${parts.port}: unknown port` }

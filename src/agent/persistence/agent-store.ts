@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { dirname, join } from 'node:path'
-import { PersistenceError } from '../../lib/errors.js'
+import { PersistenceError, errorMessage } from '../../lib/errors.js'
+import { deepFreeze } from '../../lib/object.js'
 import {
   isStatus,
   type CheckDefinition,
@@ -79,7 +80,7 @@ export class AgentStore {
         await store.#fs.mkdir(join(dir, sub), { recursive: true, mode: 0o700 })
       }
     } catch (err) {
-      throw new PersistenceError(`Failed to create data dir ${dir}: ${errorText(err)}`, { cause: err })
+      throw new PersistenceError(`Failed to create data dir ${dir}: ${errorMessage(err)}`, { cause: err })
     }
     await store.#lock()
     return store
@@ -106,7 +107,7 @@ export class AgentStore {
       this.#log.warn({ file: path }, 'Ignoring an invalid node-id file; generating a new node ID')
     } catch (err) {
       if (!isNotFound(err))
-        throw new PersistenceError(`Failed to read ${path}: ${errorText(err)}`, { cause: err })
+        throw new PersistenceError(`Failed to read ${path}: ${errorMessage(err)}`, { cause: err })
     }
     const id = randomUUID()
     await this.#writeAtomic(path, id, true)
@@ -176,7 +177,9 @@ export class AgentStore {
         return
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new PersistenceError(`Failed to lock data dir ${this.dir}: ${errorText(err)}`, { cause: err })
+          throw new PersistenceError(`Failed to lock data dir ${this.dir}: ${errorMessage(err)}`, {
+            cause: err,
+          })
         }
       }
       const holder = Number(
@@ -210,7 +213,7 @@ export class AgentStore {
       if (durable) await this.#syncDir(dirname(path))
     } catch (err) {
       await this.#fs.unlink(tmp).catch(() => undefined)
-      throw new PersistenceError(`Failed to persist ${path}: ${errorText(err)}`, { cause: err })
+      throw new PersistenceError(`Failed to persist ${path}: ${errorMessage(err)}`, { cause: err })
     }
   }
 
@@ -219,12 +222,12 @@ export class AgentStore {
       await this.#fs.unlink(path)
     } catch (err) {
       if (isNotFound(err)) return
-      throw new PersistenceError(`Failed to remove ${path}: ${errorText(err)}`, { cause: err })
+      throw new PersistenceError(`Failed to remove ${path}: ${errorMessage(err)}`, { cause: err })
     }
     try {
       await this.#syncDir(dirname(path))
     } catch (err) {
-      throw new PersistenceError(`Failed to sync ${dirname(path)}: ${errorText(err)}`, { cause: err })
+      throw new PersistenceError(`Failed to sync ${dirname(path)}: ${errorMessage(err)}`, { cause: err })
     }
   }
 
@@ -244,7 +247,7 @@ export class AgentStore {
       names = (await this.#fs.readdir(dir)).sort()
     } catch (err) {
       if (isNotFound(err)) return []
-      throw new PersistenceError(`Failed to read ${dir}: ${errorText(err)}`, { cause: err })
+      throw new PersistenceError(`Failed to read ${dir}: ${errorMessage(err)}`, { cause: err })
     }
     // Files are read concurrently (a large data dir is latency-bound, not CPU-bound), and kept
     // in name order.
@@ -262,7 +265,7 @@ export class AgentStore {
         text = (await this.#fs.readFile(path)).toString('utf8')
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EISDIR') return // e.g. checks/state
-        throw new PersistenceError(`Failed to read ${path}: ${errorText(err)}`, { cause: err })
+        throw new PersistenceError(`Failed to read ${path}: ${errorMessage(err)}`, { cause: err })
       }
       let value: T | undefined
       try {
@@ -289,7 +292,7 @@ export class AgentStore {
       this.#log.error({ file: path, movedTo: target }, 'Skipping a corrupt persisted file')
     } catch (err) {
       this.#log.error(
-        { file: path, err: errorText(err) },
+        { file: path, err: errorMessage(err) },
         'Skipping a corrupt persisted file (could not move it aside)',
       )
     }
@@ -345,14 +348,6 @@ function decodeTtlState(v: unknown): PersistedTtlState | undefined {
   return Object.freeze({ checkId, status, output, expiresMs })
 }
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const v of Object.values(value)) deepFreeze(v)
-  }
-  return value
-}
-
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
@@ -360,8 +355,4 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }

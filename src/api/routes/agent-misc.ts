@@ -1,5 +1,5 @@
 import { localMember } from '../../agent/member.js'
-import { BadRequestError, UnsupportedMediaTypeError } from '../../lib/errors.js'
+import { BadRequestError, UnsupportedMediaTypeError, errorMessage } from '../../lib/errors.js'
 import { parseEnable } from '../params.js'
 import { renderMember, renderSelf } from '../render-agent.js'
 import { headerValue, type ApiRequest } from '../request.js'
@@ -53,7 +53,7 @@ export function agentMiscRoutes(deps: RouteDeps): RouteSpec[] {
       handler: async () => {
         // Consul answers a failed reload with 500 and the error text.
         await deps.reload().catch((err: unknown) => {
-          throw new Error(err instanceof Error ? err.message : String(err), { cause: err })
+          throw new Error(errorMessage(err), { cause: err })
         })
         return EMPTY_OK
       },

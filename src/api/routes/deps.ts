@@ -1,4 +1,5 @@
 import type { AgentPort } from '../../agent/ports.js'
+import type { CatalogPort } from '../../catalog/port.js'
 import type { Clock } from '../../lib/clock.js'
 import type { ApiMetrics } from '../metrics.js'
 import type { HttpApiSettings } from '../settings.js'
@@ -13,4 +14,6 @@ export interface RouteDeps {
   readonly random: () => number
   /** Re-reads the configuration and applies it. */
   readonly reload: () => Promise<void>
+  /** The catalog behind `/v1/catalog/*` and `/v1/health/*`; absent, those routes answer 500. */
+  readonly catalog?: CatalogPort
 }

@@ -3,8 +3,7 @@
  * unquoted, how values are coerced to a field's type, and how text is quoted in error messages.
  * Pure functions; each mirrors the Go function named in its doc comment, error texts included.
  */
-
-const goPrintable = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u
+import { isGoPrintRune } from '../lib/unicode.js'
 
 /** Go's `strconv.Quote` (what `%q` prints): escapes quotes, backslashes and unprintable runes. */
 export function goQuote(text: string): string {
@@ -15,7 +14,7 @@ export function goQuote(text: string): string {
       out += `\\${ch}`
     } else if (cp >= 0x20 && cp < 0x7f) {
       out += ch
-    } else if (cp >= 0x80 && goPrintable.test(ch)) {
+    } else if (cp >= 0x80 && isGoPrintRune(ch)) {
       out += ch
     } else {
       out += escapeRune(cp)

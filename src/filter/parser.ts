@@ -10,7 +10,7 @@
  * which changes nothing observable but keeps nested parentheses linear.
  */
 import { FilterError } from '../lib/errors.js'
-import { GoSyntaxError, goQuote, goUnquote } from './filter-go.js'
+import { GoSyntaxError, goQuote, goUnquote } from './go.js'
 
 /** go-bexpr's `MatchOperator.String()` names, which its error messages print. */
 export type MatchOperator =

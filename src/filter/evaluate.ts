@@ -4,52 +4,63 @@
  * (PascalCase) JSON object.
  *
  * Compiling validates exactly what go-bexpr validates, in its order and with its texts: the
- * grammar (`filter-parser.ts`), that each selector names a field of the type, that the operator
- * applies to that field, that the value converts to the field's type, that a `matches` value is
- * a valid regular expression. Semantics at run time:
+ * grammar (`parser.ts`), that each selector names a field of the type, that the operator applies
+ * to that field, that the value converts to the field's type, that a `matches` value is a valid
+ * regular expression. Semantics at run time:
  * - `==`/`!=` compare strings exactly, integers numerically, bools as Go's ParseBool reads them;
  * - `in`/`contains`: element of a list, key of a map, substring of a string;
  * - `is empty`/`is not empty`: lists, maps, and (a vigil extension, rejected by Consul) strings;
- * - `matches`/`not matches`: Go RE2 search, translated to a JS RegExp (`filter-regexp.ts`);
+ * - `matches`/`not matches`: Go RE2 search, in linear time (`regexp.ts`);
  * - a selector through a list matches if the rest of the expression matches any element;
  * - a missing map key is unequal, empty, contains nothing and matches nothing (its negations hold);
  * - a field absent from the JSON has its Go zero value ("", 0, false, empty list/map).
+ *
+ * Everything a user controls is bounded: the expression's length, each pattern's length and
+ * program size, and the regexp work one compiled filter may do (`MAX_REGEXP_WORK`).
  */
-import { FilterError } from '../lib/errors.js'
-import { GoSyntaxError, goParseBool, goParseInt, goQuote } from './filter-go.js'
-import { parseFilter, type FilterAst, type MatchOperator } from './filter-parser.js'
-import { compileGoRegexp, RegexpError } from './filter-regexp.js'
-import type { FieldSchema } from './filter-schemas.js'
+import { FilterError, FilterLimitError } from '../lib/errors.js'
+import { GoSyntaxError, goParseBool, goParseInt, goQuote } from './go.js'
+import { parseFilter, type FilterAst, type MatchOperator } from './parser.js'
+import { compileGoRegexp, MAX_PATTERN_LENGTH, RegexpError, type GoRegexp } from './regexp.js'
+import type { FieldSchema } from './schemas.js'
 
-export { FilterError } from '../lib/errors.js'
-export {
-  agentServiceSchema,
-  boolField,
-  healthCheckSchema,
-  listOf,
-  mapOf,
-  numberField,
-  stringField,
-  structOf,
-  type FieldSchema,
-} from './filter-schemas.js'
+/** Longest accepted expression, in UTF-16 code units (Node's default 16 KiB request head bounds it over HTTP too). */
+export const MAX_FILTER_LENGTH = 16384
 
-/** A compiled filter: pure, synchronous, safe to call concurrently and any number of times. */
+/**
+ * Regexp work one compiled filter may do, in steps: each match costs its pattern's program size
+ * times the length of the text (plus one), what re2js needs at worst, up to a constant factor.
+ * The slowest step measured is about 90 ns (`\pL{1000}\pN`, where re2js's DFA gives up and its
+ * NFA runs a thousand threads), so a request spends at most about 0.4 s on regexps; a filter
+ * with a 10-instruction pattern can search 400,000 characters.
+ */
+export const MAX_REGEXP_WORK = 2 ** 22
+
+/**
+ * A compiled filter: synchronous, and bound to one request: its calls share one regexp work
+ * budget, and a call that would exceed it throws `FilterLimitError` (status 500) before matching.
+ * Compile one per request; do not cache it across requests.
+ */
 export type FilterPredicate = (value: unknown) => boolean
 
 /**
  * Compiles `expression` for elements shaped like `schema` (a struct or a map schema). The empty
  * expression accepts everything, as in Consul. Throws `FilterError` (status 500) with go-bexpr's
  * message for a parse error (with its `line:col (offset)` position) or an invalid selector,
- * operator, value or regular expression.
+ * operator, value or regular expression, or for an expression or pattern over the limits.
  */
 export function compileFilter(expression: string, schema: FieldSchema): FilterPredicate {
   if (schema.kind !== 'struct' && schema.kind !== 'map') {
     throw new TypeError('a filter schema must be a struct or a map')
   }
   if (expression === '') return () => true
+  if (expression.length > MAX_FILTER_LENGTH) {
+    throw new FilterError(
+      `filter expression is ${expression.length} characters long, the limit is ${MAX_FILTER_LENGTH}`,
+    )
+  }
   try {
-    return compileNode(parseFilter(expression), schema)
+    return compileNode(parseFilter(expression), schema, new RegexpBudget())
   } catch (err) {
     if (err instanceof RangeError) throw new FilterError('expression nests too deeply', { cause: err })
     throw err
@@ -58,24 +69,41 @@ export function compileFilter(expression: string, schema: FieldSchema): FilterPr
 
 type Match = Extract<FilterAst, { type: 'match' }>
 
-function compileNode(node: FilterAst, schema: FieldSchema): FilterPredicate {
+/** The regexp work left to one compiled filter. */
+class RegexpBudget {
+  #left = MAX_REGEXP_WORK
+
+  /** Runs `regexp` on `text` if the budget allows; throws `FilterLimitError` otherwise. */
+  test(regexp: GoRegexp, text: string): boolean {
+    const cost = regexp.programSize * (text.length + 1)
+    if (cost > this.#left) {
+      throw new FilterLimitError(
+        `Failed to evaluate filter: its regular expressions need more than ${MAX_REGEXP_WORK} steps (instructions times characters) on this data`,
+      )
+    }
+    this.#left -= cost
+    return regexp.test(text)
+  }
+}
+
+function compileNode(node: FilterAst, schema: FieldSchema, budget: RegexpBudget): FilterPredicate {
   switch (node.type) {
     case 'not': {
-      const operand = compileNode(node.operand, schema)
+      const operand = compileNode(node.operand, schema, budget)
       return (value) => !operand(value)
     }
     case 'and': {
-      const left = compileNode(node.left, schema)
-      const right = compileNode(node.right, schema)
+      const left = compileNode(node.left, schema, budget)
+      const right = compileNode(node.right, schema, budget)
       return (value) => left(value) && right(value)
     }
     case 'or': {
-      const left = compileNode(node.left, schema)
-      const right = compileNode(node.right, schema)
+      const left = compileNode(node.left, schema, budget)
+      const right = compileNode(node.right, schema, budget)
       return (value) => left(value) || right(value)
     }
     case 'match':
-      return compileMatch(node, schema)
+      return compileMatch(node, schema, budget)
   }
 }
 
@@ -132,7 +160,7 @@ function coerce(field: FieldSchema, raw: string): Coerced {
   }
 }
 
-function compileMatch(node: Match, schema: FieldSchema): FilterPredicate {
+function compileMatch(node: Match, schema: FieldSchema, budget: RegexpBudget): FilterPredicate {
   const { selector, operator, value } = node
   const shown = goQuote(selector.join('.'))
   let field = schema
@@ -146,7 +174,7 @@ function compileMatch(node: Match, schema: FieldSchema): FilterPredicate {
     throw new FilterError(`Invalid match operator ${goQuote(operator)} for selector ${shown}`)
   }
   let coerced: Coerced = ''
-  let regexp: RegExp | undefined
+  let regexp: GoRegexp | undefined
   if (value !== undefined) {
     try {
       coerced = coerce(field, value)
@@ -164,13 +192,15 @@ function compileMatch(node: Match, schema: FieldSchema): FilterPredicate {
         regexp = compileGoRegexp(value)
       } catch (err) {
         if (!(err instanceof RegexpError)) throw err
-        throw new FilterError(`Failed to compile regular expression ${goQuote(value)}: ${err.message}`, {
+        // A pattern over the length limit is not echoed back.
+        const shown = value.length > MAX_PATTERN_LENGTH ? '' : ` ${goQuote(value)}`
+        throw new FilterError(`Failed to compile regular expression${shown}: ${err.message}`, {
           cause: err,
         })
       }
     }
   }
-  const positive = leafTest(field, operator, coerced, regexp)
+  const positive = leafTest(field, operator, coerced, regexp, budget)
   const negated = operator.startsWith('Not ') || operator === 'Is Not Empty'
   const leaf: FilterPredicate = negated ? (v) => !positive(v) : positive
   const whenKeyMissing = operator.startsWith('Not ') || operator === 'Is Empty'
@@ -219,14 +249,15 @@ function leafTest(
   field: FieldSchema,
   operator: MatchOperator,
   coerced: Coerced,
-  regexp: RegExp | undefined,
+  regexp: GoRegexp | undefined,
+  budget: RegexpBudget,
 ): FilterPredicate {
   const base = operator.replace(/^Not /, '').replace('Is Not Empty', 'Is Empty')
   switch (field.kind) {
     case 'string':
       if (base === 'Equal') return (v) => asString(v) === coerced
       if (base === 'In') return (v) => asString(v).includes(String(coerced))
-      if (base === 'Matches' && regexp) return (v) => regexp.test(asString(v))
+      if (base === 'Matches' && regexp) return (v) => budget.test(regexp, asString(v))
       return (v) => asString(v) === ''
     case 'number':
     case 'bool':
