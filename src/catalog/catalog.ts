@@ -48,6 +48,7 @@ import {
   planSessionCreate,
 } from './session-planner.js'
 import { planTxn } from './txn.js'
+import type { KvPort } from './kv-port.js'
 import type { CatalogPort } from './port.js'
 import type { CatalogQuery } from './queries.js'
 import { idxWakeKey, nodeWakeKey } from './reader.js'
@@ -85,7 +86,7 @@ interface RevisionWaiter {
   readonly resolve: () => void
 }
 
-export class Catalog implements CatalogPort {
+export class Catalog implements CatalogPort, KvPort {
   readonly datacenter: string
   readonly #store: Store
   readonly #prefix: string
