@@ -14,7 +14,7 @@
 import type { KeyValue, LeaseId } from '../store/store.js'
 import { deepFreeze } from '../lib/object.js'
 import { lower, type KvParsedKey } from './keys.js'
-import type { KvEntry, SessionRecord } from './kv-types.js'
+import { TOMBSTONE_BIN_MS, TOMBSTONE_TTL_MS, type KvEntry, type SessionRecord } from './kv-types.js'
 
 /** The stored form of a KV entry (no indexes: those are the key's revisions). */
 export type StoredKvEntry = Readonly<{
@@ -26,6 +26,11 @@ export type StoredKvEntry = Readonly<{
 export type StoredSession = Omit<SessionRecord, 'createIndex' | 'modifyIndex'>
 
 export type Tombstone = Readonly<{ index: number; at: number }>
+
+/** When a tombstone written at `at` is reaped: the end of its 30 s bin plus 15 minutes. */
+export function tombstoneReapAt(at: number): number {
+  return (Math.floor(at / TOMBSTONE_BIN_MS) + 1) * TOMBSTONE_BIN_MS + TOMBSTONE_TTL_MS
+}
 
 /** A sorted set of strings (code-unit order) with prefix scans. */
 class SortedKeys {
@@ -65,7 +70,7 @@ class SortedKeys {
   }
 }
 
-function addTo(map: Map<string, Set<string>>, outer: string, inner: string): void {
+function addTo<K>(map: Map<K, Set<string>>, outer: K, inner: string): void {
   let set = map.get(outer)
   if (set === undefined) {
     set = new Set()
@@ -74,7 +79,7 @@ function addTo(map: Map<string, Set<string>>, outer: string, inner: string): voi
   set.add(inner)
 }
 
-function removeFrom(map: Map<string, Set<string>>, outer: string, inner: string): void {
+function removeFrom<K>(map: Map<K, Set<string>>, outer: K, inner: string): void {
   const set = map.get(outer)
   if (set === undefined) return
   set.delete(inner)
@@ -108,6 +113,8 @@ export class KvTables {
   readonly #entryKeys = new SortedKeys()
   readonly #tombs = new Map<string, Tombstone>()
   readonly #tombKeys = new SortedKeys()
+  /** reap time → tombstones of that bin (a few dozen bins at most) */
+  readonly #tombBins = new Map<number, Set<string>>()
   readonly #sessions = new Map<string, SessionRecord>()
   /** lc node → session IDs */
   readonly #byNode = new Map<string, Set<string>>()
@@ -125,6 +132,7 @@ export class KvTables {
     this.#entryKeys.clear()
     this.#tombs.clear()
     this.#tombKeys.clear()
+    this.#tombBins.clear()
     this.#sessions.clear()
     this.#byNode.clear()
     this.#byCheck.clear()
@@ -168,11 +176,11 @@ export class KvTables {
       }
       case 'tomb': {
         const at = (value as { at?: unknown }).at
-        this.#tombs.set(
-          parsed.key,
-          Object.freeze({ index: kv.modRevision, at: typeof at === 'number' ? at : 0 }),
-        )
+        this.delete(parsed)
+        const t = Object.freeze({ index: kv.modRevision, at: typeof at === 'number' ? at : 0 })
+        this.#tombs.set(parsed.key, t)
         this.#tombKeys.add(parsed.key)
+        addTo(this.#tombBins, tombstoneReapAt(t.at), parsed.key)
         return parsed.key
       }
       case 'lockdelay': {
@@ -212,10 +220,14 @@ export class KvTables {
         if (old.session !== '') removeFrom(this.#held, old.session, parsed.key)
         return parsed.key
       }
-      case 'tomb':
-        if (!this.#tombs.delete(parsed.key)) return undefined
+      case 'tomb': {
+        const old = this.#tombs.get(parsed.key)
+        if (old === undefined) return undefined
+        this.#tombs.delete(parsed.key)
         this.#tombKeys.delete(parsed.key)
+        removeFrom(this.#tombBins, tombstoneReapAt(old.at), parsed.key)
         return parsed.key
+      }
       case 'lockdelay':
         this.#lockDelays.delete(parsed.key)
         return undefined
@@ -298,7 +310,15 @@ export class KvTables {
     yield* this.#lockDelays
   }
 
-  *allTombstones(): Iterable<readonly [string, Tombstone]> {
-    yield* this.#tombs
+  /** The earliest time a tombstone is due to be reaped. */
+  nextTombstoneReap(): number | undefined {
+    let next: number | undefined
+    for (const at of this.#tombBins.keys()) if (next === undefined || at < next) next = at
+    return next
+  }
+
+  /** Keys of the tombstones due at `now`. */
+  *tombstonesDue(now: number): Iterable<string> {
+    for (const [at, keys] of [...this.#tombBins]) if (at <= now) yield* [...keys]
   }
 }

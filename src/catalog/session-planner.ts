@@ -19,8 +19,6 @@ import {
   MAX_LOCK_DELAY_MS,
   SERF_HEALTH,
   SESSION_TTL_MAX_MS,
-  TOMBSTONE_BIN_MS,
-  TOMBSTONE_TTL_MS,
   type SessionBehavior,
   type SessionCreateRequest,
 } from './kv-types.js'
@@ -174,18 +172,9 @@ export function invalidateForCatalogWrites(d: Draft, now: number): void {
   for (const id of doomed) invalidateSession(d, id, now)
 }
 
-/** When a tombstone written at `at` is reaped: the end of its 30 s bin plus 15 minutes. */
-export function tombstoneReapAt(at: number): number {
-  return (Math.floor(at / TOMBSTONE_BIN_MS) + 1) * TOMBSTONE_BIN_MS + TOMBSTONE_TTL_MS
-}
-
 /** The earliest time a tombstone or lock-delay is due to be reaped, if any. */
 export function nextReapAt(state: CatalogState): number | undefined {
-  let next: number | undefined
-  for (const [, t] of state.kv.allTombstones()) {
-    const at = tombstoneReapAt(t.at)
-    if (next === undefined || at < next) next = at
-  }
+  let next = state.kv.nextTombstoneReap()
   for (const [, until] of state.kv.lockDelays()) if (next === undefined || until < next) next = until
   return next
 }
@@ -198,8 +187,7 @@ export function planReap(
 ): PlannedWrite<{ reaped: number; more: boolean }> {
   let reaped = 0
   let more = false
-  for (const [key, t] of d.state.kv.allTombstones()) {
-    if (tombstoneReapAt(t.at) > now) continue
+  for (const key of d.state.kv.tombstonesDue(now)) {
     if (reaped >= max) {
       more = true
       break

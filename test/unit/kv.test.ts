@@ -804,3 +804,24 @@ test('pitfall 7: two leaders invalidating one expired session release its keys o
   assert.equal(b?.modifyIndex, before + 1, 'both keys released in the same write')
   assert.equal(a.session, '')
 })
+
+test('the reaper deletes every due tombstone, in batches', async (t) => {
+  const h = await openCatalog()
+  const leader = new LeaderTasks({ catalog: h.catalog, clock: h.clock })
+  t.after(async () => {
+    await leader.stop()
+    await h.close()
+  })
+  const c = h.catalog
+  leader.start()
+  const keys = Array.from({ length: 250 }, (_, i) => `r/${i}`)
+  for (let i = 0; i < keys.length; i += 100) {
+    const batch = keys.slice(i, i + 100)
+    await c.txn(batch.map((k) => kvOp('set', k, { value: bytes('v') })))
+    await c.txn(batch.map((k) => kvOp('delete', k)))
+  }
+  assert.equal([...c.state.kv.tombstones('r/')].length, 250)
+  await h.clock.advance(TOMBSTONE_TTL_MS + 30_001)
+  await settle()
+  assert.equal([...c.state.kv.tombstones('r/')].length, 0)
+})
