@@ -4,10 +4,9 @@
  */
 
 import type {
+  CatalogCheckInput,
   CatalogNode,
-  CheckDefinition,
   CheckRecord,
-  HealthCheck,
   NodeRecord,
   Service,
   ServiceRecord,
@@ -139,7 +138,7 @@ export type TxnOp =
   | Readonly<{ node: Readonly<{ verb: string; node: CatalogNode; modifyIndex: number }> }>
   | Readonly<{ service: Readonly<{ verb: string; node: string; service: Service; modifyIndex: number }> }>
   | Readonly<{
-      check: Readonly<{ verb: string; check: HealthCheck; definition: CheckDefinition; modifyIndex: number }>
+      check: Readonly<{ verb: string; check: CatalogCheckInput; modifyIndex: number }>
     }>
 
 /** One result of a successful transaction (KV results carry a value only for the get verbs). */

@@ -229,18 +229,7 @@ function runCheck(d: Draft, op: CheckOp, defaults: PlanDefaults, out: Snapshot[]
       d,
       {
         ...baseRequest(c.node),
-        checks: [
-          {
-            node: c.node,
-            checkId: id,
-            name: c.name,
-            status: c.status,
-            notes: c.notes,
-            output: c.output,
-            serviceId: c.serviceId,
-            definition: op.definition,
-          },
-        ],
+        checks: [{ ...c, checkId: id }],
       },
       defaults,
     )

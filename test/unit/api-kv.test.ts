@@ -246,3 +246,48 @@ test('txn over HTTP: results, 409 with Errors, limits', async (t) => {
   res = await app.inject({ method: 'PUT', url: '/v1/txn', payload: '[]' })
   assert.equal(res.body, '{"Results":[],"Errors":null}')
 })
+
+test('txn over HTTP: Node, Service and Check operations with their results and error texts', async (t) => {
+  const { app, catalog } = await start(t)
+  let res = await app.inject({
+    method: 'PUT',
+    url: '/v1/txn',
+    payload: JSON.stringify([
+      { Node: { Verb: 'set', Node: { Node: 'n9', Address: '10.0.0.9', Meta: { a: 'b' } } } },
+      { Service: { Verb: 'set', Node: 'n9', Service: { Service: 'web', Port: 80 } } },
+      { Check: { Verb: 'set', Check: { Node: 'n9', CheckID: 'alive', Name: 'alive', Status: 'passing' } } },
+      { Node: { Verb: 'get', Node: { Node: 'n9' } } },
+    ]),
+  })
+  assert.equal(res.statusCode, 200, res.body)
+  const body = JSON.parse(res.body) as { Results: Record<string, Record<string, unknown>>[] }
+  assert.deepEqual(
+    body.Results.map((r) => Object.keys(r)[0]),
+    ['Node', 'Service', 'Check', 'Node'],
+  )
+  assert.equal(body.Results[0]?.['Node']?.['Node'], 'n9')
+  assert.deepEqual(body.Results[0]['Node']['Meta'], { a: 'b' })
+  assert.equal(body.Results[1]?.['Service']?.['Service'], 'web')
+  assert.equal(body.Results[2]?.['Check']?.['Status'], 'passing')
+  assert.equal(catalog.state.service('n9', 'web')?.service.port, 80)
+  res = await app.inject({
+    method: 'PUT',
+    url: '/v1/txn',
+    payload: JSON.stringify([
+      { Service: { Verb: 'get', Node: 'n9', Service: { ID: 'db' } } },
+      { Node: { Verb: 'cas', Node: { Node: 'n9', Address: 'x', ModifyIndex: 1 } } },
+    ]),
+  })
+  assert.equal(res.statusCode, 409)
+  assert.equal(
+    res.body,
+    '{"Results":null,"Errors":[{"OpIndex":0,"What":"service \\"db\\" on node \\"n9\\" doesn\'t exist"},{"OpIndex":1,"What":"failed to set node \\"n9\\", index is stale"}]}',
+  )
+  res = await app.inject({
+    method: 'PUT',
+    url: '/v1/txn',
+    payload: JSON.stringify([{ Node: { Verb: 'set', Node: { Node: 'n9', Bogus: 1 } } }]),
+  })
+  assert.equal(res.statusCode, 400)
+  assert.ok(res.body.startsWith('Failed to parse body: '), res.body)
+})

@@ -7,8 +7,9 @@ import { LeaderTasks } from '../../src/catalog/leader.js'
 import { Catalog } from '../../src/catalog/catalog.js'
 import { KvState } from '../../src/store/kv-state.js'
 import { MemoryStore } from '../../src/store/memory.js'
-import { EMPTY_DEFINITION, type HealthCheck, type Status } from '../../src/structs/check.js'
-import { PREFIX, openCatalog, settle, svc } from '../support/catalog.js'
+import type { Status } from '../../src/structs/check.js'
+import type { CatalogCheckInput } from '../../src/catalog/types.js'
+import { PREFIX, chk, openCatalog, settle, svc } from '../support/catalog.js'
 import { FakeClock } from '../support/fake-clock.js'
 import { b64, bytes, kvOp, put, registerNode, session } from '../support/kv.js'
 
@@ -636,22 +637,8 @@ test('a new leader invalidates a session whose TTL expired while no leader ran',
   assert.equal(c.kvRead(kvGetQuery('k')).value?.session, '')
 })
 
-function hc(node: string, checkId: string, status: Status): HealthCheck {
-  return {
-    node,
-    checkId,
-    name: checkId,
-    status,
-    notes: '',
-    output: '',
-    serviceId: '',
-    serviceName: '',
-    serviceTags: [],
-    type: 'ttl',
-    interval: '',
-    timeout: '',
-    exposedPort: 0,
-  }
+function hc(node: string, checkId: string, status: Status): CatalogCheckInput {
+  return chk(checkId, { node, checkId, status })
 }
 
 test('txn node, service and check verbs: set, get, cas, delete-cas, texts; a critical check set invalidates in the txn', async (t) => {
@@ -673,7 +660,6 @@ test('txn node, service and check verbs: set, get, cas, delete-cas, texts; a cri
       check: {
         verb: 'set',
         check: hc('n2', 'serfHealth', 'passing'),
-        definition: EMPTY_DEFINITION,
         modifyIndex: 0,
       },
     },
@@ -698,7 +684,6 @@ test('txn node, service and check verbs: set, get, cas, delete-cas, texts; a cri
       check: {
         verb: 'get',
         check: hc('n2', 'nope', 'passing'),
-        definition: EMPTY_DEFINITION,
         modifyIndex: 0,
       },
     },
@@ -706,7 +691,6 @@ test('txn node, service and check verbs: set, get, cas, delete-cas, texts; a cri
       check: {
         verb: 'delete-cas',
         check: hc('n2', 'serfHealth', 'passing'),
-        definition: EMPTY_DEFINITION,
         modifyIndex: 1,
       },
     },
@@ -732,7 +716,6 @@ test('txn node, service and check verbs: set, get, cas, delete-cas, texts; a cri
       check: {
         verb: 'set',
         check: hc('n2', 'serfHealth', 'critical'),
-        definition: EMPTY_DEFINITION,
         modifyIndex: 0,
       },
     },

@@ -1,5 +1,8 @@
 import { KV_MAX_VALUE_SIZE, type TxnOp, type TxnResultItem } from '../../catalog/kv-types.js'
+import type { RegisterRequest } from '../../catalog/types.js'
 import { VigilError } from '../../lib/errors.js'
+import { decodeCatalogRegister } from '../catalog-body.js'
+import { renderCatalogCheck, renderNode, renderNodeService } from '../render-catalog.js'
 import { headerValue, type ApiRequest } from '../request.js'
 import { jsonResponse, textResponse, type ApiResponse } from '../response.js'
 import type { RouteSpec } from '../routing.js'
@@ -78,17 +81,102 @@ export function decodeTxnBody(body: string): TxnOp[] {
       if (!['KV', 'Node', 'Service', 'Check'].includes(k))
         throw new TxnParseError(`json: unknown field "${k}"`)
     }
-    const kv = o['KV']
-    if (typeof kv === 'object' && kv !== null && !Array.isArray(kv))
-      return decodeKvOp(kv as Record<string, unknown>)
-    // Node, Service and Check operations run in the state machine; their bodies are not decoded here yet.
-    throw new TxnParseError('only KV operations are supported by this server')
+    const keys = Object.keys(o).filter((k) => o[k] !== null && o[k] !== undefined)
+    if (keys.length !== 1)
+      throw new TxnParseError('an operation must have exactly one of KV, Node, Service, Check')
+    const kind = keys[0] ?? ''
+    const inner = asObject(o[kind], kind)
+    switch (kind) {
+      case 'KV':
+        return decodeKvOp(inner)
+      case 'Node':
+        return decodeNodeOp(inner)
+      case 'Service':
+        return decodeServiceOp(inner)
+      default:
+        return decodeCheckOp(inner)
+    }
   })
+}
+
+function asObject(v: unknown, what: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new TxnParseError(`json: cannot unmarshal into Go struct field TxnOp.${what}`)
+  }
+  return v as Record<string, unknown>
+}
+
+function verbOf(o: Record<string, unknown>): string {
+  const v = o['Verb']
+  if (v === undefined || v === null) return ''
+  if (typeof v !== 'string')
+    throw new TxnParseError('json: cannot unmarshal into Go struct field Verb of type string')
+  return v
+}
+
+function indexOf(o: Record<string, unknown>): number {
+  const v = o['ModifyIndex']
+  if (v === undefined || v === null) return 0
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+    throw new TxnParseError('json: cannot unmarshal into Go struct field ModifyIndex of type uint64')
+  }
+  return v
+}
+
+/** Decodes a catalog object through the register body's decoder (Go-style, unknown fields refused). */
+function viaRegister(body: Record<string, unknown>): RegisterRequest {
+  try {
+    return decodeCatalogRegister(JSON.stringify(body)).request
+  } catch (err) {
+    if (err instanceof VigilError && err.statusCode === 400) {
+      throw new TxnParseError(err.message.replace(/^Request decode failed: /, ''))
+    }
+    throw err
+  }
+}
+
+function decodeNodeOp(o: Record<string, unknown>): TxnOp {
+  const node = asObject(o['Node'] ?? {}, 'Node')
+  const { Meta, ModifyIndex: _m, CreateIndex: _c, ...rest } = node
+  const req = viaRegister({ ...rest, ...(Meta !== undefined ? { NodeMeta: Meta } : {}) })
+  return {
+    node: {
+      verb: verbOf(o),
+      node: {
+        id: req.id,
+        node: req.node,
+        address: req.address,
+        datacenter: req.datacenter,
+        taggedAddresses: req.taggedAddresses,
+        meta: req.nodeMeta,
+      },
+      modifyIndex: indexOf(node),
+    },
+  }
+}
+
+function decodeServiceOp(o: Record<string, unknown>): TxnOp {
+  const service = asObject(o['Service'] ?? {}, 'Service')
+  const node = typeof o['Node'] === 'string' ? o['Node'] : ''
+  const req = viaRegister({ Node: node, SkipNodeUpdate: true, Service: service })
+  if (req.service === null) throw new TxnParseError('missing Service')
+  return { service: { verb: verbOf(o), node, service: req.service, modifyIndex: indexOf(service) } }
+}
+
+function decodeCheckOp(o: Record<string, unknown>): TxnOp {
+  const check = asObject(o['Check'] ?? {}, 'Check')
+  const node = typeof check['Node'] === 'string' ? check['Node'] : ''
+  const req = viaRegister({ Node: node, SkipNodeUpdate: true, Check: check })
+  const input = req.checks[0]
+  if (input === undefined) throw new TxnParseError('missing Check')
+  return { check: { verb: verbOf(o), check: input, modifyIndex: indexOf(check) } }
 }
 
 function renderResult(item: TxnResultItem): Record<string, unknown> {
   if ('kv' in item) return { KV: renderDirEntry(item.kv) }
-  throw new Error('unexpected txn result')
+  if ('node' in item) return { Node: renderNode(item.node) }
+  if ('service' in item) return { Service: renderNodeService(item.service) }
+  return { Check: renderCatalogCheck(item.check) }
 }
 
 /** `PUT /v1/txn` (kv-session-txn.md §6). */
