@@ -46,13 +46,14 @@ export function readEntry(d: Draft, key: string): KvEntry | undefined {
   const stored = d.value(d.keys.kv(key)) as StoredKvEntry | undefined
   if (stored === undefined) return undefined
   const base = d.state.kv.entry(key)
+  const recreated = d.written(d.keys.kv(key)) && stored.created !== undefined
   return {
     key,
     value: stored.value,
     flags: parseFlags(stored.flags),
     session: stored.session,
     lockIndex: stored.lockIndex,
-    createIndex: base?.createIndex ?? PENDING,
+    createIndex: recreated ? stored.created || PENDING : (base?.createIndex ?? PENDING),
     modifyIndex: d.written(d.keys.kv(key)) ? PENDING : (base?.modifyIndex ?? PENDING),
   }
 }
@@ -67,8 +68,29 @@ export function resolveEntry(e: KvEntry, revision: number, withValue: boolean): 
   })
 }
 
-function write(d: Draft, key: string, entry: StoredKvEntry): void {
-  if (d.put(d.keys.kv(key), entry)) d.touchIdx(IDX_KVS)
+/**
+ * Writes an entry unless nothing visible changes (value, flags, holder, LockIndex). CreateIndex is
+ * carried explicitly where the key's createRevision will not give it (see `StoredKvEntry.created`).
+ */
+function write(d: Draft, key: string, next: Omit<StoredKvEntry, 'created'>): void {
+  const cur = readEntry(d, key)
+  if (
+    cur !== undefined &&
+    cur.value === next.value &&
+    cur.flags.toString() === next.flags &&
+    cur.session === next.session &&
+    cur.lockIndex === next.lockIndex
+  ) {
+    return
+  }
+  const rowKey = d.keys.kv(key)
+  const stored = d.value(rowKey) as StoredKvEntry | undefined
+  let created: number | undefined
+  if (stored === undefined) created = d.state.kv.entry(key) !== undefined ? 0 : undefined
+  else if (d.written(rowKey)) created = stored.created
+  else created = stored.created === undefined ? undefined : cur?.createIndex
+  // Always put: a value written back to its stored text within a txn still moved (Consul: index i).
+  if (d.put(rowKey, created === undefined ? next : { ...next, created }, true)) d.touchIdx(IDX_KVS)
 }
 
 function tombstone(d: Draft, key: string, now: number): void {

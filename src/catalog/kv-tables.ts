@@ -22,6 +22,11 @@ export type StoredKvEntry = Readonly<{
   flags: string
   session: string
   lockIndex: number
+  /**
+   * CreateIndex when it is not the key's createRevision (a key deleted and re-created in one
+   * transaction is one put of an existing key): 0 means "the revision of this version".
+   */
+  created?: number
 }>
 export type StoredSession = Omit<SessionRecord, 'createIndex' | 'modifyIndex'>
 
@@ -166,7 +171,8 @@ export class KvTables {
           flags: parseFlags(v.flags),
           session: v.session,
           lockIndex: v.lockIndex,
-          createIndex: kv.createRevision,
+          createIndex:
+            v.created === undefined ? kv.createRevision : v.created === 0 ? kv.modRevision : v.created,
           modifyIndex: kv.modRevision,
         })
         this.#entries.set(parsed.key, entry)

@@ -42,13 +42,46 @@ type Op =
   | { op: 'renew'; session: SessionRef }
   | { op: 'app'; status: Status }
   | { op: 'advance'; ms: number }
+  | { op: 'txn'; ops: TxnStep[] }
+
+type TxnStep = {
+  verb: 'set' | 'cas' | 'lock' | 'unlock' | 'get' | 'check-index' | 'delete' | 'delete-cas'
+  key: string
+  value: string
+  at: CasRef
+  session: SessionRef
+}
 
 const key = fc.constantFrom(...KEYS)
 const value = fc.constantFrom(...VALUES)
 const sessionRef = fc.nat({ max: 5 })
 const casRef = fc.constantFrom<CasRef>('zero', 'current', 'stale')
 
+const txnStep: fc.Arbitrary<TxnStep> = fc.record({
+  verb: fc.constantFrom<TxnStep['verb']>(
+    'set',
+    'cas',
+    'lock',
+    'unlock',
+    'get',
+    'check-index',
+    'delete',
+    'delete-cas',
+  ),
+  key: fc.constantFrom('a', 'b'),
+  value,
+  at: casRef,
+  session: sessionRef,
+})
+
 const opArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    arbitrary: fc.record({
+      op: fc.constant('txn' as const),
+      ops: fc.array(txnStep, { minLength: 1, maxLength: 4 }),
+    }),
+    weight: 3,
+  },
   {
     arbitrary: fc.record({ op: fc.constant('set' as const), key, value, flags: fc.constantFrom(0n, 7n) }),
     weight: 4,
@@ -289,6 +322,139 @@ class Oracle {
       .sort()
   }
 
+  /**
+   * A transaction: every step at index `rev + 1` on a copy, each seeing the ones before it;
+   * any error discards the copy. Returns the error texts (empty: committed).
+   */
+  txn(
+    steps: readonly TxnStep[],
+    sessionOf: (ref: SessionRef) => string,
+    indexOf: (k: string, at: CasRef) => number,
+  ): string[] {
+    const i = this.rev + 1
+    const kv = new Map([...this.kv].map(([k, e]) => [k, { ...e }]))
+    const tombs = new Map(this.tombs)
+    let kvTable = this.kvTable
+    const flag = { changed: false }
+    const errors: string[] = []
+    const store = (k: string, v: Omit<MEntry, 'createIndex' | 'modifyIndex'>): void => {
+      const e = kv.get(k)
+      if (
+        e &&
+        e.value === v.value &&
+        e.flags === v.flags &&
+        e.session === v.session &&
+        e.lockIndex === v.lockIndex
+      )
+        return
+      kv.set(k, { ...v, createIndex: e?.createIndex ?? i, modifyIndex: i })
+      kvTable = i
+      flag.changed = true
+    }
+    const val = (s: string): string | null => (s === '' ? null : b64(s))
+    steps.forEach((st, n) => {
+      const e = kv.get(st.key)
+      const q = JSON.stringify(st.key)
+      const fail = (what: string): void => {
+        errors.push(`${n}: ${what}`)
+      }
+      switch (st.verb) {
+        case 'set':
+          store(st.key, {
+            value: val(st.value),
+            flags: 0n,
+            session: e?.session ?? '',
+            lockIndex: e?.lockIndex ?? 0,
+          })
+          return
+        case 'cas': {
+          const idx = indexOf(st.key, st.at)
+          if (idx === 0 ? e !== undefined : e?.modifyIndex !== idx) {
+            fail(`failed to set key ${q}, index is stale`)
+            return
+          }
+          store(st.key, {
+            value: val(st.value),
+            flags: 0n,
+            session: e?.session ?? '',
+            lockIndex: e?.lockIndex ?? 0,
+          })
+          return
+        }
+        case 'lock': {
+          const s = sessionOf(st.session)
+          if ((this.lockDelay.get(st.key) ?? 0) > this.now) {
+            fail(`failed to lock key ${q} due to lock delay`)
+            return
+          }
+          if (!this.sessions.has(s)) {
+            fail(`invalid session "${s}"`)
+            return
+          }
+          if (e !== undefined && e.session !== '' && e.session !== s) {
+            fail(`failed to lock key ${q}, lock is already held`)
+            return
+          }
+          const lockIndex = e === undefined ? 1 : e.session === s ? e.lockIndex : e.lockIndex + 1
+          store(st.key, { value: val(st.value), flags: 0n, session: s, lockIndex })
+          return
+        }
+        case 'unlock': {
+          const s = sessionOf(st.session)
+          if (e?.session !== s) {
+            fail(`failed to unlock key ${q}, lock isn't held, or is held by another session`)
+            return
+          }
+          store(st.key, { value: val(st.value), flags: 0n, session: '', lockIndex: e.lockIndex })
+          return
+        }
+        case 'get':
+          if (e === undefined) fail(`key ${q} doesn't exist`)
+          return
+        case 'check-index': {
+          const idx = indexOf(st.key, st.at)
+          if (e === undefined) {
+            fail(`failed to check index, key ${q} doesn't exist`)
+            return
+          }
+          if (e.modifyIndex !== idx) {
+            fail(`failed index check for key ${q}, current modify index ${e.modifyIndex} != ${idx}`)
+            return
+          }
+          return
+        }
+        case 'delete':
+          if (e === undefined) return
+          kv.delete(st.key)
+          tombs.set(st.key, i)
+          kvTable = i
+          flag.changed = true
+          return
+        case 'delete-cas': {
+          const idx = indexOf(st.key, st.at)
+          if (e === undefined) return
+          if (e.modifyIndex !== idx) {
+            fail(`failed to delete key ${q}, index is stale`)
+            return
+          }
+          kv.delete(st.key)
+          tombs.set(st.key, i)
+          kvTable = i
+          flag.changed = true
+          return
+        }
+      }
+    })
+    if (errors.length > 0 || !flag.changed) return errors
+    this.rev = i
+    this.kv.clear()
+    for (const [k, e] of kv) this.kv.set(k, e)
+    this.tombs.clear()
+    for (const [k, t] of tombs) this.tombs.set(k, t)
+    this.kvTable = kvTable
+    return errors
+  }
+
   getIndex(k: string): number {
     return this.kv.get(k)?.modifyIndex ?? Math.max(1, this.kvTable)
   }
@@ -396,6 +562,30 @@ async function step(h: CatalogHarness, o: Oracle, op: Op): Promise<[Answer, Answ
       await registerApp(c, op.status)
       o.setApp(op.status)
       return [true, true]
+    case 'txn': {
+      const indexes = new Map<string, number>()
+      const indexOf = (k: string, at: CasRef): number => {
+        const id = `${k} ${at}`
+        if (!indexes.has(id)) indexes.set(id, o.casIndex(k, at))
+        return indexes.get(id) ?? 0
+      }
+      // Resolve every CAS index against the state before the transaction, for both sides.
+      for (const st of op.ops) indexOf(st.key, st.at)
+      const r = await c.txn(
+        op.ops.map((st) => ({
+          kv: {
+            verb: st.verb,
+            key: st.key,
+            value: bytes(st.value),
+            flags: 0n,
+            index: indexOf(st.key, st.at),
+            session: sessionId(o, st.session),
+          },
+        })),
+      )
+      const actual = r.ok ? [] : r.errors.map((e) => `${e.opIndex}: ${e.what}`)
+      return [actual.join(' | '), o.txn(op.ops, (ref) => sessionId(o, ref), indexOf).join(' | ')]
+    }
     case 'advance': {
       await h.clock.advance(op.ms)
       const expired = o.advance(op.ms)

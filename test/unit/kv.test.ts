@@ -808,3 +808,42 @@ test('the reaper deletes every due tombstone, in batches', async (t) => {
   await settle()
   assert.equal([...c.state.kv.tombstones('r/')].length, 0)
 })
+
+test('a key deleted and re-created in one txn gets the txn index as CreateIndex, kept by later writes', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const c = h.catalog
+  const w = await put(c, 'k', 'v1')
+  const r = await c.txn([kvOp('delete', 'k'), kvOp('set', 'k', { value: bytes('v2') }), kvOp('get', 'k')])
+  assert.ok(r.ok)
+  assert.ok(r.index > w.index)
+  assert.equal(kvOf(r.results[1]!).createIndex, r.index)
+  let e = c.kvRead(kvGetQuery('k')).value
+  assert.equal(e?.createIndex, r.index)
+  assert.equal(e.modifyIndex, r.index)
+  const again = await put(c, 'k', 'v2')
+  assert.equal(c.revision, r.index, 'an identical set changes nothing')
+  assert.equal(again.ok, true)
+  const w3 = await put(c, 'k', 'v3')
+  e = c.kvRead(kvGetQuery('k')).value
+  assert.equal(e?.createIndex, r.index, 'CreateIndex kept by a later write')
+  assert.equal(e.modifyIndex, w3.index)
+  const w4 = await put(c, 'k', 'v4')
+  assert.equal(c.kvRead(kvGetQuery('k')).value?.createIndex, r.index)
+  assert.equal(c.kvRead(kvGetQuery('k')).value?.modifyIndex, w4.index)
+})
+
+test('a value changed and written back within one txn still moves ModifyIndex to the txn index', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const c = h.catalog
+  await put(c, 'a', 'x')
+  const r = await c.txn([kvOp('set', 'a', { value: bytes('y') }), kvOp('set', 'a', { value: bytes('x') })])
+  assert.ok(r.ok)
+  assert.equal(c.revision, r.index, 'one write')
+  assert.equal(c.kvRead(kvGetQuery('a')).value?.modifyIndex, r.index)
+  assert.deepEqual(
+    r.results.map((x) => kvOf(x).modifyIndex),
+    [r.index, r.index],
+  )
+})
