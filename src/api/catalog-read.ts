@@ -4,6 +4,7 @@
  * result (identical blocking queries answered at one index encode once).
  */
 import type { QueryResult } from '../catalog/blocking.js'
+import { UnknownDatacenterError } from '../catalog/errors.js'
 import type { CatalogPort } from '../catalog/port.js'
 import type { CatalogQuery, NodeMetaFilter } from '../catalog/queries.js'
 import { InvalidDurationError, parseGoDurationMs } from '../lib/duration.js'
@@ -83,11 +84,12 @@ export async function answerRead<T>(
   route: string,
   query: CatalogQuery<T>,
   render: (value: T) => unknown,
+  extraHeaders: Readonly<Record<string, string>> = {},
 ): Promise<ApiResponse> {
   const catalog = catalogOf(deps)
   const consistency = parseConsistency(req.query)
   const dc = req.query.get('dc') ?? ''
-  if (dc !== '' && !catalog.datacenters().includes(dc)) throw new Error('No path to datacenter')
+  if (dc !== '' && !catalog.datacenters().includes(dc)) throw new UnknownDatacenterError(dc)
   const waitMs = parseWaitMs(req.query)
   const index = clientIndex(req.query)
   const result: QueryResult<T> =
@@ -114,6 +116,7 @@ export async function answerRead<T>(
       'X-Consul-KnownLeader': 'true',
       'X-Consul-LastContact': '0',
       'X-Consul-Effective-Consistency': consistency,
+      ...extraHeaders,
     },
   }
 }

@@ -8,7 +8,8 @@
  * - Writes: planned against the view (planner.ts), sent as one txn comparing the modRevision of
  *   every key read; on a failed compare, wait for the view to catch up and plan again (bounded).
  *   A write resolves only once the view has applied its revision, so a read after it sees it.
- *   A write that changes nothing sends nothing.
+ *   A write that changes nothing sends its compares alone: no op, no revision, no wake-up, and
+ *   no write lost to a view that lagged another server's. A refusal is confirmed the same way.
  * - Reads: synchronous evaluations over the view; blocking reads share evaluations (blocking.ts).
  *
  * Concurrency contract: every method may be called concurrently; results are frozen snapshots
@@ -24,7 +25,7 @@ import {
   type BlockingStats,
   type QueryResult,
 } from './blocking.js'
-import { CatalogClosedError, CatalogConflictError } from './errors.js'
+import { CatalogClosedError, CatalogConflictError, CatalogRequestError, KvRequestError } from './errors.js'
 import { planKvDelete, planKvPut, type KvContext, type PlannedWrite } from './kv-planner.js'
 import { kvPrefixWakeKey, kvWakeKey, type KvQuery } from './kv-queries.js'
 import {
@@ -178,10 +179,22 @@ export class Catalog implements CatalogPort, KvPort {
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
       if (this.#closed) throw new CatalogClosedError()
       await this.#resyncing
-      const p = plan()
-      if (p.ops.length === 0) return { index: Math.max(1, this.#state.revision), changed: false }
+      let p: Plan
+      try {
+        p = plan()
+      } catch (err) {
+        if (!(err instanceof CatalogRequestError)) throw err
+        // A refusal read from a view behind the store may be stale: confirm it at the store's
+        // revision before answering it.
+        const current = await this.#store.revision()
+        if (current <= this.#state.revision) throw err
+        await this.#reach(current, this.#catchUpMs)
+        continue
+      }
+      // No ops: a txn of compares alone confirms the no-op without moving the revision.
       const res = await this.#store.txn({ compare: p.compares, success: p.ops })
       if (res.succeeded) {
+        if (p.ops.length === 0) return { index: Math.max(1, this.#state.revision), changed: false }
         await this.#reach(res.revision, Number.POSITIVE_INFINITY)
         return { index: res.revision, changed: true }
       }
@@ -435,7 +448,17 @@ export class Catalog implements CatalogPort, KvPort {
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
       if (this.#closed) throw new CatalogClosedError()
       await this.#resyncing
-      const w = make()
+      let w: PlannedWrite<R>
+      try {
+        w = make()
+      } catch (err) {
+        if (!(err instanceof CatalogRequestError) && !(err instanceof KvRequestError)) throw err
+        // A refusal read from a view behind the store may be stale: confirm it at the store's revision.
+        const current = await this.#store.revision()
+        if (current <= this.#state.revision) throw err
+        await this.#reach(current, this.#catchUpMs)
+        continue
+      }
       const writes = w.plan.ops.length > 0
       const compare = writes ? w.plan.compares : w.reads
       if (!writes && compare.length === 0) {

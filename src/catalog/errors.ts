@@ -40,3 +40,12 @@ export class KvRequestError extends VigilError {
     super(message)
   }
 }
+
+/** A request names a datacenter this catalog cannot reach (no WAN federation). */
+export class UnknownDatacenterError extends VigilError {
+  readonly code = 'VIGIL_ERR_UNKNOWN_DATACENTER'
+  readonly statusCode = 500
+  constructor(readonly datacenter: string) {
+    super('No path to datacenter')
+  }
+}

@@ -35,6 +35,11 @@ import {
 import type { CatalogState } from './state.js'
 import type { CatalogNode, CheckRecord, DeregisterRequest, RegisterRequest, ServiceRecord } from './types.js'
 
+/**
+ * One txn. With no ops the write changes nothing at the view's revision; its compares, sent
+ * alone, confirm that the store agrees (a view behind another server's write must not turn a
+ * real change into a no-op).
+ */
 export interface Plan {
   readonly compares: readonly Compare[]
   readonly ops: readonly Op[]
@@ -58,14 +63,20 @@ function isAnyAddress(address: string): boolean {
   return address === '0.0.0.0' || address === '::' || address === '[::]'
 }
 
-/** go-uuid's `ParseUUID` errors, or null for a well-formed UUID. */
+/** go-uuid's `ParseUUID` errors (byte length, dashes, then hex.DecodeString's), or null. */
 function uuidProblem(id: string): string | null {
-  if (id.length !== 36) return 'uuid string is wrong length'
+  if (Buffer.byteLength(id, 'utf8') !== 36) return 'uuid string is wrong length'
   if (id[8] !== '-' || id[13] !== '-' || id[18] !== '-' || id[23] !== '-')
     return 'uuid is improperly formatted'
-  const hex = id.replace(/-/g, '')
-  if (!/^[0-9a-fA-F]{32}$/.test(hex)) return 'encoding/hex: invalid byte'
-  return null
+  const bad = /[^0-9a-fA-F]/.exec(
+    id.slice(0, 8) + id.slice(9, 13) + id.slice(14, 18) + id.slice(19, 23) + id.slice(24),
+  )
+  if (bad === null) return null
+  // Go's InvalidByteError: `%#U` of the byte (36 bytes of ASCII here, so one char is one byte).
+  const code = bad[0].charCodeAt(0)
+  const hex = code.toString(16).toUpperCase().padStart(4, '0')
+  const printable = code >= 0x20 && code < 0x7f
+  return `encoding/hex: invalid byte: U+${hex}${printable ? ` '${bad[0]}'` : ''}`
 }
 
 /** Go's `%q` for the ASCII texts Consul formats. */
@@ -243,7 +254,7 @@ export class Draft {
     for (const [key, v] of this.#writes) {
       ops.push(v === null ? { type: 'delete', key } : { type: 'put', key, value: v })
     }
-    if (ops.length === 0) return { compares: [], ops: [] }
+    if (ops.length === 0) return { compares: this.#compareList(), ops: [] }
 
     // What moved: tables, and the instances whose answers changed (their names' entries move).
     const affected: ServiceValue[] = []
@@ -344,13 +355,11 @@ export class Draft {
     for (const name of idxPuts) ops.push({ type: 'put', key: this.keys.idx(name), value: '' })
     for (const name of idxDeletes) ops.push({ type: 'delete', key: this.keys.idx(name) })
 
-    const compares: Compare[] = [...this.#compares].map(([key, value]) => ({
-      key,
-      target: 'modRevision',
-      op: '=',
-      value,
-    }))
-    return { compares, ops }
+    return { compares: this.#compareList(), ops }
+  }
+
+  #compareList(): Compare[] {
+    return [...this.#compares].map(([key, value]) => ({ key, target: 'modRevision', op: '=', value }))
   }
 }
 

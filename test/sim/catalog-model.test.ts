@@ -506,11 +506,15 @@ async function scenario(ops: readonly Op[]): Promise<void> {
       if (op === undefined) continue
       sent.push(op)
       const ctx = `step ${step}: ${JSON.stringify(op)}`
-      // Arm one blocked query per probe at its current index.
-      const answers: (QueryResult<unknown> | undefined)[] = PROBES.map(() => undefined)
-      PROBES.forEach((p, i) => {
-        void h.catalog.block(p.query, { index: previous[i]?.index ?? 0 }).then((r) => {
-          answers[i] = r
+      // Arm one blocked query per probe at its current index, on each server (the write goes
+      // through one of them: the other learns of it through its watch only).
+      const answers = servers.map(() => PROBES.map((): QueryResult<unknown> | undefined => undefined))
+      servers.forEach((server, k) => {
+        PROBES.forEach((p, i) => {
+          void server.block(p.query, { index: previous[i]?.index ?? 0 }).then((r) => {
+            const mine = answers[k]
+            if (mine !== undefined) mine[i] = r
+          })
         })
       })
       const revBefore = await h.store.revision()
@@ -550,14 +554,17 @@ async function scenario(ops: readonly Op[]): Promise<void> {
         if (answerChanged)
           assert.ok(after.index > before.index, `${ctx}: ${p.name} changed without its index`)
         if (!changed) assert.equal(after.index, before.index, `${ctx}: ${p.name} index moved on a no-op`)
-        const answered = answers[i]
-        if (answerChanged) {
-          assert.ok(answered !== undefined, `${ctx}: ${p.name} blocked query not woken`)
-          assert.deepEqual(p.project(answered.value), want, `${ctx}: ${p.name} woken with a stale answer`)
-        }
-        if (answered !== undefined) {
-          assert.ok(answered.index > before.index, `${ctx}: ${p.name} answered without passing the index`)
-          assert.equal(answered.index, after.index, `${ctx}: ${p.name} answered a stale index`)
+        for (const [k, mine] of answers.entries()) {
+          const answered = mine[i]
+          const where = `${ctx}: ${p.name} on server ${k === 0 ? 'A' : 'B'}`
+          if (answerChanged) {
+            assert.ok(answered !== undefined, `${where}: blocked query not woken`)
+            assert.deepEqual(p.project(answered.value), want, `${where}: woken with a stale answer`)
+          }
+          if (answered !== undefined) {
+            assert.ok(answered.index > before.index, `${where}: answered without passing the index`)
+            assert.equal(answered.index, after.index, `${where}: answered a stale index`)
+          }
         }
       })
       previous = now

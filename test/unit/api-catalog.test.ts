@@ -108,6 +108,7 @@ test('catalog API: register answers true and catalog/service answers Consul Serv
   assert.equal(dcs.headers['x-consul-index'], undefined)
 
   const health = await app.inject('/v1/health/service/web?passing')
+  assert.equal(health.headers['x-consul-query-backend'], 'blocking-query')
   type Entry = { Node: { Node: string }; Service: Record<string, unknown>; Checks: Record<string, unknown>[] }
   const entry = health.json<Entry[]>()[0]
   assert.ok(entry !== undefined)

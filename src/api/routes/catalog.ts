@@ -1,4 +1,5 @@
 import { nodeServicesQuery, nodesQuery, serviceNodesQuery, servicesQuery } from '../../catalog/queries.js'
+import { UnknownDatacenterError } from '../../catalog/errors.js'
 import { decodeCatalogDeregister, decodeCatalogRegister } from '../catalog-body.js'
 import { answerRead, catalogOf, parseNodeMeta, requiredRest } from '../catalog-read.js'
 import { goMap } from '../json.js'
@@ -19,7 +20,7 @@ export function catalogRoutes(deps: RouteDeps): RouteSpec[] {
   const checkDatacenter = (req: ApiRequest, fromBody: string): void => {
     const known = catalogOf(deps).datacenters()
     for (const dc of [fromBody, req.query.get('dc') ?? '']) {
-      if (dc !== '' && !known.includes(dc)) throw new Error('No path to datacenter')
+      if (dc !== '' && !known.includes(dc)) throw new UnknownDatacenterError(dc)
     }
   }
 

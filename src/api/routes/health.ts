@@ -47,7 +47,9 @@ export function healthRoutes(deps: RouteDeps): RouteSpec[] {
         passing: parsePassing(req.query),
         connect,
       })
-      return answerRead(deps, req, 'service-health', query, (v) => v.map(renderCheckServiceNode))
+      return answerRead(deps, req, 'service-health', query, (v) => v.map(renderCheckServiceNode), {
+        'X-Consul-Query-Backend': 'blocking-query',
+      })
     }
 
   const state = async (req: ApiRequest): Promise<ApiResponse> => {
