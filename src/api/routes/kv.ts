@@ -1,3 +1,4 @@
+import { UnknownDatacenterError } from '../../catalog/errors.js'
 import { kvGetQuery, kvKeysQuery, kvListQuery, type KvQuery } from '../../catalog/kv-queries.js'
 import type { KvPort } from '../../catalog/kv-port.js'
 import type { KvEntry, KvPutMode } from '../../catalog/kv-types.js'
@@ -67,7 +68,7 @@ export function kvRoutes(deps: RouteDeps): RouteSpec[] {
   const read = async <T>(req: ApiRequest, query: KvQuery<T>): Promise<QueryResult<T>> => {
     const kv = kvOf(deps)
     const dc = req.query.get('dc') ?? ''
-    if (dc !== '' && !kv.datacenters().includes(dc)) throw new Error('No path to datacenter')
+    if (dc !== '' && !kv.datacenters().includes(dc)) throw new UnknownDatacenterError(dc)
     const waitMs = parseWaitMs(req.query)
     const index = clientIndex(req.query)
     return index > 0 ? kv.kvBlock(query, { index, waitMs, signal: req.signal }) : kv.kvRead(query)

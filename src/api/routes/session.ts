@@ -1,3 +1,4 @@
+import { UnknownDatacenterError } from '../../catalog/errors.js'
 import type { QueryResult } from '../../catalog/blocking.js'
 import { nodeSessionsQuery, sessionInfoQuery, sessionListQuery } from '../../catalog/kv-queries.js'
 import type { ServiceCheckRef, SessionCreateRequest, SessionRecord } from '../../catalog/kv-types.js'
@@ -118,7 +119,7 @@ export function sessionRoutes(deps: RouteDeps): RouteSpec[] {
     const kv = kvOf(deps)
     const consistency = parseConsistency(req.query)
     const dc = req.query.get('dc') ?? ''
-    if (dc !== '' && !kv.datacenters().includes(dc)) throw new Error('No path to datacenter')
+    if (dc !== '' && !kv.datacenters().includes(dc)) throw new UnknownDatacenterError(dc)
     const waitMs = parseWaitMs(req.query)
     const raw = req.query.get('index') ?? ''
     const index = raw === '' ? 0 : Number(raw)
