@@ -25,6 +25,7 @@ import {
   IDX_NODES,
   IDX_SERVICE_EXTINCTION,
   IDX_SERVICES,
+  isKvParsedKey,
   canonicalJson,
   connectIdxName,
   lower,
@@ -44,7 +45,12 @@ export interface Plan {
   readonly ops: readonly Op[]
 }
 
-export interface PlanDefaults {
+export interface PlanHooks {
+  /** Runs on the finished draft before it becomes a plan: more writes in the same txn. */
+  readonly beforePlan?: (d: Draft) => void
+}
+
+export interface PlanDefaults extends PlanHooks {
   /** The datacenter a node gets when the request names none. */
   readonly datacenter: string
 }
@@ -79,14 +85,48 @@ function q(s: string): string {
 }
 
 /** A working copy over the state: reads record compares, writes overlay the state. */
-class Draft {
+export class Draft {
   readonly #state: CatalogState
+  #beforePlan: ((d: Draft) => void) | undefined
+  readonly #extraIdx = new Set<string>()
+  /** Keys put with `always`: kept even when equal to the stored value. */
+  readonly #always = new Set<string>()
   readonly #compares = new Map<string, number>()
   /** key → new encoded value, or null for a delete */
   readonly #writes = new Map<string, string | null>()
 
-  constructor(state: CatalogState) {
+  constructor(state: CatalogState, hooks: PlanHooks = {}) {
     this.#state = state
+    this.#beforePlan = hooks.beforePlan
+  }
+
+  get state(): CatalogState {
+    return this.#state
+  }
+
+  /** The parsed JSON value of any row as the draft would leave it (undefined when absent). */
+  value(key: string): unknown {
+    return this.#get(key)
+  }
+
+  /** Whether the draft writes (puts or deletes) this key. */
+  written(key: string): boolean {
+    return this.#writes.has(key)
+  }
+
+  /** The draft's writes so far: key → encoded value, or null for a delete. */
+  pendingWrites(): ReadonlyMap<string, string | null> {
+    return this.#writes
+  }
+
+  /** Puts an index-table entry with the plan (only when the plan writes something). */
+  touchIdx(name: string): void {
+    this.#extraIdx.add(name)
+  }
+
+  /** The compares of every key read so far (for a plan that writes nothing but must still hold). */
+  reads(): Compare[] {
+    return [...this.#compares].map(([key, value]) => ({ key, target: 'modRevision', op: '=', value }))
   }
 
   get keys(): CatalogState['keys'] {
@@ -125,13 +165,18 @@ class Draft {
     return this.#get(key) as CheckValue | undefined
   }
 
-  /** Puts a row unless its stored value is already equal; returns whether it changed. */
-  put(key: string, value: unknown): boolean {
+  /**
+   * Puts a row unless its stored value is already equal (`always`: even then, so its modRevision
+   * moves, as a tombstone's must); returns whether it changed.
+   */
+  put(key: string, value: unknown, always = false): boolean {
     this.read(key)
     const text = canonicalJson(value)
     const current = this.#writes.has(key) ? this.#writes.get(key) : this.#state.row(key)?.value
-    if (current !== undefined && current !== null && canonicalJson(JSON.parse(current)) === text) return false
+    if (!always && current !== undefined && current !== null && canonicalJson(JSON.parse(current)) === text)
+      return false
     this.#writes.set(key, text)
+    if (always) this.#always.add(key)
     return true
   }
 
@@ -192,8 +237,12 @@ class Draft {
   }
 
   plan(): Plan {
+    const hook = this.#beforePlan
+    this.#beforePlan = undefined
+    hook?.(this)
     // The net change: a row written back to its stored value, or deleted while absent, is no change.
     for (const [key, v] of [...this.#writes]) {
+      if (this.#always.has(key)) continue
       const stored = this.#state.row(key)
       const same =
         v === null
@@ -216,7 +265,7 @@ class Draft {
     const deletedNodes = new Set<string>()
     for (const [key, v] of this.#writes) {
       const parsed = this.keys.parse(key)
-      if (parsed === undefined || parsed.table === 'idx') continue
+      if (parsed === undefined || parsed.table === 'idx' || isKvParsedKey(parsed)) continue
       touchedNodes.add(parsed.node)
       if (parsed.table === 'nodes' && v === null) deletedNodes.add(parsed.node)
       const stored = this.#state.row(key)
@@ -265,6 +314,7 @@ class Draft {
     }
     const idxPuts = new Set<string>(tables)
     const idxDeletes = new Set<string>()
+    for (const name of this.#extraIdx) idxPuts.add(name)
     for (const node of touchedNodes) {
       if (!deletedNodes.has(node)) idxPuts.add(nodeIdxName(node))
       else if (this.#state.idx(nodeIdxName(node)) !== undefined) idxDeletes.add(nodeIdxName(node))
@@ -315,6 +365,14 @@ class Draft {
 
 /** Plans a catalog register; throws `CatalogRequestError` with Consul's text when it refuses. */
 export function planRegister(state: CatalogState, req: RegisterRequest, defaults: PlanDefaults): Plan {
+  const d = new Draft(state, defaults)
+  registerInto(d, req, defaults)
+  return d.plan()
+}
+
+/** Applies a catalog register to a draft (also the txn's node, service and check `set`). */
+export function registerInto(d: Draft, req: RegisterRequest, defaults: PlanDefaults): void {
+  const state = d.state
   // Catalog.Register's checks, in Consul's order.
   if (req.node === '') throw new CatalogRequestError('Must provide node')
   if (req.id !== '') {
@@ -333,7 +391,6 @@ export function planRegister(state: CatalogState, req: RegisterRequest, defaults
     if (isAnyAddress(service.address)) throw new CatalogRequestError('Invalid service address')
   }
 
-  const d = new Draft(state)
   const nodeKey = d.keys.node(req.node)
 
   if (!req.skipNodeUpdate) {
@@ -407,7 +464,6 @@ export function planRegister(state: CatalogState, req: RegisterRequest, defaults
     const after: CheckValue = { check, definition: def }
     d.put(d.keys.check(req.node, checkId), after)
   }
-  return d.plan()
 }
 
 /**
@@ -415,27 +471,34 @@ export function planRegister(state: CatalogState, req: RegisterRequest, defaults
  * checks; else a CheckID removes that check; else the node goes with everything on it. Unknown
  * targets plan nothing.
  */
-export function planDeregister(state: CatalogState, req: DeregisterRequest): Plan {
+export function planDeregister(state: CatalogState, req: DeregisterRequest, hooks: PlanHooks = {}): Plan {
+  const d = new Draft(state, hooks)
+  deregisterInto(d, req)
+  return d.plan()
+}
+
+/** Applies a catalog deregister to a draft (also the txn's node, service and check `delete`). */
+export function deregisterInto(d: Draft, req: DeregisterRequest): void {
   if (req.node === '') throw new CatalogRequestError('Must provide node')
-  const d = new Draft(state)
+  const state = d.state
   if (req.serviceId !== '') {
     const key = d.keys.service(req.node, req.serviceId)
-    if (d.getService(key) === undefined) return d.plan()
+    if (d.getService(key) === undefined) return
     d.readIdx(nodeIdxName(req.node)) // the instance's checks are enumerated
     d.delete(key)
     for (const c of state.checksOfInstance(req.node, req.serviceId)) {
       d.delete(d.keys.check(req.node, c.check.checkId))
     }
-    return d.plan()
+    return
   }
   if (req.checkId !== '') {
     const key = d.keys.check(req.node, req.checkId)
-    if (d.getCheck(key) === undefined) return d.plan()
+    if (d.getCheck(key) === undefined) return
     d.delete(key)
-    return d.plan()
+    return
   }
   const nodeKey = d.keys.node(req.node)
-  if (d.getNode(nodeKey) === undefined) return d.plan()
+  if (d.getNode(nodeKey) === undefined) return
   d.readIdx(nodeIdxName(req.node)) // the node's rows are enumerated
   for (const s of state.servicesOnNode(req.node)) {
     d.delete(d.keys.service(req.node, s.service.id))
@@ -444,5 +507,4 @@ export function planDeregister(state: CatalogState, req: DeregisterRequest): Pla
     d.delete(d.keys.check(req.node, c.check.checkId))
   }
   d.delete(nodeKey)
-  return d.plan()
 }
