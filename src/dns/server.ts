@@ -128,11 +128,8 @@ export class DnsServer {
       port = await this.#bindUdp(address, port)
       this.#port = port
     }
+    // The caller logs the bound addresses (`addresses()`), as the agent does for every listener.
     for (const address of this.#opts.addresses) await this.#bindTcp(address, port)
-    this.#opts.logger?.info(
-      { udp: this.addresses().udp.join(','), tcp: this.addresses().tcp.join(',') },
-      'Started DNS server',
-    )
   }
 
   /** Closes the listeners a failed attempt bound. */

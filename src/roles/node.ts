@@ -13,6 +13,9 @@ import type { AgentCommands, AgentPort } from '../agent/ports.js'
 import { AntiEntropy } from '../agent/sync/anti-entropy.js'
 import { catalogRoutes } from '../api/routes/catalog.js'
 import { healthRoutes } from '../api/routes/health.js'
+import { kvRoutes } from '../api/routes/kv.js'
+import { sessionRoutes } from '../api/routes/session.js'
+import { txnRoutes } from '../api/routes/txn.js'
 import { startHttpApi } from '../api/server.js'
 import type { ApiLogger } from '../api/settings.js'
 import type { AgentConfig } from '../config/agent-config.js'
@@ -118,7 +121,13 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
       reload,
       clock,
       random,
-      ...(server !== null ? { catalog: server.catalog, routes: [catalogRoutes, healthRoutes] } : {}),
+      ...(server !== null
+        ? {
+            catalog: server.catalog,
+            kv: server.catalog,
+            routes: [catalogRoutes, healthRoutes, kvRoutes, sessionRoutes, txnRoutes],
+          }
+        : {}),
     })
     started.push(() => api.close())
     let dns: DnsServer | null = null

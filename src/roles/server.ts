@@ -9,6 +9,7 @@ import type { AgentSettings } from '../agent/agent-settings.js'
 import { VIGIL_VERSION } from '../agent/agent-settings.js'
 import type { NodeInfo } from '../agent/sync/catalog-port.js'
 import { Catalog } from '../catalog/catalog.js'
+import { LeaderTasks } from '../catalog/leader.js'
 import type { Clock } from '../lib/clock.js'
 import { EMPTY_DEFINITION } from '../structs/check.js'
 import type { Service } from '../structs/service.js'
@@ -121,11 +122,15 @@ export async function startServerRole(opts: ServerRoleOptions): Promise<ServerRo
     random: opts.random,
     onError: opts.onError,
   })
+  // One server is its own leader: it expires sessions and reaps tombstones and lock-delays.
+  const leader = new LeaderTasks({ catalog, clock, onError: opts.onError })
+  leader.start()
   const host = config.advertiseAddr.includes(':') ? `[${config.advertiseAddr}]` : config.advertiseAddr
   return {
     catalog,
     leaderAddress: `${host}:${config.ports.server}`,
     close: async () => {
+      await leader.stop()
       await catalog.close()
       await store.close()
     },
