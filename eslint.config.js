@@ -7,7 +7,8 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 /**
  * One direction of dependency (DESIGN.md): cli → roles → api → agent → catalog → store → structs
  * → lib (config beside agent), and src never reaches into test/ or bench/. The filter language
- * sits beside them: api and catalog use it, it uses lib and structs.
+ * sits beside them: api and catalog use it, it uses lib and structs. dns sits beside api: it reads
+ * the catalog through its own port (src/dns/catalog-port.ts), uses lib and structs, roles wire it.
  */
 const layers = [
   {
@@ -21,6 +22,7 @@ const layers = [
       './src/config',
       './src/cli',
       './src/filter',
+      './src/dns',
     ],
   },
   {
@@ -33,6 +35,7 @@ const layers = [
       './src/config',
       './src/cli',
       './src/filter',
+      './src/dns',
     ],
   },
   {
@@ -54,6 +57,19 @@ const layers = [
       './src/catalog',
       './src/store',
       './src/roles',
+    ],
+  },
+  {
+    target: './src/dns',
+    from: [
+      './src/api',
+      './src/agent',
+      './src/cli',
+      './src/config',
+      './src/roles',
+      './src/catalog',
+      './src/store',
+      './src/filter',
     ],
   },
   { target: './src', from: ['./test', './bench'] },

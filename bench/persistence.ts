@@ -35,8 +35,10 @@ export async function restartWithDataDir(
         { Name: `svc-${i}`, Port: 1000 + (i % 50_000), Checks: [{ TTL: '1h' }, { TTL: '2h' }] },
         ctx,
       )
-      for (const c of reg.checks) await store.saveCheck(c)
-      await store.saveService({ service: reg.service, token: '', source: 'remote' })
+      await store.apply([
+        ...reg.checks.map((entry) => ({ op: 'saveCheck' as const, entry })),
+        { op: 'saveService', entry: { service: reg.service, token: '', source: 'remote' } },
+      ])
     })
     await store.close()
     const times: number[] = []

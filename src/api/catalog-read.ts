@@ -4,8 +4,10 @@
  * result (identical blocking queries answered at one index encode once).
  */
 import type { QueryResult } from '../catalog/blocking.js'
+import { UnknownDatacenterError } from '../catalog/errors.js'
 import type { CatalogPort } from '../catalog/port.js'
 import type { CatalogQuery, NodeMetaFilter } from '../catalog/queries.js'
+import { compileFilter, type FieldSchema, type FilterPredicate } from '../filter/index.js'
 import { InvalidDurationError, parseGoDurationMs } from '../lib/duration.js'
 import { BadRequestError } from '../lib/errors.js'
 import { encodeJson } from './json.js'
@@ -69,13 +71,40 @@ function clientIndex(query: URLSearchParams): number {
   return raw === '' ? 0 : Number(raw)
 }
 
-const bodies = new WeakMap<object, Map<string, string>>()
+/**
+ * How `filter=` applies to a route's wire shape (http-api.md §8): the schema of the filtered
+ * element, and which part of the answer is filtered (the list, or a node's services).
+ */
+export type FilterTarget = Readonly<{
+  schema: FieldSchema
+  apply(wire: unknown, keep: FilterPredicate): unknown
+}>
+
+/** The answer is a list; `filter=` keeps its matching elements. */
+export function filterElements(schema: FieldSchema): FilterTarget {
+  return { schema, apply: (wire, keep) => (wire as readonly unknown[]).filter((e) => keep(e)) }
+}
+
+export interface ReadOptions {
+  readonly headers?: Readonly<Record<string, string>>
+  /** The route takes `filter=`; without it the parameter is ignored, as Consul's routes do. */
+  readonly filter?: FilterTarget
+}
+
+/** Per shared result: the rendered wire shape per route, and encoded bodies per route, pretty, filter. */
+interface Rendered {
+  readonly wire: Map<string, unknown>
+  readonly bodies: Map<string, string>
+}
+
+const rendered = new WeakMap<object, Rendered>()
 
 /**
  * Evaluates (or blocks on) a query and answers it with the meta headers. `render` turns the
- * result into its wire shape; the encoded body is kept per result object, route and `pretty`.
- * `filter=` does not run here yet: the filter language moves to src/filter; it will run on the
- * wire shape `render` returns, before encoding, with the filter text in the cache key.
+ * result into its wire shape, once per result object and route; `filter=` runs on that shape
+ * (compiled before any waiting, so a bad expression answers at once), and the encoded body is
+ * kept per result, route, `pretty` and filter text: identical blocking queries woken at one index
+ * share one evaluation, one rendering and one encoding.
  */
 export async function answerRead<T>(
   deps: RouteDeps,
@@ -83,27 +112,37 @@ export async function answerRead<T>(
   route: string,
   query: CatalogQuery<T>,
   render: (value: T) => unknown,
+  opts: ReadOptions = {},
 ): Promise<ApiResponse> {
   const catalog = catalogOf(deps)
   const consistency = parseConsistency(req.query)
   const dc = req.query.get('dc') ?? ''
-  if (dc !== '' && !catalog.datacenters().includes(dc)) throw new Error('No path to datacenter')
+  if (dc !== '' && !catalog.datacenters().includes(dc)) throw new UnknownDatacenterError(dc)
   const waitMs = parseWaitMs(req.query)
   const index = clientIndex(req.query)
+  const expression = opts.filter === undefined ? '' : (req.query.get('filter') ?? '')
+  const keep =
+    opts.filter !== undefined && expression !== '' ? compileFilter(expression, opts.filter.schema) : null
   const result: QueryResult<T> =
     index > 0 ? await catalog.block(query, { index, waitMs, signal: req.signal }) : catalog.read(query)
-  let cache = bodies.get(result)
+  let cache = rendered.get(result)
   if (cache === undefined) {
-    cache = new Map()
-    bodies.set(result, cache)
+    cache = { wire: new Map(), bodies: new Map() }
+    rendered.set(result, cache)
   }
-  const cached = cache
+  const shared = cache
   const response = encodedJsonResponse((pretty) => {
-    const key = `${route}\u0000${pretty ? 'p' : ''}`
-    let text = cached.get(key)
+    const key = `${route}\u0000${pretty ? 'p' : ''}\u0000${expression}`
+    let text = shared.bodies.get(key)
     if (text === undefined) {
-      text = encodeJson(render(result.value), pretty)
-      cached.set(key, text)
+      let wire = shared.wire.get(route)
+      if (wire === undefined) {
+        wire = render(result.value)
+        shared.wire.set(route, wire)
+      }
+      const answer = keep !== null && opts.filter !== undefined ? opts.filter.apply(wire, keep) : wire
+      text = encodeJson(answer, pretty)
+      shared.bodies.set(key, text)
     }
     return text
   })
@@ -114,6 +153,7 @@ export async function answerRead<T>(
       'X-Consul-KnownLeader': 'true',
       'X-Consul-LastContact': '0',
       'X-Consul-Effective-Consistency': consistency,
+      ...opts.headers,
     },
   }
 }

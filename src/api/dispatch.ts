@@ -22,6 +22,8 @@ export interface IncomingRequest {
   readonly url: string
   readonly headers: IncomingHttpHeaders
   readonly body: string
+  /** The body's bytes (`body` is their UTF-8 text). */
+  readonly bytes?: Buffer
   readonly remoteAddress: string
   readonly signal: AbortSignal
 }
@@ -114,6 +116,7 @@ export class Dispatcher {
       query: at.query,
       headers: req.headers,
       body: req.body,
+      ...(req.bytes !== undefined ? { bytes: req.bytes } : {}),
       token: requestToken(at.query, req.headers),
       remoteAddress: req.remoteAddress,
       // Built on first use: only blocking queries need it, and an AbortSignal per request is costly.

@@ -13,6 +13,8 @@ export interface ApiRequest {
   readonly query: URLSearchParams
   readonly headers: IncomingHttpHeaders
   readonly body: string
+  /** The body's bytes, when the server read them (KV values are bytes, not text). */
+  readonly bytes?: Buffer
   /** The ACL token the request carries (http-api.md §4); accepted and otherwise ignored. */
   readonly token: string
   readonly remoteAddress: string

@@ -8,6 +8,8 @@ export type ApiResponse = Readonly<{
   body?:
     | Readonly<{ json: unknown }>
     | Readonly<{ text: string; contentType: string }>
+    /** Bytes sent as they are (`/v1/kv/<key>?raw`). */
+    | Readonly<{ bytes: Buffer; contentType: string }>
     /** JSON the route encodes itself (from cached fragments); `pretty` as the server decided. */
     | Readonly<{ encode: (pretty: boolean) => string | Buffer }>
 }>

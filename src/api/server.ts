@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { AgentPort } from '../agent/ports.js'
 import type { ClusterPort } from '../cluster/ports.js'
+import type { KvPort } from '../catalog/kv-port.js'
 import type { CatalogPort } from '../catalog/port.js'
 import { systemClock, type Clock } from '../lib/clock.js'
 import { Dispatcher, type Dispatched } from './dispatch.js'
@@ -40,6 +41,8 @@ export interface HttpApiOptions {
   readonly cluster?: ClusterPort
   /** The catalog the catalog and health routes serve (`RouteDeps.catalog`). */
   readonly catalog?: CatalogPort
+  /** The KV store, sessions and transactions the kv, session and txn routes serve (`RouteDeps.kv`). */
+  readonly kv?: KvPort
 }
 
 /** A running HTTP API. */
@@ -136,6 +139,7 @@ function createApp(
     reload: opts.reload ?? (() => Promise.reject(new Error('configuration reload is not available'))),
     cluster: opts.cluster ?? null,
     ...(opts.catalog !== undefined ? { catalog: opts.catalog } : {}),
+    ...(opts.kv !== undefined ? { kv: opts.kv } : {}),
   }
   const groups = [
     ...(opts.agentRoutes === false ? [] : AGENT_ROUTES),
@@ -156,7 +160,7 @@ function createApp(
     },
   })
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => {
     done(null, body)
   })
 
@@ -166,7 +170,8 @@ function createApp(
       method: request.method,
       url: request.raw.url ?? '/',
       headers: request.headers,
-      body: typeof request.body === 'string' ? request.body : '',
+      body: Buffer.isBuffer(request.body) ? request.body.toString('utf8') : '',
+      ...(Buffer.isBuffer(request.body) ? { bytes: request.body } : {}),
       remoteAddress: request.socket.remoteAddress ?? '',
       // Aborts when the client goes away or the server closes; built only when a route asks.
       get signal() {
@@ -231,7 +236,9 @@ function send(reply: FastifyReply, response: ApiResponse, pretty: boolean): void
       ? ['application/json', encodeJson(body.json, pretty)]
       : 'encode' in body
         ? ['application/json', body.encode(pretty)]
-        : [body.contentType, body.text]
+        : 'bytes' in body
+          ? [body.contentType, body.bytes]
+          : [body.contentType, body.text]
   void reply.header('content-type', type).send(typeof text === 'string' ? Buffer.from(text, 'utf8') : text)
 }
 

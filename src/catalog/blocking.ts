@@ -82,6 +82,9 @@ export class BlockingQueries {
   readonly #random: () => number
   readonly #shared = new Map<string, SharedQuery>()
   readonly #byDep = new Map<string, Set<SharedQuery>>()
+  /** Shared queries whose dependencies changed since their last evaluation. */
+  readonly #due = new Set<SharedQuery>()
+  #flushScheduled = false
   #evaluations = 0
   #waiters = 0
 
@@ -95,11 +98,12 @@ export class BlockingQueries {
     return { evaluations: this.#evaluations, armed: this.#shared.size, waiters: this.#waiters }
   }
 
-  /** The current result: a waiting query's shared one if armed (it is current), else fresh. */
+  /** The current result: a waiting query's shared one if armed (refreshed if due), else fresh. */
   current<T>(query: CatalogQuery<T>): QueryResult<T> {
     const shared = this.#shared.get(query.key)
-    if (shared !== undefined) return shared.result as QueryResult<T>
-    return evaluate(this.#state, query).result
+    if (shared === undefined) return evaluate(this.#state, query).result
+    this.#refreshIfDue(shared)
+    return shared.result as QueryResult<T>
   }
 
   /** Answers once the result's index exceeds `opts.index`, or at the deadline, or on abort. */
@@ -107,6 +111,7 @@ export class BlockingQueries {
     const minIndex = opts.index ?? 0
     if (minIndex <= 0 || opts.signal?.aborted === true) return this.current(query)
     let shared = this.#shared.get(query.key)
+    if (shared !== undefined) this.#refreshIfDue(shared)
     if (shared === undefined) {
       this.#evaluations++
       const first = evaluate<unknown>(this.#state, query)
@@ -142,16 +147,35 @@ export class BlockingQueries {
     return target.result as QueryResult<T>
   }
 
-  /** Re-evaluates the shared queries that read any of `keys`; answers those that moved. */
+  /**
+   * Marks the shared queries that read any of `keys` for re-evaluation, and answers those whose
+   * index moved once the current burst of changes is applied (one microtask later): a burst of
+   * batches costs each query one evaluation. A read of a marked query re-evaluates it at once.
+   */
   wake(keys: Iterable<string>): void {
-    const hit = new Set<SharedQuery>()
-    for (const k of keys) for (const s of this.#byDep.get(k) ?? []) hit.add(s)
-    this.#refresh(hit)
+    for (const k of keys) for (const s of this.#byDep.get(k) ?? []) this.#due.add(s)
+    this.#scheduleFlush()
   }
 
   /** After a resync nothing is known about what changed: every shared query re-evaluates. */
   wakeAll(): void {
-    this.#refresh(new Set(this.#shared.values()))
+    for (const s of this.#shared.values()) this.#due.add(s)
+    this.#scheduleFlush()
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#due.size === 0) return
+    this.#flushScheduled = true
+    queueMicrotask(() => {
+      this.#flushScheduled = false
+      const due = [...this.#due]
+      this.#due.clear()
+      for (const s of due) this.#refresh(s)
+    })
+  }
+
+  #refreshIfDue(s: SharedQuery): void {
+    if (this.#due.delete(s)) this.#refresh(s)
   }
 
   /** Answers every waiter with its current result (closing). */
@@ -159,17 +183,15 @@ export class BlockingQueries {
     for (const s of [...this.#shared.values()]) for (const w of [...s.waiters]) w.resolve()
   }
 
-  #refresh(hit: ReadonlySet<SharedQuery>): void {
-    for (const s of hit) {
-      if (this.#shared.get(s.query.key) !== s) continue
-      this.#evaluations++
-      const next = evaluate(this.#state, s.query)
-      this.#unindex(s)
-      s.result = next.result
-      s.deps = next.deps
-      this.#index(s)
-      for (const w of [...s.waiters]) if (next.result.index > w.minIndex) w.resolve()
-    }
+  #refresh(s: SharedQuery): void {
+    if (this.#shared.get(s.query.key) !== s) return
+    this.#evaluations++
+    const next = evaluate(this.#state, s.query)
+    this.#unindex(s)
+    s.result = next.result
+    s.deps = next.deps
+    this.#index(s)
+    for (const w of [...s.waiters]) if (next.result.index > w.minIndex) w.resolve()
   }
 
   #arm(s: SharedQuery): void {
@@ -180,6 +202,7 @@ export class BlockingQueries {
   #disarm(s: SharedQuery): void {
     if (this.#shared.get(s.query.key) !== s) return
     this.#shared.delete(s.query.key)
+    this.#due.delete(s)
     this.#unindex(s)
   }
 

@@ -8,14 +8,16 @@
  * - Writes: planned against the view (planner.ts), sent as one txn comparing the modRevision of
  *   every key read; on a failed compare, wait for the view to catch up and plan again (bounded).
  *   A write resolves only once the view has applied its revision, so a read after it sees it.
- *   A write that changes nothing sends nothing.
+ *   A write that changes nothing sends its compares alone: no op, no revision, no wake-up, and
+ *   no write lost to a view that lagged another server's. A refusal is confirmed the same way.
  * - Reads: synchronous evaluations over the view; blocking reads share evaluations (blocking.ts).
  *
  * Concurrency contract: every method may be called concurrently; results are frozen snapshots
  * that never change (DESIGN.md rule 1), current as of the revision they carry.
  */
+import { randomUUID } from 'node:crypto'
 import type { Clock, Timer } from '../lib/clock.js'
-import type { Revision, Store, Watch, WatchBatch } from '../store/store.js'
+import type { LeaseId, Revision, Store, Watch, WatchBatch } from '../store/store.js'
 import {
   BlockingQueries,
   evaluate,
@@ -23,8 +25,31 @@ import {
   type BlockingStats,
   type QueryResult,
 } from './blocking.js'
-import { CatalogClosedError, CatalogConflictError } from './errors.js'
-import { planDeregister, planRegister, type Plan } from './planner.js'
+import { CatalogClosedError, CatalogConflictError, CatalogRequestError, KvRequestError } from './errors.js'
+import { planKvDelete, planKvPut, type KvContext, type PlannedWrite } from './kv-planner.js'
+import { kvPrefixWakeKey, kvWakeKey, type KvQuery } from './kv-queries.js'
+import {
+  KV_MAX_VALUE_SIZE,
+  SESSION_TTL_MIN_MS,
+  type KvDeleteRequest,
+  type KvPutRequest,
+  type KvWriteResult,
+  type SessionCreateRequest,
+  type SessionRecord,
+  type TxnOp,
+  type TxnResult,
+} from './kv-types.js'
+import { Draft, planDeregister, planRegister, type Plan } from './planner.js'
+import { PrefixSet } from './prefix-set.js'
+import {
+  invalidateForCatalogWrites,
+  invalidateSession,
+  normalizeSession,
+  planReap,
+  planSessionCreate,
+} from './session-planner.js'
+import { planTxn } from './txn.js'
+import type { KvPort } from './kv-port.js'
 import type { CatalogPort } from './port.js'
 import type { CatalogQuery } from './queries.js'
 import { idxWakeKey, nodeWakeKey } from './reader.js'
@@ -46,14 +71,23 @@ export interface CatalogOptions {
   readonly catchUpMs?: number
   /** Called with errors the catalog recovers from by itself (resync failures). */
   readonly onError?: (err: unknown) => void
+  /** Consul's `limits.kv_max_value_size` (default 512 KiB). */
+  readonly kvMaxValueSize?: number
+  /** Consul's `session_ttl_min` (default 10 s). */
+  readonly sessionTtlMinMs?: number
+  /** New session IDs (default: random UUIDs). */
+  readonly newSessionId?: () => string
 }
+
+/** A write's answer with what the catalog did: `index` as in `WriteResult`. */
+export type Committed<R> = Readonly<{ index: number; changed: boolean; result: R }>
 
 interface RevisionWaiter {
   readonly revision: Revision
   readonly resolve: () => void
 }
 
-export class Catalog implements CatalogPort {
+export class Catalog implements CatalogPort, KvPort {
   readonly datacenter: string
   readonly #store: Store
   readonly #prefix: string
@@ -69,6 +103,12 @@ export class Catalog implements CatalogPort {
   #closing: Promise<void> | undefined
   #resyncing: Promise<void> | undefined
   #resyncs = 0
+  readonly #kvMaxValueSize: number
+  readonly #sessionTtlMinMs: number
+  readonly #newSessionId: () => string
+  /** Prefixes blocking KV reads wait on. */
+  readonly #kvPrefixes = new PrefixSet()
+  readonly #listeners = new Set<() => void>()
 
   private constructor(opts: CatalogOptions) {
     this.datacenter = opts.datacenter
@@ -80,6 +120,9 @@ export class Catalog implements CatalogPort {
     this.#maxAttempts = opts.maxAttempts ?? 16
     this.#catchUpMs = opts.catchUpMs ?? 1000
     this.#onError = opts.onError ?? (() => undefined)
+    this.#kvMaxValueSize = opts.kvMaxValueSize ?? KV_MAX_VALUE_SIZE
+    this.#sessionTtlMinMs = opts.sessionTtlMinMs ?? SESSION_TTL_MIN_MS
+    this.#newSessionId = opts.newSessionId ?? randomUUID
   }
 
   /** Loads the view from the store and starts following it. */
@@ -117,22 +160,41 @@ export class Catalog implements CatalogPort {
 
   /** `PUT /v1/catalog/register`. Throws `CatalogRequestError` with Consul's text when refused. */
   register(req: RegisterRequest): Promise<WriteResult> {
-    return this.#write(() => planRegister(this.#state, req, { datacenter: this.datacenter }))
+    return this.#write(() =>
+      planRegister(this.#state, req, { datacenter: this.datacenter, beforePlan: this.#invalidateHook }),
+    )
   }
 
   /** `PUT /v1/catalog/deregister`. Unknown targets change nothing. */
   deregister(req: DeregisterRequest): Promise<WriteResult> {
-    return this.#write(() => planDeregister(this.#state, req))
+    return this.#write(() => planDeregister(this.#state, req, { beforePlan: this.#invalidateHook }))
+  }
+
+  /** Sessions watching a check turned critical or removed, or on a removed node, go in the same txn. */
+  readonly #invalidateHook = (d: Draft): void => {
+    invalidateForCatalogWrites(d, this.#clock.now())
   }
 
   async #write(plan: () => Plan): Promise<WriteResult> {
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
       if (this.#closed) throw new CatalogClosedError()
       await this.#resyncing
-      const p = plan()
-      if (p.ops.length === 0) return { index: Math.max(1, this.#state.revision), changed: false }
+      let p: Plan
+      try {
+        p = plan()
+      } catch (err) {
+        if (!(err instanceof CatalogRequestError)) throw err
+        // A refusal read from a view behind the store may be stale: confirm it at the store's
+        // revision before answering it.
+        const current = await this.#store.revision()
+        if (current <= this.#state.revision) throw err
+        await this.#reach(current, this.#catchUpMs)
+        continue
+      }
+      // No ops: a txn of compares alone confirms the no-op without moving the revision.
       const res = await this.#store.txn({ compare: p.compares, success: p.ops })
       if (res.succeeded) {
+        if (p.ops.length === 0) return { index: Math.max(1, this.#state.revision), changed: false }
         await this.#reach(res.revision, Number.POSITIVE_INFINITY)
         return { index: res.revision, changed: true }
       }
@@ -214,8 +276,23 @@ export class Catalog implements CatalogPort {
     const keys: string[] = []
     for (const name of change.idx) keys.push(idxWakeKey(name))
     for (const node of change.nodes) keys.push(nodeWakeKey(node))
+    for (const key of change.kv) {
+      keys.push(kvWakeKey(key))
+      for (const p of this.#kvPrefixes.under(key)) keys.push(kvPrefixWakeKey(p))
+    }
     this.#blocking.wake(keys)
     this.#releaseRevisionWaiters()
+    this.#notify()
+  }
+
+  #notify(): void {
+    for (const l of this.#listeners) {
+      try {
+        l()
+      } catch (err) {
+        this.#onError(err)
+      }
+    }
   }
 
   #resync(): void {
@@ -229,6 +306,7 @@ export class Catalog implements CatalogPort {
           await this.#load()
           this.#blocking.wakeAll()
           this.#releaseRevisionWaiters()
+          this.#notify()
           return
         } catch (err) {
           this.#onError(err)
@@ -238,6 +316,167 @@ export class Catalog implements CatalogPort {
     })().finally(() => {
       this.#resyncing = undefined
     })
+  }
+
+  // ---- KV, sessions, txn --------------------------------------------------------------------
+
+  #kvContext(): KvContext {
+    return { now: this.#clock.now(), maxValueSize: this.#kvMaxValueSize }
+  }
+
+  /** `PUT /v1/kv/<key>` (set, cas, acquire, release): `ok` is Consul's `true`/`false` body. */
+  async kvPut(req: KvPutRequest): Promise<KvWriteResult> {
+    const c = await this.#commit(() => planKvPut(new Draft(this.#state), req, this.#kvContext()))
+    return { ok: c.result, index: c.index }
+  }
+
+  /** `DELETE /v1/kv/<key>` (plain, recurse, cas). */
+  async kvDelete(req: KvDeleteRequest): Promise<KvWriteResult> {
+    const c = await this.#commit(() => planKvDelete(new Draft(this.#state), req, this.#kvContext()))
+    return { ok: c.result, index: c.index }
+  }
+
+  /** `PUT /v1/txn`: all or nothing; a failed transaction lists every failing operation. */
+  async txn(ops: readonly TxnOp[]): Promise<TxnResult> {
+    const c = await this.#commit(() =>
+      planTxn(new Draft(this.#state, { beforePlan: this.#invalidateHook }), ops, this.#kvContext(), {
+        datacenter: this.datacenter,
+      }),
+    )
+    return c.result
+  }
+
+  /** A KV or session read evaluated now (not shared: a missing key reports the current table index). */
+  kvRead<T>(query: KvQuery<T>): QueryResult<T> {
+    if (this.#closed) throw new CatalogClosedError()
+    return evaluate(this.#state, query).result
+  }
+
+  /** A blocking KV read: woken only by changes to its key, or under its prefix. */
+  async kvBlock<T>(query: KvQuery<T>, opts: BlockingOptions): Promise<QueryResult<T>> {
+    if (this.#closed) throw new CatalogClosedError()
+    await this.#resyncing
+    if ((opts.index ?? 0) <= 0) return this.kvRead(query)
+    const prefix = query.prefix
+    if (prefix !== undefined) this.#kvPrefixes.add(prefix)
+    try {
+      return await this.#blocking.run(query, opts)
+    } finally {
+      if (prefix !== undefined) this.#kvPrefixes.delete(prefix)
+    }
+  }
+
+  /**
+   * `PUT /v1/session/create`: validates with Consul's rules and texts, then creates the session;
+   * with a TTL, on a store lease of 2 × TTL that `sessionRenew` keeps alive.
+   */
+  async sessionCreate(req: SessionCreateRequest): Promise<Readonly<{ id: string; index: number }>> {
+    const normalized = normalizeSession(req, this.#sessionTtlMinMs)
+    const id = this.#newSessionId()
+    let lease: LeaseId | undefined
+    if (normalized.ttlMs > 0) lease = await this.#store.grantLease(2 * normalized.ttlMs)
+    try {
+      const c = await this.#commit(() => planSessionCreate(new Draft(this.#state), id, normalized, lease))
+      return { id: c.result, index: c.index }
+    } catch (err) {
+      if (lease !== undefined) await this.#store.revokeLease(lease).catch(() => undefined)
+      throw err
+    }
+  }
+
+  /** `PUT /v1/session/destroy/<id>`: invalidates (releases or deletes its keys, lock-delays); unknown IDs are fine. */
+  async sessionDestroy(id: string): Promise<WriteResult> {
+    const lease = this.#state.kv.ttlLease(id)
+    const c = await this.#commit(() => {
+      const d = new Draft(this.#state)
+      invalidateSession(d, id, this.#clock.now())
+      const p = d.plan()
+      return { plan: p, reads: p.ops.length === 0 ? d.reads() : [], result: () => undefined }
+    })
+    if (lease != null) await this.#store.revokeLease(lease).catch(() => undefined)
+    return { index: c.index, changed: c.changed }
+  }
+
+  /** `PUT /v1/session/renew/<id>`: restarts the TTL (2 × TTL from now); null when the session is unknown or expired. */
+  async sessionRenew(id: string): Promise<SessionRecord | null> {
+    if (this.#closed) throw new CatalogClosedError()
+    const s = this.#state.kv.session(id)
+    if (s === undefined) return null
+    if (s.ttl === '') return s
+    const lease = this.#state.kv.ttlLease(id)
+    if (lease == null) return null
+    return (await this.#store.keepAlive(lease)) ? s : null
+  }
+
+  /** Leader task: invalidates a session whose TTL key expired, if it is still expired. */
+  async invalidateExpiredSession(id: string): Promise<boolean> {
+    const c = await this.#commit(() => {
+      const d = new Draft(this.#state)
+      let done = false
+      const s = this.#state.kv.session(id)
+      if (s !== undefined && s.ttl !== '' && this.#state.kv.ttlLease(id) === undefined) {
+        d.read(d.keys.sessionTtl(id)) // still absent when the txn commits
+        done = invalidateSession(d, id, this.#clock.now())
+      }
+      const p = d.plan()
+      return { plan: p, reads: p.ops.length === 0 ? d.reads() : [], result: () => done }
+    })
+    return c.result
+  }
+
+  /** Leader task: deletes tombstones past their 15 minutes and ended lock-delays; returns how many. */
+  async reap(): Promise<number> {
+    let total = 0
+    for (;;) {
+      const c = await this.#commit(() => planReap(new Draft(this.#state), this.#clock.now(), 100))
+      total += c.result.reaped
+      if (!c.result.more || c.result.reaped === 0) return total
+    }
+  }
+
+  /** Calls `listener` after every change the view applies (and after a resync); returns the unsubscribe. */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  /**
+   * Sends a planned write: its ops with the compares of everything it read; a plan that writes
+   * nothing still sends its reads as compares, so a `false` (or a no-op) is decided on current data.
+   */
+  async #commit<R>(make: () => PlannedWrite<R>): Promise<Committed<R>> {
+    for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
+      if (this.#closed) throw new CatalogClosedError()
+      await this.#resyncing
+      let w: PlannedWrite<R>
+      try {
+        w = make()
+      } catch (err) {
+        if (!(err instanceof CatalogRequestError) && !(err instanceof KvRequestError)) throw err
+        // A refusal read from a view behind the store may be stale: confirm it at the store's revision.
+        const current = await this.#store.revision()
+        if (current <= this.#state.revision) throw err
+        await this.#reach(current, this.#catchUpMs)
+        continue
+      }
+      const writes = w.plan.ops.length > 0
+      const compare = writes ? w.plan.compares : w.reads
+      if (!writes && compare.length === 0) {
+        const index = Math.max(1, this.#state.revision)
+        return { index, changed: false, result: w.result(index) }
+      }
+      const res = await this.#store.txn({ compare, success: writes ? w.plan.ops : [] })
+      if (res.succeeded) {
+        if (!writes) {
+          const index = Math.max(1, this.#state.revision)
+          return { index, changed: false, result: w.result(index) }
+        }
+        await this.#reach(res.revision, Number.POSITIVE_INFINITY)
+        return { index: res.revision, changed: true, result: w.result(res.revision) }
+      }
+      await this.#reach(res.revision, this.#catchUpMs)
+    }
+    throw new CatalogConflictError(this.#maxAttempts)
   }
 
   /** Idempotent. Stops following the store; blocked reads answer with what they have. */

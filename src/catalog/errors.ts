@@ -26,3 +26,26 @@ export class CatalogClosedError extends VigilError {
     super('Catalog is shutting down')
   }
 }
+
+/**
+ * A KV, session or txn request the state machine refuses, with Consul's status and text
+ * (`invalid session "<id>"` 500, `Value for key "<k>" is too large (…)` 413, …).
+ */
+export class KvRequestError extends VigilError {
+  readonly code = 'VIGIL_ERR_KV_REQUEST'
+  constructor(
+    readonly statusCode: 400 | 413 | 500,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+/** A request names a datacenter this catalog cannot reach (no WAN federation). */
+export class UnknownDatacenterError extends VigilError {
+  readonly code = 'VIGIL_ERR_UNKNOWN_DATACENTER'
+  readonly statusCode = 500
+  constructor(readonly datacenter: string) {
+    super('No path to datacenter')
+  }
+}

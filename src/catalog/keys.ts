@@ -5,6 +5,13 @@
  *   <prefix>/services/<node>/<id>  {node, service}
  *   <prefix>/checks/<node>/<id>    {check, definition}
  *   <prefix>/idx/<name>            ""   (the index table: its modRevision is the index)
+ *   <prefix>/kv/<key>              {value, flags, session, lockIndex}   (kv-tables.ts)
+ *   <prefix>/tomb/<key>            {at}  a deleted key's (or a deleted tree's prefix's) tombstone
+ *   <prefix>/sessions/<id>         Session
+ *   <prefix>/session-ttl/<id>      ""   on a lease of 2 × TTL; its deletion expires the session
+ *   <prefix>/lockdelay/<key>       {until}
+ *
+ * KV keys and session IDs are kept verbatim (case-sensitive, `/` allowed).
  *
  * Node names and IDs are lower-cased in keys (Consul's lookups are case-insensitive); values keep
  * the original case. A node segment escapes `%` and `/` (`%25`, `%2F`) so the key splits back
@@ -17,10 +24,21 @@ export const IDX_SERVICES = 'services'
 export const IDX_CHECKS = 'checks'
 /** Revision of the last deregistration that left a service name without instances. */
 export const IDX_SERVICE_EXTINCTION = 'service_last_extinction'
+export const IDX_KVS = 'kvs'
+export const IDX_TOMBSTONES = 'tombstones'
+export const IDX_SESSIONS = 'sessions'
 
 /** `service.<name>`: moves when an instance of the name, its checks or its node change. */
 export function serviceIdxName(serviceName: string): string {
   return `service.${serviceName.toLowerCase()}`
+}
+
+/**
+ * `node.<name>`: moves with every write to one of the node's rows. Nothing reads it as an index;
+ * a write that enumerates a node's rows compares it, so it cannot miss a concurrent change there.
+ */
+export function nodeIdxName(node: string): string {
+  return `node.${node.toLowerCase()}`
 }
 
 /** `connect.<name>`: moves when a proxy for the name, or a connect-native instance, changes. */
@@ -44,6 +62,23 @@ export type ParsedKey =
   | Readonly<{ table: 'nodes'; node: string }>
   | Readonly<{ table: 'services' | 'checks'; node: string; id: string }>
   | Readonly<{ table: 'idx'; name: string }>
+  | KvParsedKey
+
+/** A key of the KV and session tables: `key` is a KV key, or a session ID for the session tables. */
+export type KvParsedKey = Readonly<{
+  table: 'kv' | 'tomb' | 'lockdelay' | 'sessions' | 'session-ttl'
+  key: string
+}>
+
+export function isKvParsedKey(p: ParsedKey): p is KvParsedKey {
+  return (
+    p.table === 'kv' ||
+    p.table === 'tomb' ||
+    p.table === 'lockdelay' ||
+    p.table === 'sessions' ||
+    p.table === 'session-ttl'
+  )
+}
 
 /** Key builders and the parser for one prefix. `node`/`id` in results are lower-cased. */
 export class CatalogKeys {
@@ -69,6 +104,26 @@ export class CatalogKeys {
     return `${this.root}idx/${name}`
   }
 
+  kv(key: string): string {
+    return `${this.root}kv/${key}`
+  }
+
+  tomb(key: string): string {
+    return `${this.root}tomb/${key}`
+  }
+
+  lockDelay(key: string): string {
+    return `${this.root}lockdelay/${key}`
+  }
+
+  session(id: string): string {
+    return `${this.root}sessions/${id}`
+  }
+
+  sessionTtl(id: string): string {
+    return `${this.root}session-ttl/${id}`
+  }
+
   /** The table a key belongs to, or undefined for keys the catalog does not own. */
   parse(key: string): ParsedKey | undefined {
     if (!key.startsWith(this.root)) return undefined
@@ -88,6 +143,13 @@ export class CatalogKeys {
       }
       case 'idx':
         return tail === '' ? undefined : { table, name: tail }
+      case 'tomb':
+        return { table, key: tail } // a recursive delete of "" leaves the tombstone of ""
+      case 'kv':
+      case 'lockdelay':
+      case 'sessions':
+      case 'session-ttl':
+        return tail === '' ? undefined : { table, key: tail }
       default:
         return undefined
     }

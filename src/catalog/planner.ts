@@ -25,20 +25,32 @@ import {
   IDX_NODES,
   IDX_SERVICE_EXTINCTION,
   IDX_SERVICES,
+  isKvParsedKey,
   canonicalJson,
   connectIdxName,
   lower,
+  nodeIdxName,
   serviceIdxName,
 } from './keys.js'
 import type { CatalogState } from './state.js'
 import type { CatalogNode, CheckRecord, DeregisterRequest, RegisterRequest, ServiceRecord } from './types.js'
 
+/**
+ * One txn. With no ops the write changes nothing at the view's revision; its compares, sent
+ * alone, confirm that the store agrees (a view behind another server's write must not turn a
+ * real change into a no-op).
+ */
 export interface Plan {
   readonly compares: readonly Compare[]
   readonly ops: readonly Op[]
 }
 
-export interface PlanDefaults {
+export interface PlanHooks {
+  /** Runs on the finished draft before it becomes a plan: more writes in the same txn. */
+  readonly beforePlan?: (d: Draft) => void
+}
+
+export interface PlanDefaults extends PlanHooks {
   /** The datacenter a node gets when the request names none. */
   readonly datacenter: string
 }
@@ -51,14 +63,20 @@ function isAnyAddress(address: string): boolean {
   return address === '0.0.0.0' || address === '::' || address === '[::]'
 }
 
-/** go-uuid's `ParseUUID` errors, or null for a well-formed UUID. */
+/** go-uuid's `ParseUUID` errors (byte length, dashes, then hex.DecodeString's), or null. */
 function uuidProblem(id: string): string | null {
-  if (id.length !== 36) return 'uuid string is wrong length'
+  if (Buffer.byteLength(id, 'utf8') !== 36) return 'uuid string is wrong length'
   if (id[8] !== '-' || id[13] !== '-' || id[18] !== '-' || id[23] !== '-')
     return 'uuid is improperly formatted'
-  const hex = id.replace(/-/g, '')
-  if (!/^[0-9a-fA-F]{32}$/.test(hex)) return 'encoding/hex: invalid byte'
-  return null
+  const bad = /[^0-9a-fA-F]/.exec(
+    id.slice(0, 8) + id.slice(9, 13) + id.slice(14, 18) + id.slice(19, 23) + id.slice(24),
+  )
+  if (bad === null) return null
+  // Go's InvalidByteError: `%#U` of the byte (36 bytes of ASCII here, so one char is one byte).
+  const code = bad[0].charCodeAt(0)
+  const hex = code.toString(16).toUpperCase().padStart(4, '0')
+  const printable = code >= 0x20 && code < 0x7f
+  return `encoding/hex: invalid byte: U+${hex}${printable ? ` '${bad[0]}'` : ''}`
 }
 
 /** Go's `%q` for the ASCII texts Consul formats. */
@@ -67,14 +85,48 @@ function q(s: string): string {
 }
 
 /** A working copy over the state: reads record compares, writes overlay the state. */
-class Draft {
+export class Draft {
   readonly #state: CatalogState
+  #beforePlan: ((d: Draft) => void) | undefined
+  readonly #extraIdx = new Set<string>()
+  /** Keys put with `always`: kept even when equal to the stored value. */
+  readonly #always = new Set<string>()
   readonly #compares = new Map<string, number>()
   /** key → new encoded value, or null for a delete */
   readonly #writes = new Map<string, string | null>()
 
-  constructor(state: CatalogState) {
+  constructor(state: CatalogState, hooks: PlanHooks = {}) {
     this.#state = state
+    this.#beforePlan = hooks.beforePlan
+  }
+
+  get state(): CatalogState {
+    return this.#state
+  }
+
+  /** The parsed JSON value of any row as the draft would leave it (undefined when absent). */
+  value(key: string): unknown {
+    return this.#get(key)
+  }
+
+  /** Whether the draft writes (puts or deletes) this key. */
+  written(key: string): boolean {
+    return this.#writes.has(key)
+  }
+
+  /** The draft's writes so far: key → encoded value, or null for a delete. */
+  pendingWrites(): ReadonlyMap<string, string | null> {
+    return this.#writes
+  }
+
+  /** Puts an index-table entry with the plan (only when the plan writes something). */
+  touchIdx(name: string): void {
+    this.#extraIdx.add(name)
+  }
+
+  /** The compares of every key read so far (for a plan that writes nothing but must still hold). */
+  reads(): Compare[] {
+    return [...this.#compares].map(([key, value]) => ({ key, target: 'modRevision', op: '=', value }))
   }
 
   get keys(): CatalogState['keys'] {
@@ -113,13 +165,18 @@ class Draft {
     return this.#get(key) as CheckValue | undefined
   }
 
-  /** Puts a row unless its stored value is already equal; returns whether it changed. */
-  put(key: string, value: unknown): boolean {
+  /**
+   * Puts a row unless its stored value is already equal (`always`: even then, so its modRevision
+   * moves, as a tombstone's must); returns whether it changed.
+   */
+  put(key: string, value: unknown, always = false): boolean {
     this.read(key)
     const text = canonicalJson(value)
     const current = this.#writes.has(key) ? this.#writes.get(key) : this.#state.row(key)?.value
-    if (current !== undefined && current !== null && canonicalJson(JSON.parse(current)) === text) return false
+    if (!always && current !== undefined && current !== null && canonicalJson(JSON.parse(current)) === text)
+      return false
     this.#writes.set(key, text)
+    if (always) this.#always.add(key)
     return true
   }
 
@@ -131,8 +188,13 @@ class Draft {
     return true
   }
 
-  /** The instances on a node as the draft leaves them (and as they were). */
+  /**
+   * The instances on a node as the draft leaves them (and as they were). Enumerating a node's
+   * rows compares its `node.<name>` entry, which every write to a row of the node moves: a
+   * concurrent write on the node (a new service a node check must also move) fails the txn.
+   */
   #instancesOnNodeEitherSide(node: string): ServiceValue[] {
+    this.readIdx(nodeIdxName(node))
     const out: ServiceValue[] = this.#state
       .servicesOnNode(node)
       .map((r) => ({ node: r.node, service: r.service }))
@@ -143,17 +205,27 @@ class Draft {
     return out
   }
 
-  /** Whether any instance matching `match` exists once the draft is applied. */
-  #anyAfter(candidates: readonly ServiceRecord[], match: (s: Service) => boolean): boolean {
+  /**
+   * Instances matching `match` once the draft is applied: whether the draft writes one itself
+   * (`own`: true whatever others do), whether rows it does not touch provide one (`others`),
+   * and whether it takes one away (`removes`).
+   */
+  #after(
+    candidates: readonly ServiceRecord[],
+    match: (s: Service) => boolean,
+  ): { own: boolean; others: boolean; removes: boolean } {
     const prefix = this.keys.service('', '').slice(0, -1) // `<root>services/`
-    for (const r of candidates) {
-      const key = this.keys.service(r.node, r.service.id)
-      if (!this.#writes.has(key)) return true
-    }
+    let own = false
     for (const [key, v] of this.#writes) {
-      if (v !== null && key.startsWith(prefix) && match((JSON.parse(v) as ServiceValue).service)) return true
+      if (v !== null && key.startsWith(prefix) && match((JSON.parse(v) as ServiceValue).service)) own = true
     }
-    return false
+    let others = false
+    let removes = false
+    for (const r of candidates) {
+      if (this.#writes.has(this.keys.service(r.node, r.service.id))) removes = true
+      else others = true
+    }
+    return { own, others, removes }
   }
 
   /** The stored value of a row, or the draft's when it writes one; parsed. */
@@ -165,8 +237,12 @@ class Draft {
   }
 
   plan(): Plan {
+    const hook = this.#beforePlan
+    this.#beforePlan = undefined
+    hook?.(this)
     // The net change: a row written back to its stored value, or deleted while absent, is no change.
     for (const [key, v] of [...this.#writes]) {
+      if (this.#always.has(key)) continue
       const stored = this.#state.row(key)
       const same =
         v === null
@@ -178,15 +254,20 @@ class Draft {
     for (const [key, v] of this.#writes) {
       ops.push(v === null ? { type: 'delete', key } : { type: 'put', key, value: v })
     }
-    if (ops.length === 0) return { compares: [], ops: [] }
+    if (ops.length === 0) return { compares: this.#compareList(), ops: [] }
 
     // What moved: tables, and the instances whose answers changed (their names' entries move).
     const affected: ServiceValue[] = []
     const affectedNodes = new Set<string>()
     const tables = new Set<string>()
+    /** Nodes whose rows change (their `node.<name>` entry moves), and those deleted. */
+    const touchedNodes = new Set<string>()
+    const deletedNodes = new Set<string>()
     for (const [key, v] of this.#writes) {
       const parsed = this.keys.parse(key)
-      if (parsed === undefined || parsed.table === 'idx') continue
+      if (parsed === undefined || parsed.table === 'idx' || isKvParsedKey(parsed)) continue
+      touchedNodes.add(parsed.node)
+      if (parsed.table === 'nodes' && v === null) deletedNodes.add(parsed.node)
       const stored = this.#state.row(key)
       const sides = [stored?.value, v ?? undefined].flatMap((t) =>
         t === undefined ? [] : [JSON.parse(t) as unknown],
@@ -208,6 +289,7 @@ class Draft {
               continue
             }
             const serviceKey = this.keys.service(parsed.node, c.check.serviceId)
+            this.read(serviceKey) // the name whose entry moves is read from the instance
             const before = this.#state.row(serviceKey)
             if (before !== undefined) affected.push(JSON.parse(before.value) as ServiceValue)
             const after = this.#final(serviceKey) as ServiceValue | undefined
@@ -232,20 +314,27 @@ class Draft {
     }
     const idxPuts = new Set<string>(tables)
     const idxDeletes = new Set<string>()
-    const settle = (idxName: string, exists: boolean): void => {
-      if (exists) {
+    for (const name of this.#extraIdx) idxPuts.add(name)
+    for (const node of touchedNodes) {
+      if (!deletedNodes.has(node)) idxPuts.add(nodeIdxName(node))
+      else if (this.#state.idx(nodeIdxName(node)) !== undefined) idxDeletes.add(nodeIdxName(node))
+    }
+    const settle = (idxName: string, after: { own: boolean; others: boolean; removes: boolean }): void => {
+      // Taking an instance away without providing one, the decision "instances remain" rests on
+      // rows the draft does not write: compare the entry, which every change to them moves.
+      if (after.removes && !after.own) this.readIdx(idxName)
+      if (after.own || after.others) {
         idxPuts.add(idxName)
         return
       }
       // The name has no instance left: its entry goes, the extinction index takes over.
-      this.readIdx(idxName)
       if (this.#state.idx(idxName) !== undefined) idxDeletes.add(idxName)
       idxPuts.add(IDX_SERVICE_EXTINCTION)
     }
     for (const name of serviceNames) {
       settle(
         serviceIdxName(name),
-        this.#anyAfter(this.#state.instancesOf(name), (s) => lower(s.name) === name),
+        this.#after(this.#state.instancesOf(name), (s) => lower(s.name) === name),
       )
     }
     for (const name of connectNames) {
@@ -255,7 +344,7 @@ class Draft {
       ]
       settle(
         connectIdxName(name),
-        this.#anyAfter(
+        this.#after(
           candidates,
           (s) =>
             (s.connectNative && lower(s.name) === name) ||
@@ -266,18 +355,24 @@ class Draft {
     for (const name of idxPuts) ops.push({ type: 'put', key: this.keys.idx(name), value: '' })
     for (const name of idxDeletes) ops.push({ type: 'delete', key: this.keys.idx(name) })
 
-    const compares: Compare[] = [...this.#compares].map(([key, value]) => ({
-      key,
-      target: 'modRevision',
-      op: '=',
-      value,
-    }))
-    return { compares, ops }
+    return { compares: this.#compareList(), ops }
+  }
+
+  #compareList(): Compare[] {
+    return [...this.#compares].map(([key, value]) => ({ key, target: 'modRevision', op: '=', value }))
   }
 }
 
 /** Plans a catalog register; throws `CatalogRequestError` with Consul's text when it refuses. */
 export function planRegister(state: CatalogState, req: RegisterRequest, defaults: PlanDefaults): Plan {
+  const d = new Draft(state, defaults)
+  registerInto(d, req, defaults)
+  return d.plan()
+}
+
+/** Applies a catalog register to a draft (also the txn's node, service and check `set`). */
+export function registerInto(d: Draft, req: RegisterRequest, defaults: PlanDefaults): void {
+  const state = d.state
   // Catalog.Register's checks, in Consul's order.
   if (req.node === '') throw new CatalogRequestError('Must provide node')
   if (req.id !== '') {
@@ -296,7 +391,6 @@ export function planRegister(state: CatalogState, req: RegisterRequest, defaults
     if (isAnyAddress(service.address)) throw new CatalogRequestError('Invalid service address')
   }
 
-  const d = new Draft(state)
   const nodeKey = d.keys.node(req.node)
 
   if (!req.skipNodeUpdate) {
@@ -370,7 +464,6 @@ export function planRegister(state: CatalogState, req: RegisterRequest, defaults
     const after: CheckValue = { check, definition: def }
     d.put(d.keys.check(req.node, checkId), after)
   }
-  return d.plan()
 }
 
 /**
@@ -378,29 +471,35 @@ export function planRegister(state: CatalogState, req: RegisterRequest, defaults
  * checks; else a CheckID removes that check; else the node goes with everything on it. Unknown
  * targets plan nothing.
  */
-export function planDeregister(state: CatalogState, req: DeregisterRequest): Plan {
+export function planDeregister(state: CatalogState, req: DeregisterRequest, hooks: PlanHooks = {}): Plan {
+  const d = new Draft(state, hooks)
+  deregisterInto(d, req)
+  return d.plan()
+}
+
+/** Applies a catalog deregister to a draft (also the txn's node, service and check `delete`). */
+export function deregisterInto(d: Draft, req: DeregisterRequest): void {
   if (req.node === '') throw new CatalogRequestError('Must provide node')
-  const d = new Draft(state)
+  const state = d.state
   if (req.serviceId !== '') {
     const key = d.keys.service(req.node, req.serviceId)
-    if (d.getService(key) === undefined) return d.plan()
-    d.readIdx(IDX_CHECKS) // the instance's checks are enumerated
+    if (d.getService(key) === undefined) return
+    d.readIdx(nodeIdxName(req.node)) // the instance's checks are enumerated
     d.delete(key)
     for (const c of state.checksOfInstance(req.node, req.serviceId)) {
       d.delete(d.keys.check(req.node, c.check.checkId))
     }
-    return d.plan()
+    return
   }
   if (req.checkId !== '') {
     const key = d.keys.check(req.node, req.checkId)
-    if (d.getCheck(key) === undefined) return d.plan()
+    if (d.getCheck(key) === undefined) return
     d.delete(key)
-    return d.plan()
+    return
   }
   const nodeKey = d.keys.node(req.node)
-  if (d.getNode(nodeKey) === undefined) return d.plan()
-  d.readIdx(IDX_SERVICES) // the node's rows are enumerated
-  d.readIdx(IDX_CHECKS)
+  if (d.getNode(nodeKey) === undefined) return
+  d.readIdx(nodeIdxName(req.node)) // the node's rows are enumerated
   for (const s of state.servicesOnNode(req.node)) {
     d.delete(d.keys.service(req.node, s.service.id))
   }
@@ -408,5 +507,4 @@ export function planDeregister(state: CatalogState, req: DeregisterRequest): Pla
     d.delete(d.keys.check(req.node, c.check.checkId))
   }
   d.delete(nodeKey)
-  return d.plan()
 }

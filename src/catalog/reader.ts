@@ -44,6 +44,16 @@ export class QueryReader {
     return rev
   }
 
+  /** Raises the result's index without waiting on anything (an index read outside the deps). */
+  atLeast(index: number): void {
+    this.#index = Math.max(this.#index, index)
+  }
+
+  /** Wake when this key changes (any wake key the catalog sends). */
+  wakeOn(key: string): void {
+    this.deps.add(key)
+  }
+
   /** A table's index entry (`nodes`, `services`, `checks`); the query wakes when it moves. */
   table(...names: string[]): void {
     for (const n of names) this.#entry(n)

@@ -11,13 +11,16 @@
 import { deepFreeze } from '../lib/object.js'
 import type { KeyValue, Revision, WatchBatch } from '../store/store.js'
 import type { Status } from '../structs/check.js'
-import { CatalogKeys, lower } from './keys.js'
+import { CatalogKeys, isKvParsedKey, lower } from './keys.js'
+import { KvTables } from './kv-tables.js'
 import type { CatalogNode, CheckRecord, NodeRecord, ServiceRecord } from './types.js'
 
 /** What one applied batch changed: index-table names and (lower-cased) node names. */
 export interface AppliedChange {
   readonly idx: ReadonlySet<string>
   readonly nodes: ReadonlySet<string>
+  /** KV keys whose entry or tombstone changed. */
+  readonly kv: ReadonlySet<string>
 }
 
 /** The raw value of a row, as last read from the store; the planner compares against it. */
@@ -48,7 +51,10 @@ function removeFrom<V>(map: Map<string, Map<string, V>>, outer: string, inner: s
 
 export class CatalogState {
   readonly keys: CatalogKeys
+  /** The KV entries, tombstones, sessions and lock-delays. */
+  readonly kv = new KvTables()
   #revision: Revision = 0
+  #kvChanged = new Set<string>()
 
   readonly #nodes = new Map<string, NodeRecord>()
   readonly #nodesById = new Map<string, string>()
@@ -89,6 +95,7 @@ export class CatalogState {
     this.#checksByStatus.clear()
     this.#idx.clear()
     this.#rows.clear()
+    this.kv.clear()
     for (const kv of kvs) this.#put(kv, new Set(), new Set())
     this.#revision = revision
   }
@@ -97,12 +104,13 @@ export class CatalogState {
   apply(batch: WatchBatch): AppliedChange {
     const idx = new Set<string>()
     const nodes = new Set<string>()
+    const kvChanged = (this.#kvChanged = new Set<string>())
     for (const ev of batch.events) {
       if (ev.type === 'put') this.#put(ev.kv, idx, nodes)
       else this.#delete(ev.kv.key, idx, nodes)
     }
     this.#revision = Math.max(this.#revision, batch.revision)
-    return { idx, nodes }
+    return { idx, nodes, kv: kvChanged }
   }
 
   #put(kv: KeyValue, idx: Set<string>, nodes: Set<string>): void {
@@ -111,6 +119,12 @@ export class CatalogState {
     if (parsed.table === 'idx') {
       this.#idx.set(parsed.name, kv.modRevision)
       idx.add(parsed.name)
+      return
+    }
+    if (isKvParsedKey(parsed)) {
+      this.#rows.set(kv.key, { value: kv.value, modRevision: kv.modRevision })
+      const changed = this.kv.put(parsed, kv)
+      if (changed !== undefined) this.#kvChanged.add(changed)
       return
     }
     let value: unknown
@@ -166,6 +180,12 @@ export class CatalogState {
     if (parsed === undefined) return
     if (parsed.table === 'idx') {
       if (this.#idx.delete(parsed.name)) idx.add(parsed.name)
+      return
+    }
+    if (isKvParsedKey(parsed)) {
+      this.#rows.delete(key)
+      const changed = this.kv.delete(parsed)
+      if (changed !== undefined) this.#kvChanged.add(changed)
       return
     }
     if (!this.#rows.delete(key)) return

@@ -91,6 +91,9 @@ export async function runAgent(
     }
     node = await startNode({ config, logger, loadConfig: () => loadConfig(args) })
     for (const address of node.httpAddresses) log.info({ address, network: 'tcp' }, 'Started HTTP server')
+    const dns = node.dns?.addresses()
+    for (const address of dns?.udp ?? []) log.info({ address, network: 'udp' }, 'Started DNS server')
+    for (const address of dns?.tcp ?? []) log.info({ address, network: 'tcp' }, 'Started DNS server')
   } catch (err) {
     gate.open()
     io.stderr.write(`==> Error starting agent: ${describeStartError(err)}\n`)
@@ -242,7 +245,8 @@ export function unservedListeners(config: AgentConfig): string[] {
   const out: string[] = []
   const at = (addrs: readonly string[], port: number): string =>
     addrs.map((a) => (a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`)).join(' ')
-  if (config.ports.dns > 0) out.push(`DNS (${at(config.addresses.dns, config.ports.dns)})`)
+  // DNS answers from a catalog: a server's own; a client agent's arrives with joining.
+  if (config.ports.dns > 0 && !config.server) out.push(`DNS (${at(config.addresses.dns, config.ports.dns)})`)
   if (config.ports.grpc > 0) out.push(`gRPC (${at(config.addresses.grpc, config.ports.grpc)})`)
   if (config.ports.grpcTls > 0) out.push(`gRPC-TLS (${at(config.addresses.grpcTls, config.ports.grpcTls)})`)
   if (config.ports.serfWan > 0) out.push(`serf WAN (${at([config.bindAddr], config.ports.serfWan)})`)

@@ -67,6 +67,24 @@ export interface TelemetryConfig {
   readonly metricsPrefix: string
 }
 
+/** Consul's `dns_config` (agent/config `DNS*` fields); durations in milliseconds. */
+export interface DnsConfig {
+  readonly allowStale: boolean
+  readonly maxStaleMs: number
+  readonly nodeTtlMs: number
+  /** Service name, or prefix ending in `*` (`*` alone: every service) → TTL. */
+  readonly serviceTtlMs: Readonly<Record<string, number>>
+  readonly onlyPassing: boolean
+  /** 0: no limit. */
+  readonly aRecordLimit: number
+  readonly udpAnswerLimit: number
+  readonly enableTruncate: boolean
+  readonly enableAdditionalNodeMetaTxt: boolean
+  readonly recursorStrategy: 'sequential' | 'random'
+  readonly recursorTimeoutMs: number
+  readonly soa: Readonly<{ refresh: number; retry: number; expire: number; minTtl: number }>
+}
+
 export interface AgentConfig {
   readonly dev: boolean
   readonly server: boolean
@@ -142,6 +160,7 @@ export interface AgentConfig {
   readonly domain: string
   readonly altDomain: string
   readonly recursors: readonly string[]
+  readonly dnsConfig: DnsConfig
   readonly telemetry: TelemetryConfig
   readonly autoReloadConfig: boolean
   readonly translateWanAddrs: boolean

@@ -142,6 +142,26 @@ const uiConfig = obj(
 
 const telemetry = obj({ prometheus_retention_time: d(), disable_hostname: b(), metrics_prefix: s() }, 'warn')
 
+/** Consul's `dns_config` block; `service_ttl` values are duration strings, parsed at build. */
+const dnsConfig = obj({
+  allow_stale: b(),
+  max_stale: d(),
+  node_ttl: d(),
+  service_ttl: map(),
+  only_passing: b(),
+  a_record_limit: i(),
+  udp_answer_limit: i(),
+  enable_truncate: b(),
+  enable_additional_node_meta_txt: b(),
+  recursor_strategy: s(),
+  recursor_timeout: d(),
+  soa: obj({ refresh: i(), retry: i(), expire: i(), min_ttl: i() }),
+  disable_compression: b('quiet'),
+  use_cache: b('quiet'),
+  cache_max_age: d('quiet'),
+  prefer_namespace: b('quiet'),
+})
+
 /** Every key an agent config source may contain. */
 export const agentSchema: Schema = obj({
   // identity and roles
@@ -251,7 +271,7 @@ export const agentSchema: Schema = obj({
   domain: s(),
   alt_domain: s(),
   recursors: list(),
-  dns_config: any('warn'),
+  dns_config: dnsConfig,
   // gossip, raft, TLS and enterprise features vigil does not have
   encrypt: s(),
   encrypt_verify_incoming: b('quiet'),

@@ -18,7 +18,11 @@ export {
 export {
   agentServiceSchema,
   boolField,
+  checkServiceNodeSchema,
   healthCheckSchema,
+  nodeSchema,
+  nodeServiceSchema,
+  serviceNodeSchema,
   listOf,
   mapOf,
   numberField,

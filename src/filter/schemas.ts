@@ -136,3 +136,59 @@ export const healthCheckSchema = structOf({
   ServiceTags: listOf(stringField),
   ExposedPort: numberField,
 })
+
+/** An element of `/v1/catalog/nodes` (structs.Node). */
+export const nodeSchema = structOf({
+  ...strings('ID', 'Node', 'Address', 'Datacenter', 'PeerName'),
+  TaggedAddresses: mapOf(stringField),
+  Meta: mapOf(stringField),
+})
+
+/**
+ * A service as the catalog lists it under a node (structs.NodeService): `/v1/catalog/node/:node`
+ * and `node-services` entries, and the `Service` of a health entry.
+ */
+export const nodeServiceSchema = structOf({
+  ...strings('Kind', 'ID', 'Service', 'Address', 'SocketPath', 'PeerName'),
+  Tags: listOf(stringField),
+  Meta: mapOf(stringField),
+  Port: numberField,
+  TaggedAddresses: mapOf(serviceAddressSchema),
+  Weights: structOf({ Passing: numberField, Warning: numberField }),
+  EnableTagOverride: boolField,
+  Proxy: proxySchema,
+  Connect: structOf({ Native: boolField }),
+})
+
+/** An element of `/v1/catalog/service/:name` and `connect/:name` (structs.ServiceNode). */
+export const serviceNodeSchema = structOf({
+  ...strings(
+    'ID',
+    'Node',
+    'Address',
+    'Datacenter',
+    'ServiceKind',
+    'ServiceID',
+    'ServiceName',
+    'ServiceAddress',
+    'ServiceSocketPath',
+    'PeerName',
+  ),
+  TaggedAddresses: mapOf(stringField),
+  NodeMeta: mapOf(stringField),
+  ServiceTags: listOf(stringField),
+  ServiceMeta: mapOf(stringField),
+  ServicePort: numberField,
+  ServiceTaggedAddresses: mapOf(serviceAddressSchema),
+  ServiceWeights: structOf({ Passing: numberField, Warning: numberField }),
+  ServiceEnableTagOverride: boolField,
+  ServiceProxy: proxySchema,
+  ServiceConnect: structOf({ Native: boolField }),
+})
+
+/** An element of `/v1/health/service/:name` and `connect/:name` (structs.CheckServiceNode). */
+export const checkServiceNodeSchema = structOf({
+  Node: nodeSchema,
+  Service: nodeServiceSchema,
+  Checks: listOf(healthCheckSchema),
+})

@@ -44,6 +44,12 @@ import { CLUSTER_PREFIX, type ServerAddress } from '../cluster/wire.js'
 import type { AgentConfig } from '../config/agent-config.js'
 import { systemClock, type Clock } from '../lib/clock.js'
 import { errorMessage, JoinError, NoServersError } from '../lib/errors.js'
+import { kvRoutes } from '../api/routes/kv.js'
+import { sessionRoutes } from '../api/routes/session.js'
+import { txnRoutes } from '../api/routes/txn.js'
+import { DnsServer } from '../dns/server.js'
+import { dnsSettingsFrom } from '../dns/settings.js'
+import { localDnsCatalog } from './dns-catalog.js'
 import { localCatalogPort } from './local-catalog.js'
 import { localNodeInfo, registerServerNode, startServerRole, type ServerRole } from './server.js'
 
@@ -66,7 +72,7 @@ export interface StartNodeOptions {
  * The public route groups a server answers from its catalog: on its HTTP API, and on its server
  * port where client agents forward them.
  */
-const CATALOG_ROUTES = [catalogRoutes, healthRoutes]
+const CATALOG_ROUTES = [catalogRoutes, healthRoutes, kvRoutes, sessionRoutes, txnRoutes]
 
 /** A join address without a port gets this one (Consul's serf LAN default). */
 const SERF_LAN_DEFAULT_PORT = 8301
@@ -89,6 +95,8 @@ export interface VigilNode {
    * through the API, 1 when `retry_join` ran out of attempts. Never rejects.
    */
   readonly exitRequested: Promise<Readonly<{ code: number; reason: string }>>
+  /** The DNS interface (UDP and TCP addresses), on nodes with a catalog when `ports.dns` > 0. */
+  readonly dns: DnsServer | null
   /** Re-reads the configuration and applies its services and checks (agent-state.md §13). */
   readonly reload: () => Promise<void>
   /** A graceful leave (a client tells its server it left), then `shutdown()`. */
@@ -236,7 +244,7 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
         random,
         agentRoutes: false,
         ...(groups === undefined ? {} : { routes: groups }),
-        ...(server === null ? {} : { catalog: server.catalog }),
+        ...(server === null ? {} : { catalog: server.catalog, kv: server.catalog }),
       })
       started.push(() => listener.close())
       clusterAddresses.push(...listener.addresses)
@@ -278,7 +286,7 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
                 }),
             ],
           }
-        : { catalog: server.catalog, routes: CATALOG_ROUTES }),
+        : { catalog: server.catalog, kv: server.catalog, routes: CATALOG_ROUTES }),
     })
     started.push(() => api.close())
 
@@ -290,6 +298,21 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
         })
     }
 
+    let dns: DnsServer | null = null
+    if (server !== null && config.ports.dns > 0) {
+      const dnsServer = new DnsServer({
+        catalog: localDnsCatalog(server.catalog),
+        settings: dnsSettingsFrom(config),
+        addresses: config.addresses.dns,
+        port: config.ports.dns,
+        logger: logger.child({ module: 'agent.dns' }),
+        clock,
+        random,
+      })
+      await dnsServer.start()
+      started.push(() => dnsServer.close())
+      dns = dnsServer
+    }
     let stopped: Promise<void> | undefined
     const shutdown = (): Promise<void> => (stopped ??= stopStarted())
     return {
@@ -300,6 +323,7 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
       httpAddresses: api.addresses,
       clusterAddresses: Object.freeze(clusterAddresses),
       exitRequested,
+      dns,
       reload,
       leave: async () => {
         await (leaving ??= cluster.leave())

@@ -3,13 +3,16 @@
  * server's own presence in it. With one server (`-server -bootstrap`, `-bootstrap-expect 1`,
  * `-dev`) it is its own leader. The other members' `serfHealth` is kept by cluster/membership.ts.
  */
+import { join } from 'node:path'
 import type { AgentSettings } from '../agent/agent-settings.js'
 import { VIGIL_VERSION } from '../agent/agent-settings.js'
 import type { NodeInfo } from '../agent/sync/catalog-port.js'
 import { Catalog } from '../catalog/catalog.js'
+import { LeaderTasks } from '../catalog/leader.js'
 import type { Clock } from '../lib/clock.js'
 import { serfHealthCheck } from '../cluster/serf-health.js'
 import type { Service } from '../structs/service.js'
+import { openEmbeddedStore } from '../store/embedded.js'
 import { MemoryStore } from '../store/memory.js'
 import type { Store } from '../store/store.js'
 
@@ -90,10 +93,21 @@ function serverService(port: number): Service {
   })
 }
 
-/** Opens the store and the catalog; the store is in memory in `-dev`. */
+/** The catalog's directory inside the agent's data dir. */
+export function catalogDataDir(dataDir: string): string {
+  return join(dataDir, 'catalog')
+}
+
+/**
+ * Opens the store and the catalog: durable in `<data-dir>/catalog` (the embedded store), in
+ * memory in `-dev` without a data dir.
+ */
 export async function startServerRole(opts: ServerRoleOptions): Promise<ServerRole> {
   const { config, clock } = opts
-  const store: Store = new MemoryStore({ clock })
+  const store: Store =
+    config.dataDir !== '' && !config.dev
+      ? await openEmbeddedStore(catalogDataDir(config.dataDir), { clock })
+      : new MemoryStore({ clock })
   const catalog = await Catalog.open({
     store,
     prefix: catalogPrefix(config.datacenter),
@@ -102,11 +116,15 @@ export async function startServerRole(opts: ServerRoleOptions): Promise<ServerRo
     random: opts.random,
     onError: opts.onError,
   })
+  // One server is its own leader: it expires sessions and reaps tombstones and lock-delays.
+  const leader = new LeaderTasks({ catalog, clock, onError: opts.onError })
+  leader.start()
   const host = config.advertiseAddr.includes(':') ? `[${config.advertiseAddr}]` : config.advertiseAddr
   return {
     catalog,
     leaderAddress: `${host}:${config.ports.server}`,
     close: async () => {
+      await leader.stop()
       await catalog.close()
       await store.close()
     },

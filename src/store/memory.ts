@@ -56,13 +56,14 @@ class WatchStream implements Watch {
 
   constructor(
     readonly prefix: string,
+    readonly fromRevision: Revision,
     readonly handlers: WatchHandlers,
     readonly onClose: (w: WatchStream) => void,
   ) {}
 
   /** Queues the part of `batch` under this watch's prefix. */
   offer(batch: WatchBatch): void {
-    if (this.#closed) return
+    if (this.#closed || batch.revision < this.fromRevision) return
     const events =
       this.prefix === '' ? batch.events : batch.events.filter((e) => e.kv.key.startsWith(this.prefix))
     if (events.length === 0) return
@@ -143,7 +144,8 @@ export class MemoryStore implements Store {
     this.#historyRevisions = Math.max(1, opts.historyRevisions ?? 10_000)
     this.#published = this.#state.revision
     this.#history = [...(opts.history ?? [])].slice(-this.#historyRevisions)
-    this.#historyStart = this.#history[0]?.revision ?? this.#published + (opts.state === undefined ? 0 : 1)
+    // Revision 1 is the empty initial state: nothing before it can be missed.
+    this.#historyStart = this.#history[0]?.revision ?? (this.#published === 1 ? 1 : this.#published + 1)
     for (const { id, ttlMs } of this.#state.snapshot().leases) this.#arm(id, ttlMs)
   }
 
@@ -169,7 +171,7 @@ export class MemoryStore implements Store {
   }
 
   watch(prefix: string, fromRevision: Revision, handlers: WatchHandlers): Watch {
-    const stream = new WatchStream(prefix, handlers, (w) => this.#watches.delete(w))
+    const stream = new WatchStream(prefix, fromRevision, handlers, (w) => this.#watches.delete(w))
     if (this.#closing) {
       stream.cancel(new StoreClosedError())
       return stream

@@ -80,7 +80,7 @@ test('agent command exits 0 after a graceful leave on SIGTERM (client) and relea
 test('agent command exits 1 at once on a second signal during shutdown', async () => {
   const h = new Harness()
   const port = await freePort()
-  const done = runAgent(['-dev', '-http-port', String(port)], h.io, h)
+  const done = runAgent(['-dev', '-http-port', String(port), '-dns-port', String(await freePort())], h.io, h)
   await h.waitFor('agent: Consul agent running!')
   h.send('SIGINT')
   h.send('SIGINT')
@@ -95,7 +95,7 @@ test('agent command exits 1 at once on a second signal during shutdown', async (
 test('agent command reloads on SIGHUP and keeps serving', async () => {
   const h = new Harness()
   const port = await freePort()
-  const done = runAgent(['-dev', '-http-port', String(port)], h.io, h)
+  const done = runAgent(['-dev', '-http-port', String(port), '-dns-port', String(await freePort())], h.io, h)
   await h.waitFor('agent: Consul agent running!')
   h.send('SIGHUP')
   await h.waitFor('agent: Reloaded configuration')

@@ -1,6 +1,7 @@
 /**
  * The seed's datacenter restart with real processes (the clusters issue's acceptance test): one
- * server and two client agents with data dirs, each on its own loopback address with Consul's
+ * server and two client agents with data dirs, each on its own loopback address (127.0.0.11–13,
+ * apart from cluster.test.ts's 127.0.0.1–3 so the two files can run side by side) with Consul's
  * default ports; on each client an application (a TTL check the test flips) and its sidecar (whose
  * alias check mirrors the application), and on node2 a watcher whose alias check follows node3's
  * application across nodes. Each round: SIGKILL all three, restart them in random order while the
@@ -148,8 +149,8 @@ test(`datacenter restart: ${ROUNDS} rounds of SIGKILL and restart in random orde
     agent: undefined,
     app: 'critical',
   })
-  const server = node('node1', '127.0.0.1', true)
-  const clients = [node('node2', '127.0.0.2', false), node('node3', '127.0.0.3', false)]
+  const server = node('node1', '127.0.0.11', true)
+  const clients = [node('node2', '127.0.0.12', false), node('node3', '127.0.0.13', false)]
   const all = [server, ...clients]
   const common = ['-datacenter', 'dc1', '-log-level', 'warn', '-hcl', 'member_liveness_timeout = "3s"']
   const start = async (n: Node): Promise<void> => {
@@ -161,7 +162,7 @@ test(`datacenter restart: ${ROUNDS} rounds of SIGKILL and restart in random orde
         '-node',
         n.name,
         ...common,
-        ...(n.server ? ['-server', '-bootstrap'] : ['-retry-join', '127.0.0.1', '-retry-interval', '200ms']),
+        ...(n.server ? ['-server', '-bootstrap'] : ['-retry-join', '127.0.0.11', '-retry-interval', '200ms']),
       ],
     })
   }

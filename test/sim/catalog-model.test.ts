@@ -31,7 +31,7 @@ import {
   servicesQuery,
   type CatalogQuery,
 } from '../../src/catalog/queries.js'
-import type { DeregisterRequest, RegisterRequest } from '../../src/catalog/types.js'
+import type { DeregisterRequest, RegisterRequest, ServiceRecord } from '../../src/catalog/types.js'
 import type { Status } from '../../src/structs/check.js'
 import { PREFIX, chk, openCatalog, reg, settle, svc } from '../support/catalog.js'
 
@@ -506,11 +506,15 @@ async function scenario(ops: readonly Op[]): Promise<void> {
       if (op === undefined) continue
       sent.push(op)
       const ctx = `step ${step}: ${JSON.stringify(op)}`
-      // Arm one blocked query per probe at its current index.
-      const answers: (QueryResult<unknown> | undefined)[] = PROBES.map(() => undefined)
-      PROBES.forEach((p, i) => {
-        void h.catalog.block(p.query, { index: previous[i]?.index ?? 0 }).then((r) => {
-          answers[i] = r
+      // Arm one blocked query per probe at its current index, on each server (the write goes
+      // through one of them: the other learns of it through its watch only).
+      const answers = servers.map(() => PROBES.map((): QueryResult<unknown> | undefined => undefined))
+      servers.forEach((server, k) => {
+        PROBES.forEach((p, i) => {
+          void server.block(p.query, { index: previous[i]?.index ?? 0 }).then((r) => {
+            const mine = answers[k]
+            if (mine !== undefined) mine[i] = r
+          })
         })
       })
       const revBefore = await h.store.revision()
@@ -550,14 +554,17 @@ async function scenario(ops: readonly Op[]): Promise<void> {
         if (answerChanged)
           assert.ok(after.index > before.index, `${ctx}: ${p.name} changed without its index`)
         if (!changed) assert.equal(after.index, before.index, `${ctx}: ${p.name} index moved on a no-op`)
-        const answered = answers[i]
-        if (answerChanged) {
-          assert.ok(answered !== undefined, `${ctx}: ${p.name} blocked query not woken`)
-          assert.deepEqual(p.project(answered.value), want, `${ctx}: ${p.name} woken with a stale answer`)
-        }
-        if (answered !== undefined) {
-          assert.ok(answered.index > before.index, `${ctx}: ${p.name} answered without passing the index`)
-          assert.equal(answered.index, after.index, `${ctx}: ${p.name} answered a stale index`)
+        for (const [k, mine] of answers.entries()) {
+          const answered = mine[i]
+          const where = `${ctx}: ${p.name} on server ${k === 0 ? 'A' : 'B'}`
+          if (answerChanged) {
+            assert.ok(answered !== undefined, `${where}: blocked query not woken`)
+            assert.deepEqual(p.project(answered.value), want, `${where}: woken with a stale answer`)
+          }
+          if (answered !== undefined) {
+            assert.ok(answered.index > before.index, `${where}: answered without passing the index`)
+            assert.equal(answered.index, after.index, `${where}: answered a stale index`)
+          }
         }
       })
       previous = now
@@ -579,4 +586,132 @@ test(`catalog model: two servers agree with the oracle; indexes and wake-ups fol
     ...(seed !== undefined ? { seed: Number(seed) } : {}),
     ...(path !== undefined ? { path } : {}),
   })
+})
+
+// ---- concurrent writers ---------------------------------------------------------------------------
+
+/**
+ * Invariants of one catalog's view that hold whatever order concurrent writes committed in: rows
+ * hang together (a service has its node, a service check its service) and every name with an
+ * instance has an index entry at least as recent as each of its rows, while names without one
+ * have none.
+ */
+function assertCoherent(c: Catalog, ctx: string): void {
+  const st = c.state
+  const nodes = new Map(st.nodes().map((n) => [lc(n.node.node), n]))
+  const latest = new Map<string, number>()
+  const bump = (entry: string, rev: number): void => {
+    latest.set(entry, Math.max(latest.get(entry) ?? 0, rev))
+  }
+  /** Every entry an instance's answer is indexed by: its name, and its connect side. */
+  const entriesOf = (s: ServiceRecord): string[] => {
+    const out = [`service.${lc(s.service.name)}`]
+    if (s.service.connectNative) out.push(`connect.${lc(s.service.name)}`)
+    const dest = s.service.proxy?.destinationServiceName ?? ''
+    if (s.service.kind === 'connect-proxy' && dest !== '') out.push(`connect.${lc(dest)}`)
+    return out
+  }
+  for (const n of nodes.values()) {
+    bump('nodes', n.modifyIndex)
+    bump(`node.${lc(n.node.node)}`, n.modifyIndex)
+  }
+  for (const s of st.allServices()) {
+    const node = nodes.get(lc(s.node))
+    assert.ok(node !== undefined, `${ctx}: service ${s.service.id} without its node ${s.node}`)
+    bump('services', s.modifyIndex)
+    bump(`node.${lc(s.node)}`, s.modifyIndex)
+    for (const e of entriesOf(s)) bump(e, Math.max(s.modifyIndex, node.modifyIndex))
+  }
+  for (const ch of st.checksInStatus(undefined)) {
+    const node = nodes.get(lc(ch.check.node))
+    assert.ok(node !== undefined, `${ctx}: check ${ch.check.checkId} without its node`)
+    bump('checks', ch.modifyIndex)
+    bump(`node.${lc(ch.check.node)}`, ch.modifyIndex)
+    if (ch.check.serviceId !== '') {
+      const owner = st.service(ch.check.node, ch.check.serviceId)
+      assert.ok(
+        owner !== undefined,
+        `${ctx}: check ${ch.check.checkId} without its service ${ch.check.serviceId}`,
+      )
+      for (const e of entriesOf(owner)) bump(e, ch.modifyIndex)
+    } else {
+      for (const s of st.servicesOnNode(ch.check.node)) for (const e of entriesOf(s)) bump(e, ch.modifyIndex)
+    }
+  }
+  const names = [
+    'nodes',
+    'services',
+    'checks',
+    ...NODES.map((n) => `node.${n}`),
+    ...NAMES.flatMap((n) => [`service.${n}`, `connect.${n}`]),
+  ]
+  for (const name of names) {
+    const entry = st.idx(name)
+    const newest = latest.get(name)
+    if (newest === undefined) {
+      if (!['nodes', 'services', 'checks'].includes(name)) {
+        assert.equal(entry, undefined, `${ctx}: ${name} kept without rows`)
+      }
+    } else {
+      assert.ok(entry !== undefined, `${ctx}: ${name} missing`)
+      assert.ok(entry >= newest, `${ctx}: ${name} at ${entry} behind a row at ${newest}`)
+    }
+  }
+}
+
+async function concurrentScenario(rounds: readonly (readonly Op[])[]): Promise<void> {
+  const h = await openCatalog()
+  const other = await Catalog.open({
+    store: h.store,
+    prefix: PREFIX,
+    datacenter: 'dc1',
+    clock: h.clock,
+    random: () => 0,
+  })
+  const servers = [h.catalog, other] as const
+  try {
+    for (const [i, round] of rounds.entries()) {
+      await Promise.all(
+        round.map(async (op) => {
+          if (op.kind === 'repeat') return
+          const c = servers[op.via]
+          await (op.kind === 'register' ? c.register(op.req) : c.deregister(op.req)).catch((err: unknown) => {
+            assert.ok(err instanceof CatalogRequestError, String(err))
+          })
+        }),
+      )
+      await settle()
+      assert.equal(h.catalog.revision, other.revision, `round ${i}: views at different revisions`)
+      for (const p of PROBES) {
+        assert.deepEqual(
+          p.project(h.catalog.read(p.query).value),
+          p.project(other.read(p.query).value),
+          `round ${i}: ${p.name}`,
+        )
+      }
+      assertCoherent(h.catalog, `round ${i} A`)
+      assertCoherent(other, `round ${i} B`)
+    }
+  } finally {
+    await other.close()
+    await h.close()
+  }
+}
+
+test(`catalog model: concurrent writes through two servers keep the catalog coherent (${runs} runs)`, async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.array(fc.oneof(registerArb, deregisterArb), { minLength: 2, maxLength: 4 }), {
+        minLength: 1,
+        maxLength: 8,
+      }),
+      concurrentScenario,
+    ),
+    {
+      numRuns: runs,
+      includeErrorInReport: true,
+      ...(seed !== undefined ? { seed: Number(seed) } : {}),
+      ...(path !== undefined ? { path } : {}),
+    },
+  )
 })

@@ -343,6 +343,22 @@ export function storeConformance(
         assert.equal(w.last, r3.revision, 'a closed watch delivers nothing more')
       }))
 
+    test('a watch from a future revision starts there', () =>
+      withStore(async ({ store }) => {
+        const from = (await store.revision()) + 3
+        const w = new Collector()
+        const watch = store.watch('', from, w.handlers)
+        let last = 0
+        for (let i = 0; i < 5; i++)
+          last = (await store.txn({ compare: [], success: [put('fut', `${i}`)] })).revision
+        await w.until(last)
+        await watch.close()
+        assert.deepEqual(
+          w.batches.map((b) => b.revision),
+          [from, from + 1, from + 2],
+        )
+      }))
+
     test('concurrent writers: a watch from the start sees a gapless sequence equal to the final range', () =>
       withStore(async ({ store }) => {
         const w = new Collector()

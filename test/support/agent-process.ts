@@ -100,10 +100,12 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
           String(await freePort()),
         ]
       : ['-bind', host, '-client', host]
+  // Tests run side by side: the DNS listener takes a free port unless the test names one.
+  const dnsPort = opts.args?.includes('-dns-port') === true ? [] : ['-dns-port', String(await freePort())]
   const base =
     opts.dataDir === undefined
-      ? ['agent', '-dev', ...network]
-      : ['agent', '-data-dir', opts.dataDir, '-bind', '127.0.0.1', ...network]
+      ? ['agent', '-dev', ...network, ...dnsPort]
+      : ['agent', '-data-dir', opts.dataDir, '-bind', '127.0.0.1', ...network, ...dnsPort]
   const { child, output, exited } = spawnVigil([...base, ...(opts.args ?? [])], opts.env)
   let exitCode: number | null | undefined
   void exited.then((code) => (exitCode = code))

@@ -5,11 +5,13 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import type { Agent } from '../../src/agent/agent.js'
 import { fileNameFor } from '../../src/agent/persistence/agent-store.js'
-import { PersistenceError } from '../../src/lib/errors.js'
+import { PersistenceError, ShuttingDownError } from '../../src/lib/errors.js'
 import { drainMicrotasks, FakeClock } from '../support/fake-clock.js'
 import { normalizeCheckDefinition, normalizeServiceDefinition } from '../../src/structs/normalize.js'
 import { startTestAgent } from '../support/agent-harness.js'
 import { faultyFs, type Faults } from '../support/faulty-fs.js'
+import { MemoryFs } from '../support/memory-fs.js'
+import type { FsPort } from '../../src/agent/persistence/fs-port.js'
 
 async function dataDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'vigil-agent-'))
@@ -163,4 +165,104 @@ test('a second agent on the same data dir refuses to start', async (t) => {
   t.after(() => first.shutdown())
   await writeFile(join(dir, 'vigil.lock'), `${process.ppid}\n`)
   await assert.rejects(boot(dir, new FakeClock()), /is in use by another vigil agent/)
+})
+
+test('after shutdown resolves nothing writes to the data dir, and new writes are refused', async () => {
+  const fs = new MemoryFs()
+  const clock = new FakeClock()
+  const agent = await boot('/data', clock, { fs })
+  await registerService(agent, { Name: 'web', Port: 80, Check: { TTL: '30s' } })
+  await registerService(agent, { Name: 'db', Port: 5432, Check: { TTL: '30s' } })
+  // Accepted before shutdown: each completes (or is refused) before the data dir is released.
+  const inFlight = [
+    agent.updateTtl('service:web', 'passing', 'a'),
+    registerService(agent, { Name: 'api', Port: 81 }),
+    agent.updateTtl('service:db', 'warning', 'b'),
+  ].map((p) =>
+    p.then(
+      () => 'done',
+      (err: unknown) => err,
+    ),
+  )
+  const stopped = agent.shutdown()
+  await assert.rejects(agent.updateTtl('service:web', 'critical', 'c'), ShuttingDownError)
+  await assert.rejects(registerService(agent, { Name: 'late', Port: 82 }), ShuttingDownError)
+  await stopped
+  const files = (): string[] =>
+    [...fs.files()].map(([path, data]) => `${path} ${data.toString('utf8')}`).sort()
+  const before = files()
+  assert.ok(!before.some((f) => f.startsWith('/data/vigil.lock')), 'the lock is released')
+  await assert.rejects(agent.updateTtl('service:web', 'critical', 'd'), ShuttingDownError)
+  await assert.rejects(agent.deregisterService('web'), ShuttingDownError)
+  for (const outcome of await Promise.all(inFlight)) {
+    assert.ok(outcome === 'done' || outcome instanceof ShuttingDownError, String(outcome))
+  }
+  await drainMicrotasks()
+  assert.deepEqual(files(), before, 'no file changed after shutdown resolved')
+})
+
+/** MemoryFs whose file fsyncs wait until released; `pending` lists the files waiting. */
+function gatedFs(): { fs: FsPort; pending: string[]; release(): void } {
+  const mem = new MemoryFs()
+  const pending: string[] = []
+  let gate: Promise<void> = Promise.resolve()
+  let open: () => void = () => {}
+  const closeGate = (): void => {
+    gate = new Promise((r) => (open = r))
+  }
+  return {
+    pending,
+    release: () => {
+      pending.length = 0
+      open()
+      closeGate()
+    },
+    fs: {
+      ...mem.mount(),
+      async open(path, flags) {
+        const fh = await mem.open(path, flags)
+        if (flags === 'r') return fh
+        return {
+          ...fh,
+          sync: async () => {
+            pending.push(path)
+            await gate
+            await fh.sync()
+          },
+        }
+      },
+      mkdir: (p) => mem.mkdir(p),
+      rename: (a, b) => mem.rename(a, b),
+      unlink: (p) => mem.unlink(p),
+      readdir: (p) => mem.readdir(p),
+      readFile: (p) => mem.readFile(p),
+      stat: (p) => mem.stat(p),
+    },
+  }
+}
+
+test('registrations of different services wait for the disk together; one service waits its turn', async (t) => {
+  const gated = gatedFs()
+  const agent = await boot('/data', new FakeClock(), { fs: gated.fs })
+  t.after(() => agent.shutdown())
+  const serviceFiles = (): number => gated.pending.filter((p) => p.startsWith('/data/services/')).length
+  const waitFor = async (cond: () => boolean): Promise<void> => {
+    for (let i = 0; i < 1000 && !cond(); i++) await drainMicrotasks(1)
+    assert.ok(cond(), `timed out; pending ${JSON.stringify(gated.pending)}`)
+  }
+  gated.release()
+  const both = [
+    registerService(agent, { Name: 'a', Port: 1, Check: { TTL: '1m' } }),
+    registerService(agent, { Name: 'b', Port: 2, Check: { TTL: '1m' } }),
+    registerService(agent, { Name: 'a', Port: 3, Check: { TTL: '1m' } }),
+  ]
+  await waitFor(() => serviceFiles() === 2)
+  await drainMicrotasks()
+  assert.equal(serviceFiles(), 2, 'a and b are on disk at once; the second a waits for the first')
+  gated.release()
+  await waitFor(() => serviceFiles() === 1)
+  gated.release()
+  await Promise.all(both)
+  assert.equal(agent.state.service('a')?.service.port, 3)
+  assert.equal(agent.state.service('b')?.service.port, 2)
 })

@@ -108,6 +108,7 @@ test('catalog API: register answers true and catalog/service answers Consul Serv
   assert.equal(dcs.headers['x-consul-index'], undefined)
 
   const health = await app.inject('/v1/health/service/web?passing')
+  assert.equal(health.headers['x-consul-query-backend'], 'blocking-query')
   type Entry = { Node: { Node: string }; Service: Record<string, unknown>; Checks: Record<string, unknown>[] }
   const entry = health.json<Entry[]>()[0]
   assert.ok(entry !== undefined)
@@ -199,4 +200,80 @@ test('catalog API: a blocking health query answers when its service changes, wit
   const res = await blocked
   assert.ok(Number(res.headers['x-consul-index']) > index)
   assert.equal(res.body, '[]')
+})
+
+test('catalog API: re-registering an identical service 100 times leaves health/service and its index alone', async (t) => {
+  const { app } = await start(t)
+  await put(app, '/v1/catalog/register', WEB)
+  const before = await app.inject('/v1/health/service/web')
+  for (let i = 0; i < 100; i++) assert.equal((await put(app, '/v1/catalog/register', WEB)).status, 200)
+  const after = await app.inject('/v1/health/service/web')
+  assert.equal(after.headers['x-consul-index'], before.headers['x-consul-index'])
+  assert.equal(after.body, before.body)
+})
+
+test('filter= runs on each element of the catalog and health reads, with Consul’s selectors', async (t) => {
+  const { app } = await start(t)
+  assert.equal((await put(app, '/v1/catalog/register', WEB)).status, 200)
+  const db = {
+    Node: 'node-b',
+    Address: '10.1.0.2',
+    NodeMeta: { rack: 'r2' },
+    Service: { Service: 'web', ID: 'web-2', Tags: ['v2'], Port: 9090, Meta: { env: 'prod' } },
+    Check: { Name: 'web-2 alive', ServiceID: 'web-2', Status: 'critical' },
+  }
+  assert.equal((await put(app, '/v1/catalog/register', db)).status, 200)
+  const get = async (url: string): Promise<{ status: number; json: unknown; text: string }> => {
+    const res = await app.inject({ method: 'GET', url })
+    return { status: res.statusCode, json: res.statusCode === 200 ? res.json() : null, text: res.body }
+  }
+  const q = encodeURIComponent
+  const names = (v: unknown, field: string): unknown[] =>
+    (v as Record<string, unknown>[]).map((e) => e[field])
+
+  assert.deepEqual(names((await get(`/v1/catalog/nodes?filter=${q('Meta.rack == "r2"')}`)).json, 'Node'), [
+    'node-b',
+  ])
+  assert.deepEqual(
+    names((await get(`/v1/catalog/service/web?filter=${q('ServicePort == 9090')}`)).json, 'ServiceID'),
+    ['web-2'],
+  )
+  assert.deepEqual(
+    names((await get(`/v1/catalog/service/web?filter=${q('"v1" in ServiceTags')}`)).json, 'ServiceID'),
+    ['web'],
+  )
+  const health = (await get(`/v1/health/service/web?filter=${q('Checks.Status == critical')}`)).json as {
+    Service: { ID: string }
+  }[]
+  assert.deepEqual(
+    health.map((e) => e.Service.ID),
+    ['web-2'],
+  )
+  const prod = (
+    await get(`/v1/health/service/web?filter=${q('Service.Meta.env == prod and Node.Node == "node-b"')}`)
+  ).json as unknown[]
+  assert.equal(prod.length, 1)
+  assert.deepEqual(
+    names((await get(`/v1/health/state/any?filter=${q('Status != passing')}`)).json, 'CheckID'),
+    ['web-2 alive'],
+  )
+  assert.deepEqual(names((await get(`/v1/health/checks/web?filter=${q('Node == "node-a"')}`)).json, 'Name'), [
+    'web alive',
+  ])
+  const node = (await get(`/v1/catalog/node/node-b?filter=${q('Port == 1')}`)).json as { Services: object }
+  assert.deepEqual(node.Services, {})
+  const list = (await get(`/v1/catalog/node-services/node-b?filter=${q('Port == 9090')}`)).json as {
+    Services: { ID: string }[]
+  }
+  assert.deepEqual(
+    list.Services.map((s) => s.ID),
+    ['web-2'],
+  )
+
+  // A bad expression is a 500 with go-bexpr's prefix, answered at once even with ?index (no wait).
+  const bad = await get(`/v1/catalog/nodes?index=1000&wait=5m&filter=${q('Nope == 1')}`)
+  assert.equal(bad.status, 500)
+  assert.match(bad.text, /^Failed to create boolean expression evaluator: /)
+  const unfiltered = (await get('/v1/catalog/service/web')).json as unknown[]
+  assert.equal(unfiltered.length, 2, 'a filtered answer does not leak into the shared unfiltered one')
 })

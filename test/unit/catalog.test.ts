@@ -69,6 +69,14 @@ test('catalog register refuses what Consul refuses, with its texts', async (t) =
   )
   await rejectsWith(c.register(reg('n', { id: 'abc' })), 'Bad node ID: uuid string is wrong length')
   await rejectsWith(
+    c.register(reg('n', { id: '11111111-2222-3333-4444-55555555555g' })),
+    "Bad node ID: encoding/hex: invalid byte: U+0067 'g'",
+  )
+  await rejectsWith(
+    c.register(reg('n', { id: '11111111_2222-3333-4444-555555555555' })),
+    'Bad node ID: uuid is improperly formatted',
+  )
+  await rejectsWith(
     c.register(reg('n', { service: svc('', { id: 'x' }) })),
     'Must provide service name (Service.Service) when service ID is provided',
   )
@@ -124,7 +132,7 @@ test('catalog re-registering an identical service 100 times moves no index and w
     assert.equal(w.changed, false)
   }
   await settle()
-  assert.equal(await h.store.revision(), storeRev, 'no txn was sent')
+  assert.equal(await h.store.revision(), storeRev, 'the store revision did not move')
   assert.equal(c.read(serviceHealthQuery('x')).index, before.index)
   assert.equal(answered, false, 'the blocked query stays blocked')
   await c.register(reg('n1', { service: svc('x', { tags: ['b'] }) }))
@@ -464,4 +472,109 @@ test('catalog blocking at scale: 10,000 waiters over 10 queries, one change, one
   assert.equal(c.blockingStats().evaluations - before, 10)
   assert.equal(c.blockingStats().waiters, 0)
   t.diagnostic(`10,000 waiters answered in ${ms.toFixed(1)} ms`)
+})
+
+test('catalog: a service check removed while its service is renamed does not revive the old name', async (t) => {
+  // Shrunk from the concurrent-writers property: the check's removal was re-planned on a view
+  // where the service still had its old name, and put that name's entry after the rename.
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const c = h.catalog
+  await c.register(reg('n1', { service: svc('y', { id: 'b' }), checks: [chk('c1')] }))
+  await Promise.all([
+    c.register(reg('n1', { checks: [chk('c1', { serviceId: 'b' })] })),
+    c.register(reg('n1', { service: svc('x', { id: 'b' }) })),
+    c.deregister({ node: 'n1', serviceId: '', checkId: 'c1' }),
+  ])
+  await settle()
+  assert.deepEqual(
+    [...c.state.allServices()].map((s) => s.service.name),
+    ['x'],
+  )
+  assert.equal(c.state.idx('service.y'), undefined, 'y has no instance, so no entry')
+  assert.ok(c.state.idx('service.x') !== undefined)
+})
+
+test('catalog: a server whose view lags neither drops a write as a no-op nor refuses on stale rows', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  let paused = false
+  const held: (() => void)[] = []
+  const lagging = await Catalog.open({
+    store: {
+      revision: () => h.store.revision(),
+      range: (prefix) => h.store.range(prefix),
+      txn: (req) => h.store.txn(req),
+      watch: (prefix, from, hs) =>
+        h.store.watch(prefix, from, {
+          onBatch: (b) => {
+            if (paused) held.push(() => hs.onBatch(b))
+            else hs.onBatch(b)
+          },
+          onCancel: (e) => hs.onCancel(e),
+        }),
+      grantLease: (ms) => h.store.grantLease(ms),
+      keepAlive: (l) => h.store.keepAlive(l),
+      revokeLease: (l) => h.store.revokeLease(l),
+      close: () => Promise.resolve(),
+    },
+    prefix: PREFIX,
+    datacenter: 'dc1',
+    clock: h.clock,
+  })
+  t.after(() => lagging.close())
+  const v1 = reg('n1', { service: svc('web', { port: 1 }) })
+  await h.catalog.register(v1)
+  await settle()
+  paused = true
+  await h.catalog.register(reg('n1', { service: svc('web', { port: 2 }) }))
+  await h.catalog.register(reg('n1', { service: svc('db') }))
+  // The lagging view still holds port 1 and no db.
+  const again = lagging.register(v1)
+  const check = lagging.register(reg('n1', { checks: [chk('db-check', { serviceId: 'db' })] }))
+  await settle()
+  paused = false
+  for (const deliver of held.splice(0)) deliver()
+  const w = await again
+  assert.equal(w.changed, true, 'port 2 → 1 is a change')
+  await check
+  await settle()
+  assert.equal(h.catalog.read(serviceNodesQuery('web')).value[0]?.service.service.port, 1)
+  assert.equal(h.catalog.read(nodeChecksQuery('n1')).value[0]?.check.serviceName, 'db')
+})
+
+test('catalog blocking: wait defaults to 5 minutes, is clamped to 10, plus up to wait/16 of jitter', async (t) => {
+  const h = await openCatalog({ random: () => 0.5 })
+  t.after(() => h.close())
+  const c = h.catalog
+  await c.register(reg('n1'))
+  const index = c.read(nodesQuery()).index
+  const answeredAt = (waitMs: number | undefined): Promise<number> =>
+    c.block(nodesQuery(), { index, ...(waitMs === undefined ? {} : { waitMs }) }).then(() => h.clock.now())
+  const start = h.clock.now()
+  const byDefault = answeredAt(undefined)
+  const clamped = answeredAt(20 * 60_000)
+  const short = answeredAt(16_000)
+  await h.clock.advance(11 * 60_000)
+  assert.equal((await short) - start, 16_000 + 500)
+  assert.equal((await byDefault) - start, 5 * 60_000 + (0.5 * 5 * 60_000) / 16)
+  assert.equal((await clamped) - start, 10 * 60_000 + (0.5 * 10 * 60_000) / 16)
+})
+
+test('catalog blocking: a burst of committed batches costs each waiting query one evaluation', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const writer = await Catalog.open({ store: h.store, prefix: PREFIX, datacenter: 'dc1', clock: h.clock })
+  t.after(() => writer.close())
+  // An index far ahead keeps the query armed through every change.
+  void h.catalog.block(nodesQuery(), { index: 1e12 })
+  await settle()
+  const before = h.catalog.blockingStats().evaluations
+  const writes = await Promise.all(Array.from({ length: 20 }, (_, i) => writer.register(reg(`n${i}`))))
+  await settle()
+  assert.equal(new Set(writes.map((w) => w.index)).size, 20, '20 revisions')
+  const evaluations = h.catalog.blockingStats().evaluations - before
+  t.diagnostic(`20 batches, ${evaluations} evaluation(s)`)
+  assert.ok(evaluations <= 2, `${evaluations} evaluations`)
+  assert.equal(h.catalog.read(nodesQuery()).value.length, 20, 'and the answer is current')
 })

@@ -1,6 +1,15 @@
 import { nodeServicesQuery, nodesQuery, serviceNodesQuery, servicesQuery } from '../../catalog/queries.js'
+import { UnknownDatacenterError } from '../../catalog/errors.js'
 import { decodeCatalogDeregister, decodeCatalogRegister } from '../catalog-body.js'
-import { answerRead, catalogOf, parseNodeMeta, requiredRest } from '../catalog-read.js'
+import { nodeSchema, nodeServiceSchema, serviceNodeSchema, type FilterPredicate } from '../../filter/index.js'
+import {
+  answerRead,
+  catalogOf,
+  filterElements,
+  parseNodeMeta,
+  requiredRest,
+  type FilterTarget,
+} from '../catalog-read.js'
 import { goMap } from '../json.js'
 import {
   renderNode,
@@ -13,13 +22,34 @@ import { jsonResponse, type ApiResponse } from '../response.js'
 import type { RouteSpec } from '../routing.js'
 import type { RouteDeps } from './deps.js'
 
+/**
+ * `/v1/catalog/node/:node` and `node-services/:node` filter the node's services (a map by ID, or
+ * a list), not the node (http-api.md §8); an unknown node stays `null`.
+ */
+function nodeServicesFilter(shape: 'map' | 'list'): FilterTarget {
+  return {
+    schema: nodeServiceSchema,
+    apply(wire: unknown, keep: FilterPredicate): unknown {
+      if (wire === null || typeof wire !== 'object') return wire
+      const answer = wire as { Node: unknown; Services: unknown }
+      const services =
+        shape === 'list'
+          ? (answer.Services as readonly unknown[]).filter((s) => keep(s))
+          : Object.fromEntries(
+              Object.entries(answer.Services as Record<string, unknown>).filter(([, s]) => keep(s)),
+            )
+      return { ...answer, Services: services }
+    },
+  }
+}
+
 /** `/v1/catalog/*` (http-api.md §10), served from `deps.catalog`. */
 export function catalogRoutes(deps: RouteDeps): RouteSpec[] {
   /** Writes name a datacenter in the body or `?dc`; only this one is reachable. */
   const checkDatacenter = (req: ApiRequest, fromBody: string): void => {
     const known = catalogOf(deps).datacenters()
     for (const dc of [fromBody, req.query.get('dc') ?? '']) {
-      if (dc !== '' && !known.includes(dc)) throw new Error('No path to datacenter')
+      if (dc !== '' && !known.includes(dc)) throw new UnknownDatacenterError(dc)
     }
   }
 
@@ -40,8 +70,15 @@ export function catalogRoutes(deps: RouteDeps): RouteSpec[] {
   const datacenters = (): ApiResponse => jsonResponse([...catalogOf(deps).datacenters()])
 
   const nodes = (req: ApiRequest): Promise<ApiResponse> =>
-    answerRead(deps, req, 'nodes', nodesQuery({ nodeMeta: parseNodeMeta(req.query) }), (v) =>
-      v.map(renderNode),
+    answerRead(
+      deps,
+      req,
+      'nodes',
+      nodesQuery({ nodeMeta: parseNodeMeta(req.query) }),
+      (v) => v.map(renderNode),
+      {
+        filter: filterElements(nodeSchema),
+      },
     )
 
   const services = (req: ApiRequest): Promise<ApiResponse> =>
@@ -58,7 +95,9 @@ export function catalogRoutes(deps: RouteDeps): RouteSpec[] {
         nodeMeta: parseNodeMeta(req.query),
         connect,
       })
-      return answerRead(deps, req, 'service-nodes', query, (v) => v.map(renderServiceNode))
+      return answerRead(deps, req, 'service-nodes', query, (v) => v.map(renderServiceNode), {
+        filter: filterElements(serviceNodeSchema),
+      })
     }
 
   const node = (req: ApiRequest): Promise<ApiResponse> =>
@@ -68,6 +107,7 @@ export function catalogRoutes(deps: RouteDeps): RouteSpec[] {
       'node',
       nodeServicesQuery(requiredRest(req, 'Missing node name')),
       renderNodeServicesMap,
+      { filter: nodeServicesFilter('map') },
     )
 
   const nodeServices = (req: ApiRequest): Promise<ApiResponse> =>
@@ -77,6 +117,7 @@ export function catalogRoutes(deps: RouteDeps): RouteSpec[] {
       'node-services',
       nodeServicesQuery(requiredRest(req, 'Missing node name')),
       renderNodeServicesList,
+      { filter: nodeServicesFilter('list') },
     )
 
   return [

@@ -1,6 +1,6 @@
 /**
- * On a client agent, the public routes a server answers (catalog, health, status; later KV,
- * sessions, txn, events) are forwarded to a server's cluster listener as they came: method, path,
+ * On a client agent, the public routes a server answers (catalog, health, KV, sessions, txn,
+ * status; later events) are forwarded to a server's cluster listener as they came: method, path,
  * query (so `stale`, `consistent`, `index`, `wait`, `filter` keep their meaning), token and body;
  * the server's status, body and `X-Consul-*` headers come back unchanged. Which server answered
  * is logged at debug level. No known server → 500 `No known Consul servers`.
@@ -40,7 +40,7 @@ function keepResponseHeader(name: string): boolean {
 
 const ALL_METHODS: readonly HttpMethod[] = ['GET', 'PUT', 'POST', 'DELETE']
 
-/** Routes that forward `/v1/catalog/`, `/v1/health/` and `/v1/status/*` to a server. */
+/** Routes that forward catalog, health, KV, session, txn and status requests to a server. */
 export function forwardedRoutes(
   forwarder: Forwarder,
   opts: Readonly<{ logger: ApiLogger; maxQueryTimeMs: number }>,
@@ -79,6 +79,9 @@ export function forwardedRoutes(
   return [
     { pattern: '/v1/catalog/', methods: ALL_METHODS, handler },
     { pattern: '/v1/health/', methods: ALL_METHODS, handler },
+    { pattern: '/v1/kv/', methods: ALL_METHODS, handler },
+    { pattern: '/v1/session/', methods: ALL_METHODS, handler },
+    { pattern: '/v1/txn', methods: ['PUT'], handler },
     { pattern: '/v1/status/leader', methods: ['GET'], handler },
     { pattern: '/v1/status/peers', methods: ['GET'], handler },
   ]

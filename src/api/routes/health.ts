@@ -6,7 +6,8 @@ import {
 } from '../../catalog/queries.js'
 import { isStatus } from '../../structs/check.js'
 import { BadRequestError } from '../../lib/errors.js'
-import { answerRead, parseNodeMeta, requiredRest } from '../catalog-read.js'
+import { checkServiceNodeSchema, healthCheckSchema } from '../../filter/index.js'
+import { answerRead, filterElements, parseNodeMeta, requiredRest, type ReadOptions } from '../catalog-read.js'
 import { parseGoBool } from '../params.js'
 import { renderCatalogCheck, renderCheckServiceNode } from '../render-catalog.js'
 import type { ApiRequest } from '../request.js'
@@ -24,17 +25,25 @@ export function parsePassing(query: URLSearchParams): boolean {
   return value
 }
 
+/** Check lists take `filter=` on each check (http-api.md §8). */
+const CHECKS: ReadOptions = { filter: filterElements(healthCheckSchema) }
+
 /** `/v1/health/*` (http-api.md §11), served from `deps.catalog`. */
 export function healthRoutes(deps: RouteDeps): RouteSpec[] {
   const node = (req: ApiRequest): Promise<ApiResponse> =>
-    answerRead(deps, req, 'node-checks', nodeChecksQuery(requiredRest(req, 'Missing node name')), (v) =>
-      v.map(renderCatalogCheck),
+    answerRead(
+      deps,
+      req,
+      'node-checks',
+      nodeChecksQuery(requiredRest(req, 'Missing node name')),
+      (v) => v.map(renderCatalogCheck),
+      CHECKS,
     )
 
   const checks = (req: ApiRequest): Promise<ApiResponse> => {
     const name = requiredRest(req, 'Missing service name')
     const query = serviceChecksQuery(name, { nodeMeta: parseNodeMeta(req.query) })
-    return answerRead(deps, req, 'service-checks', query, (v) => v.map(renderCatalogCheck))
+    return answerRead(deps, req, 'service-checks', query, (v) => v.map(renderCatalogCheck), CHECKS)
   }
 
   const service =
@@ -47,7 +56,10 @@ export function healthRoutes(deps: RouteDeps): RouteSpec[] {
         passing: parsePassing(req.query),
         connect,
       })
-      return answerRead(deps, req, 'service-health', query, (v) => v.map(renderCheckServiceNode))
+      return answerRead(deps, req, 'service-health', query, (v) => v.map(renderCheckServiceNode), {
+        headers: { 'X-Consul-Query-Backend': 'blocking-query' },
+        filter: filterElements(checkServiceNodeSchema),
+      })
     }
 
   const state = async (req: ApiRequest): Promise<ApiResponse> => {
@@ -55,10 +67,15 @@ export function healthRoutes(deps: RouteDeps): RouteSpec[] {
     const nodeMeta = parseNodeMeta(req.query)
     if (s !== 'any' && !isStatus(s)) {
       // Unknown states match no check; the answer is still a catalog read with its index.
-      return answerRead(deps, req, 'state-none', checksInStateQuery('any', { nodeMeta }), () => [])
+      return answerRead(deps, req, 'state-none', checksInStateQuery('any', { nodeMeta }), () => [], CHECKS)
     }
-    return answerRead(deps, req, 'state', checksInStateQuery(s, { nodeMeta }), (v) =>
-      v.map(renderCatalogCheck),
+    return answerRead(
+      deps,
+      req,
+      'state',
+      checksInStateQuery(s, { nodeMeta }),
+      (v) => v.map(renderCatalogCheck),
+      CHECKS,
     )
   }
 

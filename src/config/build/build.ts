@@ -7,6 +7,7 @@ import { isCidr } from '../network.js'
 import type { Tree } from '../schema.js'
 import { readAcl } from './acl.js'
 import { readAddresses } from './addresses.js'
+import { readDnsConfig } from './dns.js'
 import type { BuildContext } from './context.js'
 import { readIdentity } from './identity.js'
 import { readPorts } from './ports.js'
@@ -119,6 +120,7 @@ export function buildAgentConfig(tree: Tree, ctx: BuildContext): AgentConfig {
     domain: r.str('domain', 'consul.'),
     altDomain: r.str('alt_domain'),
     recursors: r.strs('recursors'),
+    dnsConfig: readDnsConfig(r, ctx),
     telemetry: {
       prometheusRetentionTimeMs: r.num('telemetry.prometheus_retention_time', 0),
       disableHostname: r.bool('telemetry.disable_hostname'),

@@ -1,0 +1,156 @@
+/**
+ * Store benchmark: durable txns/s of the embedded store with 1 writer and with 64 concurrent
+ * writers, side by side with etcd puts on the same disk (a single etcd member on loopback, the
+ * etcd3 client). Rounds alternate between the two so that disk noise hits both alike.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { Etcd3 } from 'etcd3'
+import { systemClock } from '../src/lib/clock.js'
+import { openEmbeddedStore } from '../src/store/embedded.js'
+import { freePort, inParallel, log, median } from './lib.js'
+
+/** A catalog-sized value: a service registration as JSON. */
+const VALUE = JSON.stringify({
+  ID: 'web-1',
+  Service: 'web',
+  Tags: ['primary', 'v2'],
+  Address: '10.0.0.12',
+  Port: 8080,
+  Meta: { version: '2.4.1' },
+  EnableTagOverride: false,
+  Weights: { Passing: 1, Warning: 1 },
+})
+
+export interface StoreBenchResult {
+  readonly embedded1: number
+  readonly etcd1: number
+  readonly embedded64: number
+  readonly etcd64: number
+  /** Txns per round with 1 writer and with 64. */
+  readonly counts: readonly [number, number]
+  /** Every round's rates, in the order above. */
+  readonly rounds: readonly (readonly [number, number, number, number])[]
+}
+
+async function rate(count: number, width: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+  const ids = Array.from({ length: count }, (_, i) => i)
+  const started = performance.now()
+  await inParallel(ids, width, async (i) => {
+    await fn(i)
+  })
+  return count / ((performance.now() - started) / 1000)
+}
+
+async function embeddedRate(count: number, width: number): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-store-'))
+  const store = await openEmbeddedStore(dir, { clock: systemClock })
+  try {
+    return await rate(count, width, (i) =>
+      store.txn({ compare: [], success: [{ type: 'put', key: `services/node/${i}`, value: VALUE }] }),
+    )
+  } finally {
+    await store.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+interface EtcdMember {
+  readonly client: Etcd3
+  stop(): Promise<void>
+}
+
+async function startEtcd(): Promise<EtcdMember> {
+  const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-etcd-'))
+  const clientUrl = `http://127.0.0.1:${await freePort()}`
+  const peerUrl = `http://127.0.0.1:${await freePort()}`
+  const child = spawn(
+    'etcd',
+    [
+      '--name=bench',
+      `--data-dir=${dir}`,
+      `--listen-client-urls=${clientUrl}`,
+      `--advertise-client-urls=${clientUrl}`,
+      `--listen-peer-urls=${peerUrl}`,
+      `--initial-advertise-peer-urls=${peerUrl}`,
+      `--initial-cluster=bench=${peerUrl}`,
+      '--log-level=error',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  )
+  let stderr = ''
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')))
+  let spawnError: Error | undefined
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve())
+    child.once('error', (err) => {
+      spawnError = err
+      resolve()
+    })
+  })
+  const client = new Etcd3({ hosts: clientUrl })
+  const stop = async (): Promise<void> => {
+    client.close()
+    child.kill('SIGTERM')
+    await exited
+    await rm(dir, { recursive: true, force: true })
+  }
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    try {
+      await client.put('bench/ready').value('1')
+      return { client, stop }
+    } catch (err) {
+      if (spawnError !== undefined || Date.now() > deadline || child.exitCode !== null) {
+        await stop()
+        throw new Error(`etcd did not start: ${spawnError?.message ?? stderr}`, { cause: err })
+      }
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+}
+
+async function etcdRate(etcd: EtcdMember, round: number, count: number, width: number): Promise<number> {
+  const prefix = `r${round}-${width}/services/node/`
+  return rate(count, width, (i) => etcd.client.put(`${prefix}${i}`).value(VALUE).exec())
+}
+
+/**
+ * Medians over `rounds`. One etcd member serves every round (fresh keys each time); the embedded
+ * store opens a fresh data dir each time. The two alternate within each round so that the
+ * shared disk's load hits both alike.
+ */
+export async function storeThroughput(rounds: number, quick: boolean): Promise<StoreBenchResult> {
+  const one = quick ? 200 : 500
+  const many = quick ? 2000 : 6000
+  const e1: number[] = []
+  const d1: number[] = []
+  const e64: number[] = []
+  const d64: number[] = []
+  const etcd = await startEtcd()
+  try {
+    for (let r = 0; r < rounds; r++) {
+      e1.push(await embeddedRate(one, 1))
+      d1.push(await etcdRate(etcd, r, one, 1))
+      e64.push(await embeddedRate(many, 64))
+      d64.push(await etcdRate(etcd, r, many, 64))
+      log(
+        `store round ${r + 1}/${rounds}: 1 writer ${e1.at(-1)?.toFixed(0)} vs etcd ${d1.at(-1)?.toFixed(0)}; ` +
+          `64 writers ${e64.at(-1)?.toFixed(0)} vs etcd ${d64.at(-1)?.toFixed(0)}`,
+      )
+    }
+  } finally {
+    await etcd.stop()
+  }
+  return {
+    embedded1: median(e1),
+    etcd1: median(d1),
+    embedded64: median(e64),
+    etcd64: median(d64),
+    counts: [one, many],
+    rounds: e1.map((_, r) => [e1[r] ?? 0, d1[r] ?? 0, e64[r] ?? 0, d64[r] ?? 0] as const),
+  }
+}
