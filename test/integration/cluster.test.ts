@@ -84,6 +84,9 @@ test('cluster: clients join a server; members, catalog and health across nodes; 
 
   // Catalog and health across nodes, through the clients' forwarding.
   assert.equal(await c2.status.leader(), '127.0.0.1:8300')
+  assert.equal(await c2.kv.set('cluster/key', 'v1'), true)
+  const kv = (await c3.kv.get('cluster/key')) as unknown as Json | undefined
+  assert.equal(kv?.['Value'], 'v1', 'KV written through one client, read through the other')
   await c2.agent.service.register({
     name: 'web',
     id: 'web1',
