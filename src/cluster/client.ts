@@ -192,7 +192,8 @@ export class ClusterClient {
   async leave(): Promise<void> {
     const name = this.#opts.self().name
     try {
-      await this.rpc('POST', '/leave', { name })
+      // Bounded well inside the 15 s a graceful leave may take (cli.md §6).
+      await this.rpc('POST', '/leave', { name }, { timeoutMs: 3_000 })
       this.#opts.logger.info({}, 'Left the cluster')
     } catch (err) {
       this.#opts.logger.warn({ error: errorMessage(err) }, 'Graceful leave could not reach a server')
