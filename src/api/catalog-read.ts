@@ -70,7 +70,7 @@ function clientIndex(query: URLSearchParams): number {
   return raw === '' ? 0 : Number(raw)
 }
 
-const bodies = new WeakMap<object, Map<string, string>>()
+const bodies = new WeakMap<object, Map<string, Buffer>>()
 
 /**
  * Evaluates (or blocks on) a query and answers it with the meta headers. `render` turns the
@@ -102,12 +102,12 @@ export async function answerRead<T>(
   const cached = cache
   const response = encodedJsonResponse((pretty) => {
     const key = `${route}\u0000${pretty ? 'p' : ''}`
-    let text = cached.get(key)
-    if (text === undefined) {
-      text = encodeJson(render(result.value), pretty)
-      cached.set(key, text)
+    let encoded = cached.get(key)
+    if (encoded === undefined) {
+      encoded = Buffer.from(encodeJson(render(result.value), pretty), 'utf8')
+      cached.set(key, encoded)
     }
-    return text
+    return encoded
   })
   return {
     ...response,
