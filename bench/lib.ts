@@ -74,8 +74,14 @@ export async function startVigil(
   return { child, port, url, stop: () => stopChild(child), readyMs: performance.now() - started }
 }
 
-/** Starts a bare node:http server answering with a captured response. */
-export async function startBare(response: { status: number; headers: Headers; body: Buffer }): Promise<Proc> {
+/**
+ * Starts a bare node:http server answering with a captured response (`script`: the server in
+ * dist/bench/, bare-server.js by default).
+ */
+export async function startBare(
+  response: { status: number; headers: Headers; body: Buffer },
+  script = 'bare-server.js',
+): Promise<Proc> {
   const port = await freePort()
   const file = join(tmpdir(), `vigil-bench-${process.pid}-${port}.json`)
   const headers: Record<string, string> = {}
@@ -87,7 +93,7 @@ export async function startBare(response: { status: number; headers: Headers; bo
     file,
     JSON.stringify({ status: response.status, headers, body: response.body.toString('base64') }),
   )
-  const child = spawn(process.execPath, ['dist/bench/bare-server.js', String(port), file], {
+  const child = spawn(process.execPath, [`dist/bench/${script}`, String(port), file], {
     stdio: ['ignore', 'ignore', 'inherit'],
   })
   const url = `http://127.0.0.1:${port}`

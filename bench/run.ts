@@ -9,6 +9,7 @@ import { createServer as createHttpServer } from 'node:http'
 import { createServer as createTcpServer, type Socket } from 'node:net'
 import { cpus, loadavg } from 'node:os'
 import type autocannon from 'autocannon'
+import { catalogBenchmarks, type CatalogSuite } from './catalog.js'
 import { aliasLatencyHttp, aliasLatencyInProcess } from './alias.js'
 import { dnsBenchmarks } from './dns.js'
 import { registrationRate, restartWithDataDir } from './persistence.js'
@@ -210,6 +211,22 @@ const NOTES = [
   '- Store: one put of a ~200-byte value per txn, each acknowledged only once durable; the',
   '  embedded store runs in the benchmark process, etcd (Debian etcd-server, one member, data dir',
   '  on the same disk) over loopback gRPC with the etcd3 client; the two alternate within each round.',
+  '- Catalog health read: 100 nodes each with one `web` instance and a passing check, registered',
+  '  through /v1/catalog/register on `vigil agent -dev` (which pretty-prints, as Consul in dev mode).',
+  '  A read of an unchanged catalog answers the same result object, whose encoded body is kept.',
+  '- Catalog wake-all: the waiting GETs are plain HTTP/1.1 on one loopback connection each, opened',
+  '  256 at a time from the benchmark process and read by a minimal response reader; the write is',
+  '  sent once the server has been idle for 1 s. The baseline holds as many GETs in a bare node:http',
+  '  server (bench/bare-hold-server.ts) and answers them all right after acknowledging a PUT. The',
+  '  memory rows are the server process’s growth from before the first connection to all waiting',
+  '  (RSS from /proc; vigil’s heap from /v1/agent/metrics, garbage included). In process, 10,000',
+  '  `Catalog.block` waiters on a memory store; heap after a forced collection (--expose-gc).',
+  '- Catalog writes: each registration puts a service and its check on one of 64 nodes (one per',
+  '  writer), acknowledged once durable; in process through `Catalog.register` over the embedded',
+  '  store, over HTTP with fetch from the benchmark process; etcd as in the store rows.',
+  '- Catalog restart: 10,000 nodes with a service and a check each written through the catalog into',
+  '  `<data-dir>/catalog`; in process from opening the store to `Catalog.open` resolving, and from',
+  '  spawning the server to the first 200 of /v1/catalog/nodes (Node.js start-up included).',
   '- Probe load: the listeners run in the benchmark process; CPU is user+system time of the agent',
   '  process from /proc over the measuring window, after the start-up jitter has spread the probes.',
   '',
@@ -344,6 +361,18 @@ const suites: Record<string, () => Promise<void>> = {
     rows.push(...(await dnsBenchmarks({ quick, rounds: ROUNDS, seconds: SECONDS })))
   },
   store,
+  catalog: async () => {
+    const parts = process.argv
+      .find((a) => a.startsWith('--catalog='))
+      ?.slice('--catalog='.length)
+      .split(',') as CatalogSuite[] | undefined
+    const res = await catalogBenchmarks(
+      { quick, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS },
+      parts,
+    )
+    rows.push(...res.rows)
+    sections.push(...res.sections)
+  },
 }
 for (const [name, fn] of Object.entries(suites)) {
   if (only !== undefined && !only.split(',').includes(name)) continue

@@ -14,7 +14,7 @@ import { openEmbeddedStore } from '../src/store/embedded.js'
 import { freePort, inParallel, log, median } from './lib.js'
 
 /** A catalog-sized value: a service registration as JSON. */
-const VALUE = JSON.stringify({
+export const VALUE = JSON.stringify({
   ID: 'web-1',
   Service: 'web',
   Tags: ['primary', 'v2'],
@@ -58,12 +58,12 @@ async function embeddedRate(count: number, width: number): Promise<number> {
   }
 }
 
-interface EtcdMember {
+export interface EtcdMember {
   readonly client: Etcd3
   stop(): Promise<void>
 }
 
-async function startEtcd(): Promise<EtcdMember> {
+export async function startEtcd(): Promise<EtcdMember> {
   const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-etcd-'))
   const clientUrl = `http://127.0.0.1:${await freePort()}`
   const peerUrl = `http://127.0.0.1:${await freePort()}`
@@ -113,7 +113,12 @@ async function startEtcd(): Promise<EtcdMember> {
   }
 }
 
-async function etcdRate(etcd: EtcdMember, round: number, count: number, width: number): Promise<number> {
+export async function etcdRate(
+  etcd: EtcdMember,
+  round: number,
+  count: number,
+  width: number,
+): Promise<number> {
   const prefix = `r${round}-${width}/services/node/`
   return rate(count, width, (i) => etcd.client.put(`${prefix}${i}`).value(VALUE).exec())
 }

@@ -94,7 +94,7 @@ export interface ReadOptions {
 /** Per shared result: the rendered wire shape per route, and encoded bodies per route, pretty, filter. */
 interface Rendered {
   readonly wire: Map<string, unknown>
-  readonly bodies: Map<string, string>
+  readonly bodies: Map<string, Buffer>
 }
 
 const rendered = new WeakMap<object, Rendered>()
@@ -132,19 +132,21 @@ export async function answerRead<T>(
   }
   const shared = cache
   const response = encodedJsonResponse((pretty) => {
-    const key = `${route}\u0000${pretty ? 'p' : ''}\u0000${expression}`
-    let text = shared.bodies.get(key)
-    if (text === undefined) {
+    // Unfiltered bodies are kept per result (a bounded set of keys); a filtered answer reuses the
+    // shared rendering and is encoded for its request, so filter texts cannot grow the cache.
+    const key = `${route}\u0000${pretty ? 'p' : ''}`
+    let encoded = keep === null ? shared.bodies.get(key) : undefined
+    if (encoded === undefined) {
       let wire = shared.wire.get(route)
       if (wire === undefined) {
         wire = render(result.value)
         shared.wire.set(route, wire)
       }
       const answer = keep !== null && opts.filter !== undefined ? opts.filter.apply(wire, keep) : wire
-      text = encodeJson(answer, pretty)
-      shared.bodies.set(key, text)
+      encoded = Buffer.from(encodeJson(answer, pretty), 'utf8')
+      if (keep === null) shared.bodies.set(key, encoded)
     }
-    return text
+    return encoded
   })
   return {
     ...response,

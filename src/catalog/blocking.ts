@@ -14,6 +14,9 @@ import type { CatalogState } from './state.js'
 export const DEFAULT_WAIT_MS = 5 * 60_000
 export const MAX_WAIT_MS = 10 * 60_000
 
+/** Non-blocking results kept per query key at the view's current revision. */
+const MAX_RECENT = 256
+
 /**
  * One answer. Frozen; the same object is handed to every query sharing the evaluation, so it may
  * key a cache of its rendered body.
@@ -84,6 +87,12 @@ export class BlockingQueries {
   readonly #byDep = new Map<string, Set<SharedQuery>>()
   /** Shared queries whose dependencies changed since their last evaluation. */
   readonly #due = new Set<SharedQuery>()
+  /**
+   * Results of reads with no shared query, by key, all at `#recentRevision`: repeated reads of an
+   * unchanged view answer the same result object (whose rendered body the API keeps).
+   */
+  readonly #recent = new Map<string, QueryResult<unknown>>()
+  #recentRevision = -1
   #flushScheduled = false
   #evaluations = 0
   #waiters = 0
@@ -101,9 +110,26 @@ export class BlockingQueries {
   /** The current result: a waiting query's shared one if armed (refreshed if due), else fresh. */
   current<T>(query: CatalogQuery<T>): QueryResult<T> {
     const shared = this.#shared.get(query.key)
-    if (shared === undefined) return evaluate(this.#state, query).result
+    if (shared === undefined) return this.#recentResult(query)
     this.#refreshIfDue(shared)
     return shared.result as QueryResult<T>
+  }
+
+  #recentResult<T>(query: CatalogQuery<T>): QueryResult<T> {
+    const revision = this.#state.revision
+    if (revision !== this.#recentRevision) {
+      this.#recent.clear()
+      this.#recentRevision = revision
+    }
+    const hit = this.#recent.get(query.key)
+    if (hit !== undefined) return hit as QueryResult<T>
+    const result = evaluate(this.#state, query).result
+    if (this.#recent.size >= MAX_RECENT) {
+      const oldest = this.#recent.keys().next()
+      if (oldest.done !== true) this.#recent.delete(oldest.value)
+    }
+    this.#recent.set(query.key, result)
+    return result
   }
 
   /** Answers once the result's index exceeds `opts.index`, or at the deadline, or on abort. */
@@ -159,6 +185,7 @@ export class BlockingQueries {
 
   /** After a resync nothing is known about what changed: every shared query re-evaluates. */
   wakeAll(): void {
+    this.#recent.clear()
     for (const s of this.#shared.values()) this.#due.add(s)
     this.#scheduleFlush()
   }

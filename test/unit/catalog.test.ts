@@ -578,3 +578,24 @@ test('catalog blocking: a burst of committed batches costs each waiting query on
   assert.ok(evaluations <= 2, `${evaluations} evaluations`)
   assert.equal(h.catalog.read(nodesQuery()).value.length, 20, 'and the answer is current')
 })
+
+test('catalog reads: an unchanged view answers the same result object; any applied write a fresh one', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const c = h.catalog
+  await c.register(
+    reg('a', { service: svc('web'), checks: [chk('wc', { serviceId: 'web', status: 'passing' })] }),
+  )
+  const first = c.read(serviceHealthQuery('web', { passing: true }))
+  assert.equal(c.read(serviceHealthQuery('web', { passing: true })), first)
+  assert.notEqual(c.read(serviceHealthQuery('web')), first, 'another key is another result')
+  assert.equal(first.value.length, 1)
+  await c.register(
+    reg('b', { service: svc('web'), checks: [chk('wc', { serviceId: 'web', status: 'passing' })] }),
+  )
+  const second = c.read(serviceHealthQuery('web', { passing: true }))
+  assert.notEqual(second, first)
+  assert.equal(second.value.length, 2)
+  assert.equal(second.revision, c.revision)
+  assert.equal(first.value.length, 1, 'an earlier result never changes')
+})
