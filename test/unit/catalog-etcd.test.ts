@@ -1,0 +1,95 @@
+/**
+ * The catalog on the etcd store: catalog writes and reads as on the embedded store, and two
+ * catalogs (two servers) on one etcd see each other's writes once their views reach them.
+ */
+import assert from 'node:assert/strict'
+import { after, before, test, type TestContext } from 'node:test'
+import { Catalog } from '../../src/catalog/catalog.js'
+import { nodeChecksQuery, nodeServicesQuery, nodesQuery } from '../../src/catalog/queries.js'
+import { systemClock } from '../../src/lib/clock.js'
+import { openEtcdStore } from '../../src/store/etcd.js'
+import { chk, reg, svc } from '../support/catalog.js'
+import { startEtcd, type EtcdMember } from '../support/etcd.js'
+import { waitFor, within } from '../support/wait.js'
+
+const PREFIX = '/vigil/dc1/'
+let etcd: EtcdMember
+
+before(async () => {
+  etcd = await startEtcd()
+})
+
+after(async () => {
+  await etcd.stop()
+})
+
+/** A server: its own etcd client and catalog on the shared etcd. */
+async function server(t: TestContext): Promise<Catalog> {
+  const store = await openEtcdStore({ endpoints: [etcd.endpoint], prefix: PREFIX })
+  const catalog = await Catalog.open({ store, prefix: PREFIX, datacenter: 'dc1', clock: systemClock })
+  t.after(async () => {
+    await catalog.close()
+    await store.close()
+  })
+  return catalog
+}
+
+test('catalog on etcd: register creates the node, the service and its checks with Consul defaults', async (t) => {
+  await etcd.client.delete().all()
+  const c = await server(t)
+  const w = await c.register(
+    reg('Node1', {
+      service: svc('web', { tags: ['v1'], port: 80 }),
+      checks: [chk('web alive', { serviceId: 'web' }), chk('disk')],
+    }),
+  )
+  assert.equal(w.changed, true)
+  const node = c.read(nodeServicesQuery('node1')).value
+  assert.ok(node !== null)
+  assert.equal(node.node.node.node, 'Node1')
+  assert.equal(node.node.createIndex, w.index)
+  assert.equal(node.services[0]?.service.id, 'web')
+  assert.deepEqual(
+    c.read(nodeChecksQuery('NODE1')).value.map((x) => [x.check.checkId, x.check.status, x.check.serviceName]),
+    [
+      ['disk', 'critical', ''],
+      ['web alive', 'critical', 'web'],
+    ],
+  )
+  // An identical registration is a no-op: no index moves.
+  const again = await c.register(
+    reg('Node1', {
+      service: svc('web', { tags: ['v1'], port: 80 }),
+      checks: [chk('web alive', { serviceId: 'web' }), chk('disk')],
+    }),
+  )
+  assert.equal(again.changed, false)
+  assert.equal(c.read(nodesQuery()).index, w.index)
+})
+
+test('catalog on etcd: a write through one server is seen through another once its view reaches it', async (t) => {
+  await etcd.client.delete().all()
+  const a = await server(t)
+  const b = await server(t)
+  const start = b.read(nodesQuery())
+  const blocked = b.block(nodesQuery(), { index: start.index, waitMs: 30_000 })
+  const w = await a.register(reg('n1', { service: svc('db', { port: 5432 }) }))
+  const woken = await within(blocked, 10_000, 'the blocked query on the other server')
+  assert.ok(woken.index >= w.index)
+  assert.deepEqual(
+    woken.value.map((n) => n.node.node),
+    ['n1'],
+  )
+  assert.ok(b.revision >= w.index)
+  assert.equal(b.read(nodeServicesQuery('n1')).value?.services[0]?.service.port, 5432)
+  // Concurrent writes through both: each commits once, both views end equal.
+  const writes = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).register(reg(`m${i}`))),
+  )
+  assert.equal(new Set(writes.map((x) => x.index)).size, 20)
+  const last = Math.max(...writes.map((x) => x.index))
+  await waitFor(() => a.revision >= last && b.revision >= last, { what: 'both views', timeoutMs: 10_000 })
+  const names = (c: Catalog): string[] => c.read(nodesQuery()).value.map((n) => n.node.node)
+  assert.equal(names(a).length, 21)
+  assert.deepEqual(names(a), names(b))
+})
