@@ -10,6 +10,7 @@ import { systemClock } from '../../src/lib/clock.js'
 import { openEtcdStore } from '../../src/store/etcd.js'
 import { chk, reg, svc } from '../support/catalog.js'
 import { startEtcd, type EtcdMember } from '../support/etcd.js'
+import { startTcpProxy } from '../support/tcp-proxy.js'
 import { waitFor, within } from '../support/wait.js'
 
 const PREFIX = '/vigil/dc1/'
@@ -24,8 +25,8 @@ after(async () => {
 })
 
 /** A server: its own etcd client and catalog on the shared etcd. */
-async function server(t: TestContext): Promise<Catalog> {
-  const store = await openEtcdStore({ endpoints: [etcd.endpoint], prefix: PREFIX })
+async function server(t: TestContext, endpoint = etcd.endpoint): Promise<Catalog> {
+  const store = await openEtcdStore({ endpoints: [endpoint], prefix: PREFIX })
   const catalog = await Catalog.open({ store, prefix: PREFIX, datacenter: 'dc1', clock: systemClock })
   t.after(async () => {
     await catalog.close()
@@ -92,4 +93,26 @@ test('catalog on etcd: a write through one server is seen through another once i
   const names = (c: Catalog): string[] => c.read(nodesQuery()).value.map((n) => n.node.node)
   assert.equal(names(a).length, 21)
   assert.deepEqual(names(a), names(b))
+})
+
+test('catalog on etcd: a connection lost past a compaction ends in a resync equal to the store', async (t) => {
+  await etcd.client.delete().all()
+  const proxy = await startTcpProxy('127.0.0.1', Number(new URL(etcd.endpoint).port))
+  t.after(() => proxy.close())
+  const a = await server(t)
+  const b = await server(t, `http://127.0.0.1:${proxy.port}`)
+  await a.register(reg('before'))
+  await waitFor(() => b.read(nodesQuery()).value.length === 1, { what: 'b to see the first node' })
+  proxy.cut()
+  let last = 0
+  for (let i = 0; i < 5; i++) last = (await a.register(reg(`n${i}`))).index
+  // History b still needs is compacted while b is cut off.
+  await etcd.client.kv.compact({ revision: last, physical: true })
+  assert.equal(b.read(nodesQuery()).value.length, 1, 'b has not seen the writes yet')
+  proxy.restore()
+  await waitFor(() => b.revision >= last, { what: 'b to resync', timeoutMs: 30_000 })
+  assert.ok(b.resyncs >= 1, 'the cancelled watch was followed by a resync')
+  const names = (c: Catalog): string[] => c.read(nodesQuery()).value.map((n) => n.node.node)
+  assert.deepEqual(names(b), ['before', 'n0', 'n1', 'n2', 'n3', 'n4'])
+  assert.deepEqual(names(b), names(a))
 })
