@@ -7,9 +7,12 @@ import { after, before, test, type TestContext } from 'node:test'
 import { Catalog } from '../../src/catalog/catalog.js'
 import { nodeChecksQuery, nodeServicesQuery, nodesQuery } from '../../src/catalog/queries.js'
 import { systemClock } from '../../src/lib/clock.js'
+import { startServerRole } from '../../src/roles/server.js'
+import { testSettings } from '../support/agent-harness.js'
 import { openEtcdStore } from '../../src/store/etcd.js'
 import { chk, reg, svc } from '../support/catalog.js'
 import { startEtcd, type EtcdMember } from '../support/etcd.js'
+import { closedTcpPort } from '../support/sockets.js'
 import { startTcpProxy } from '../support/tcp-proxy.js'
 import { waitFor, within } from '../support/wait.js'
 
@@ -115,4 +118,41 @@ test('catalog on etcd: a connection lost past a compaction ends in a resync equa
   const names = (c: Catalog): string[] => c.read(nodesQuery()).value.map((n) => n.node.node)
   assert.deepEqual(names(b), ['before', 'n0', 'n1', 'n2', 'n3', 'n4'])
   assert.deepEqual(names(b), names(a))
+})
+
+test('server role: -store etcd opens the catalog under the etcd prefix', async (t) => {
+  await etcd.client.delete().all()
+  const role = await startServerRole({
+    config: {
+      ...testSettings({ server: true }),
+      store: {
+        backend: 'etcd',
+        etcd: { endpoints: [etcd.endpoint], prefix: '/vigil/dc1', caFile: '', certFile: '', keyFile: '' },
+      },
+    },
+    clock: systemClock,
+    random: () => 0,
+    onError: () => undefined,
+  })
+  t.after(() => role.close())
+  await role.catalog.register(reg('n1'))
+  const keys = (await etcd.client.getAll().prefix('/vigil/dc1/').keys()).sort()
+  assert.ok(keys.includes('/vigil/dc1/nodes/n1'), keys.join(' '))
+  assert.ok(keys.includes('/vigil/dc1/meta/epoch'), keys.join(' '))
+  const unreachable = `http://127.0.0.1:${await closedTcpPort()}`
+  await assert.rejects(
+    startServerRole({
+      config: {
+        ...testSettings({ server: true }),
+        store: {
+          backend: 'etcd',
+          etcd: { endpoints: [unreachable], prefix: '/vigil/dc1', caFile: '', certFile: '', keyFile: '' },
+        },
+      },
+      clock: systemClock,
+      random: () => 0,
+      onError: () => undefined,
+    }),
+    new RegExp(`^EtcdStoreOpenError: Cannot reach etcd at ${unreachable.replace(/\./g, '\\.')}: `),
+  )
 })
