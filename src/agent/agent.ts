@@ -34,6 +34,11 @@ export interface AgentOptions {
   readonly fs?: FsPort
   /** Local state as the check manager and its runners see it; default: the LocalState itself. */
   readonly checkState?: (state: LocalState) => CheckStatePort
+  /**
+   * A catalog is reachable and `runnerFactory` runs alias checks that read it (`AliasNode`);
+   * without it they are refused at registration.
+   */
+  readonly remoteAliases?: boolean
 }
 
 /**
@@ -58,12 +63,14 @@ export class Agent implements AgentPort, AgentCommands {
   readonly #locks = new LifecycleLocks()
   readonly #store: AgentStore | null
   #core: AgentCore | undefined
+  readonly #remoteAliases: boolean
   #shutdown: Promise<void> | undefined
   #reaper: Reaper | undefined
 
   private constructor(opts: AgentOptions, store: AgentStore | null, nodeId: string) {
     this.config = opts.config
     this.#clock = opts.clock ?? systemClock
+    this.#remoteAliases = opts.remoteAliases === true
     this.#log = opts.logger.child({ module: 'agent' })
     this.#store = store
     this.nodeId = nodeId
@@ -238,6 +245,7 @@ export class Agent implements AgentPort, AgentCommands {
       log: this.#log,
       clock: this.#clock,
       locks: this.#locks,
+      remoteAliases: this.#remoteAliases,
       normalizeContext: (origin) => this.normalizeContext(origin),
     })
   }

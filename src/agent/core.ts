@@ -20,6 +20,8 @@ export interface AgentCore {
   readonly log: AgentLogger
   readonly clock: Clock
   readonly locks: LifecycleLocks
+  /** Alias checks that read the catalog (AliasNode) can run: a catalog is reachable. */
+  readonly remoteAliases: boolean
   normalizeContext(origin: 'api' | 'config'): NormalizeContext
 }
 

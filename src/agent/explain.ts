@@ -2,6 +2,7 @@ import { formatGoDurationMs } from '../lib/duration.js'
 import { UnknownCheckError } from '../lib/errors.js'
 import type { CheckType, Status } from '../structs/check.js'
 import { evaluateAlias } from './checks/alias-check.js'
+import { isRemoteAlias } from './checks/remote-alias-check.js'
 import type { CheckEntry } from './local/local-state.js'
 import type { LocalView } from './checks/ports.js'
 
@@ -18,6 +19,8 @@ export interface CheckExplanation {
   /** One sentence: what decides this check's status. */
   readonly reason: string
   readonly alias: AliasExplanation | null
+  /** For an alias that reads the catalog (another node): what it mirrors there. */
+  readonly remote: Readonly<{ node: string; serviceId: string }> | null
 }
 
 export interface AliasExplanation {
@@ -49,6 +52,19 @@ function explainEntry(
 ): CheckExplanation {
   const { check, definition } = entry
   if (definition.type !== 'alias') return explainLeaf(entry)
+  if (isRemoteAlias(definition, check.node)) {
+    const node = definition.aliasNode
+    const svc = definition.aliasService
+    return {
+      ...summary(entry),
+      reason:
+        svc === ''
+          ? `mirrors the node-level checks of node "${node}" in the catalog`
+          : `mirrors service "${svc}" on node "${node}" (and that node's node-level checks) in the catalog`,
+      alias: null,
+      remote: { node, serviceId: svc },
+    }
+  }
   const target = definition.aliasService
   const result = evaluateAlias(view, check.checkId, target)
   const children =
@@ -71,6 +87,7 @@ function explainEntry(
   return {
     ...summary(entry),
     reason,
+    remote: null,
     alias: {
       targetServiceId: target,
       targetExists: view.service(target) !== undefined,
@@ -84,10 +101,10 @@ function explainEntry(
 }
 
 function explainLeaf(entry: CheckEntry): CheckExplanation {
-  return { ...summary(entry), reason: reasonFor(entry), alias: null }
+  return { ...summary(entry), reason: reasonFor(entry), alias: null, remote: null }
 }
 
-function summary(entry: CheckEntry): Omit<CheckExplanation, 'reason' | 'alias'> {
+function summary(entry: CheckEntry): Omit<CheckExplanation, 'reason' | 'alias' | 'remote'> {
   const { check } = entry
   return {
     checkId: check.checkId,

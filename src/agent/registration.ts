@@ -1,3 +1,4 @@
+import { isRemoteAlias } from './checks/remote-alias-check.js'
 import { isDeepStrictEqual } from 'node:util'
 import {
   BadRequestError,
@@ -248,10 +249,8 @@ function assertRunnable(core: AgentCore, reg: CheckRegistration): void {
   const def = reg.definition
   const refusal = unsupportedCheckType(def.type)
   if (refusal !== undefined) throw new BadRequestError(`Invalid check: ${refusal}`)
-  if (
-    def.type === 'alias' &&
-    (def.aliasService === '' || (def.aliasNode !== '' && def.aliasNode !== core.config.nodeName))
-  ) {
+  const remote = isRemoteAlias(def, core.config.nodeName)
+  if (def.type === 'alias' && (remote ? !core.remoteAliases : def.aliasService === '')) {
     throw new BadRequestError(
       'Invalid check: alias checks of another node (AliasNode) need a catalog, which this agent does not have yet; alias a service registered on this agent',
     )

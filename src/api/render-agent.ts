@@ -1,3 +1,4 @@
+import type { SyncStatus } from '../agent/sync/anti-entropy.js'
 import { availableParallelism } from 'node:os'
 import { VIGIL_VERSION } from '../agent/agent-settings.js'
 import type { AgentPort } from '../agent/ports.js'
@@ -100,4 +101,32 @@ export function renderSelf(agent: AgentPort, settings: HttpApiSettings): WireObj
 
 function goArch(arch: string): string {
   return arch === 'x64' ? 'amd64' : arch === 'ia32' ? '386' : arch
+}
+
+/** RFC 3339 with milliseconds, or null. */
+function instant(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString()
+}
+
+/**
+ * `GET /v1/agent/sync` (vigil's own, hashicorp/consul#6119): anti-entropy's state, what is not in
+ * sync and why (`missing`, `differs`, `output` held back by check_update_interval, `remote-only`
+ * to be removed, `node`), and the last error. `Enabled` is false on an agent without a catalog.
+ */
+export function renderSyncStatus(status: SyncStatus | null): WireObject {
+  if (status === null) return { Enabled: false }
+  const pending: [string, string][] = [...status.pending].map(([k, v]) => [k, v])
+  const deferred: [string, unknown][] = [...status.deferred].map(([k, v]) => [`check:${k}`, instant(v)])
+  return {
+    Enabled: true,
+    State: status.state,
+    InSync: status.pending.size === 0,
+    LastFullSync: instant(status.lastFullSyncMs),
+    LastSync: instant(status.lastSyncMs),
+    NextFullSync: instant(status.nextFullSyncMs),
+    LastError: status.lastError,
+    LastErrorAt: instant(status.lastErrorMs),
+    Pending: goMap(pending),
+    Deferred: goMap(deferred),
+  }
 }

@@ -2,6 +2,7 @@ import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { AgentPort } from '../agent/ports.js'
+import type { ClusterPort } from '../cluster/ports.js'
 import type { KvPort } from '../catalog/kv-port.js'
 import type { CatalogPort } from '../catalog/port.js'
 import { systemClock, type Clock } from '../lib/clock.js'
@@ -29,6 +30,15 @@ export interface HttpApiOptions {
   readonly reload?: () => Promise<void>
   /** More route groups (catalog, KV, …) served next to the agent's. */
   readonly routes?: readonly ((deps: RouteDeps) => readonly RouteSpec[])[]
+  /** Serve the agent endpoints (default true); a cluster listener serves only `routes`. */
+  readonly agentRoutes?: boolean
+  /**
+   * Answer `/v1/status/*` from this agent (default true: a server, or a lone agent); a client
+   * agent forwards them to a server among `routes` instead.
+   */
+  readonly localStatus?: boolean
+  /** The cluster behind members, join, leave and force-leave; absent: a lone agent. */
+  readonly cluster?: ClusterPort
   /** The catalog the catalog and health routes serve (`RouteDeps.catalog`). */
   readonly catalog?: CatalogPort
   /** The KV store, sessions and transactions the kv, session and txn routes serve (`RouteDeps.kv`). */
@@ -46,7 +56,7 @@ export interface HttpApi {
   close(): Promise<void>
 }
 
-const AGENT_ROUTES = [agentMiscRoutes, agentServiceRoutes, agentCheckRoutes, agentHealthRoutes, statusRoutes]
+const AGENT_ROUTES = [agentMiscRoutes, agentServiceRoutes, agentCheckRoutes, agentHealthRoutes]
 
 /** The API as a fastify instance that is not listening, for in-process `inject()` tests. */
 export function buildHttpApi(opts: HttpApiOptions): FastifyInstance {
@@ -127,10 +137,15 @@ function createApp(
     clock,
     random: opts.random ?? Math.random,
     reload: opts.reload ?? (() => Promise.reject(new Error('configuration reload is not available'))),
+    cluster: opts.cluster ?? null,
     ...(opts.catalog !== undefined ? { catalog: opts.catalog } : {}),
     ...(opts.kv !== undefined ? { kv: opts.kv } : {}),
   }
-  const groups = [...AGENT_ROUTES, ...(opts.routes ?? [])]
+  const groups = [
+    ...(opts.agentRoutes === false ? [] : AGENT_ROUTES),
+    ...(opts.agentRoutes === false || opts.localStatus === false ? [] : [statusRoutes]),
+    ...(opts.routes ?? []),
+  ]
   const dispatcher = new Dispatcher(new RouteTable(groups.flatMap((g) => g(deps))), config, logger)
   const closing = new AbortController()
   const answered = new WeakMap<FastifyRequest, Dispatched>()

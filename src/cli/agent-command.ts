@@ -113,7 +113,7 @@ export async function runAgent(
 
   let code = 1
   try {
-    code = await untilSignal(config, log, signals, node.shutdown, node.reload, (exitCode) => {
+    code = await untilSignal(config, log, signals, node, (exitCode) => {
       removePid()
       hooks.exit(exitCode)
     })
@@ -130,12 +130,26 @@ async function untilSignal(
   config: AgentConfig,
   log: Logger,
   signals: SignalQueue,
-  shutdown: () => Promise<void>,
-  reload: () => Promise<void>,
+  node: Pick<VigilNode, 'shutdown' | 'leave' | 'reload' | 'exitRequested'>,
   exitNow: (code: number) => void,
 ): Promise<number> {
+  const { reload } = node
+  const requested = node.exitRequested.then((r) => ({ kind: 'exit' as const, ...r }))
   for (;;) {
-    const sig = await signals.next()
+    const next = await Promise.race([
+      signals.next().then((sig) => ({ kind: 'signal' as const, sig })),
+      requested,
+    ])
+    if (next.kind === 'exit') {
+      // A graceful leave through the API (0), or retry_join ran out of attempts (1).
+      if (next.code !== 0) log.error({ reason: next.reason }, 'Exiting')
+      else log.info('Graceful leave complete; shutting down')
+      await node.shutdown().catch((err: unknown) => {
+        log.error({ error: err instanceof Error ? err.message : String(err) }, 'Error on shutdown')
+      })
+      return next.code
+    }
+    const sig = next.sig
     log.info({ signal: goSignalName(sig) }, 'Caught')
     if (sig === 'SIGHUP') {
       await reload().catch((err: unknown) => {
@@ -148,7 +162,7 @@ async function untilSignal(
     log.info(graceful ? 'Gracefully shutting down agent...' : 'Graceful shutdown disabled. Exiting')
     let timer: NodeJS.Timeout | undefined
     const outcome = await Promise.race([
-      shutdown().then(
+      (graceful ? node.leave() : node.shutdown()).then(
         () => 'done' as const,
         (err: unknown) => {
           log.error({ error: errorMessage(err) }, 'Error on shutdown')
@@ -235,9 +249,7 @@ export function unservedListeners(config: AgentConfig): string[] {
   if (config.ports.dns > 0 && !config.server) out.push(`DNS (${at(config.addresses.dns, config.ports.dns)})`)
   if (config.ports.grpc > 0) out.push(`gRPC (${at(config.addresses.grpc, config.ports.grpc)})`)
   if (config.ports.grpcTls > 0) out.push(`gRPC-TLS (${at(config.addresses.grpcTls, config.ports.grpcTls)})`)
-  out.push(`serf LAN (${at([config.bindAddr], config.ports.serfLan)})`)
   if (config.ports.serfWan > 0) out.push(`serf WAN (${at([config.bindAddr], config.ports.serfWan)})`)
-  if (config.server) out.push(`server RPC (${at([config.bindAddr], config.ports.server)})`)
   return out
 }
 

@@ -27,11 +27,35 @@ interface Explanation {
   readonly Output: string
   readonly StatusChanged: string
   readonly Reason: string
+  readonly Remote?: { readonly Node: string; readonly ServiceID: string } | null
+  /** Filled in by the command: the remote target's checks, read from the catalog. */
+  Catalog?: readonly CatalogCheck[]
   readonly Alias: {
     readonly TargetServiceID: string
     readonly DecidedBy: string | null
     readonly Checks: readonly Explanation[]
   } | null
+}
+
+/** A check as `/v1/health/node/:node` returns it. */
+interface CatalogCheck {
+  readonly Node: string
+  readonly CheckID: string
+  readonly Name: string
+  readonly Status: string
+  readonly Output: string
+  readonly ServiceID: string
+  readonly Type: string
+}
+
+/** Reads, for every alias of another node in the tree, the checks it mirrors from the catalog. */
+async function followRemote(client: ApiClient, e: Explanation): Promise<void> {
+  if (e.Remote != null) {
+    const { Node, ServiceID } = e.Remote
+    const checks = (await client.getJson(`/v1/health/node/${encodeURIComponent(Node)}`)) as CatalogCheck[]
+    e.Catalog = checks.filter((c) => c.ServiceID === '' || (ServiceID !== '' && c.ServiceID === ServiceID))
+  }
+  for (const k of e.Alias?.Checks ?? []) await followRemote(client, k)
 }
 
 /** `vigil check explain ID`: why a check has its status (vigil's own; Consul has no equivalent). */
@@ -46,9 +70,10 @@ export const checkExplainCommand: Command = {
       }
       let e: Explanation
       try {
-        e = (await new ApiClient(clientSettings(flags, io.env)).getJson(
-          `/v1/agent/check/explain/${encodeURIComponent(id)}`,
-        )) as Explanation
+        const client = new ApiClient(clientSettings(flags, io.env))
+        e = (await client.getJson(`/v1/agent/check/explain/${encodeURIComponent(id)}`)) as Explanation
+        // An alias of another node: follow it into the catalog (one hop).
+        await followRemote(client, e)
       } catch (err) {
         io.stderr.write(`Error explaining check ${id}: ${describeError(err)}\n`)
         return 1
@@ -86,6 +111,16 @@ export function formatExplanation(root: Explanation): string {
     })
     if (e.Alias !== null && kids.length === 0)
       lines.push(`${childPrefix}  (service ${e.Alias.TargetServiceID} has no checks)`)
+    const remote = e.Catalog ?? []
+    remote.forEach((c, i) => {
+      const branch = `${childPrefix}  ${i === remote.length - 1 ? '└─ ' : '├─ '}`
+      const output = c.Output.trimEnd().split('\n').join(' ')
+      lines.push(
+        `${branch}${c.CheckID} on ${c.Node} (${c.Type || 'no runner'}): ${c.Status.toUpperCase()} in the catalog${output === '' ? '' : ` — ${output}`}`,
+      )
+    })
+    if (e.Catalog !== undefined && remote.length === 0)
+      lines.push(`${childPrefix}  (node ${e.Remote?.Node ?? ''} has no such checks in the catalog)`)
   }
   walk(root, '', '', false)
   return `${lines.join('\n')}\n`

@@ -6,6 +6,7 @@ import { agentCommand } from './agent-command.js'
 import { catalogDatacentersCommand, catalogNodesCommand, catalogServicesCommand } from './catalog-command.js'
 import { processIo, type CliIo, type Command } from './io.js'
 import { checkExplainCommand } from './check-explain-command.js'
+import { forceLeaveCommand, joinCommand, leaveCommand, syncStatusCommand } from './cluster-commands.js'
 import { membersCommand } from './members-command.js'
 import { reloadCommand } from './reload-command.js'
 import { servicesDeregisterCommand, servicesRegisterCommand } from './services-command.js'
@@ -18,10 +19,14 @@ export const commands: Readonly<Record<string, Command>> = {
   'catalog nodes': catalogNodesCommand,
   'catalog services': catalogServicesCommand,
   'check explain': checkExplainCommand,
+  'force-leave': forceLeaveCommand,
+  join: joinCommand,
+  leave: leaveCommand,
   members: membersCommand,
   reload: reloadCommand,
   'services register': servicesRegisterCommand,
   'services deregister': servicesDeregisterCommand,
+  'sync status': syncStatusCommand,
   version: versionCommand,
 }
 
@@ -30,6 +35,7 @@ const groups: Readonly<Record<string, string>> = {
   catalog: 'Interact with the catalog',
   check: 'Inspect health checks',
   services: 'Interact with services',
+  sync: "Inspect the agent's anti-entropy",
 }
 
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {

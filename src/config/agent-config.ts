@@ -124,12 +124,17 @@ export interface AgentConfig {
   readonly clientAddrs: readonly string[]
   readonly addresses: ListenerAddresses
   readonly ports: PortsConfig
-  /** Always empty today: joining is refused at load time. */
+  /** LAN join addresses (`ADDR[:port]`): `-join`, `-retry-join`, `start_join`, `retry_join`. */
   readonly retryJoin: readonly string[]
   readonly retryIntervalMs: number
   readonly retryMax: number
   readonly rejoinAfterLeave: boolean
   readonly reconnectTimeoutMs: number
+  /**
+   * How long a server waits for a member's heartbeat before it marks the member failed and its
+   * `serfHealth` critical (vigil's own key `member_liveness_timeout`, default 10 s).
+   */
+  readonly memberLivenessTimeoutMs: number
   /** "" when no pid file is wanted. */
   readonly pidFile: string
   readonly logLevel: LogLevel

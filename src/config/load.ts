@@ -21,8 +21,9 @@ import { newReport, parseConfigText, readConfigPath, type ConfigFormat, type Sou
 export { agentFlagSet } from './agent-flags.js'
 export type { LoadEnvironment } from './build/context.js'
 
-const JOIN_FLAGS = new Set(['join', 'retry-join', 'join-wan', 'retry-join-wan'])
-const JOIN_KEYS = ['retry_join', 'start_join', 'retry_join_wan', 'start_join_wan'] as const
+/** WAN federation is not implemented: joining a WAN pool is refused at load time. */
+const WAN_JOIN_FLAGS = new Set(['join-wan', 'retry-join-wan'])
+const WAN_JOIN_KEYS = ['retry_join_wan', 'start_join_wan'] as const
 
 const DEV_DEFAULTS = {
   bind_addr: '127.0.0.1',
@@ -77,16 +78,18 @@ export function loadConfig(argv: readonly string[], env: LoadEnvironment = {}): 
   })
 
   const joins = [
-    ...flags.occurrences.filter((o) => JOIN_FLAGS.has(o.name)).map((o) => `-${o.name} ${String(o.value)}`),
+    ...flags.occurrences
+      .filter((o) => WAN_JOIN_FLAGS.has(o.name))
+      .map((o) => `-${o.name} ${String(o.value)}`),
     ...sources
       .filter((s) => s.name !== 'command-line flags')
       .flatMap((s) =>
-        JOIN_KEYS.flatMap((k) => ((s.tree[k] as string[] | undefined) ?? []).map((a) => `${k} ${a}`)),
+        WAN_JOIN_KEYS.flatMap((k) => ((s.tree[k] as string[] | undefined) ?? []).map((a) => `${k} ${a}`)),
       ),
   ]
   if (joins.length > 0) {
     report.problems.push(
-      `vigil does not support joining a cluster yet (${joins.join(' ')}): run a single agent, e.g. vigil agent -dev`,
+      `vigil does not support WAN federation (${joins.join(' ')}): join agents of one datacenter with -retry-join`,
     )
   }
 

@@ -195,7 +195,7 @@ export const agentSchema: Schema = obj({
   serf_lan: s(),
   serf_wan: s(),
   tagged_addresses: map('warn'),
-  // joining (refused at load time)
+  // joining (the WAN forms are refused at load time)
   retry_join: list(),
   start_join: list(),
   retry_join_wan: list(),
@@ -208,6 +208,7 @@ export const agentSchema: Schema = obj({
   reconnect_timeout: d(),
   reconnect_timeout_wan: d('quiet'),
   advertise_reconnect_timeout: d('quiet'),
+  member_liveness_timeout: d(),
   // logging
   log_level: s(),
   log_json: b(),

@@ -158,6 +158,30 @@ export class ConfigError extends VigilError {
   }
 }
 
+/** `force-leave` of a node that is not a member (Consul's text). */
+export class UnknownMemberError extends VigilError {
+  readonly code = 'VIGIL_ERR_UNKNOWN_MEMBER'
+  readonly statusCode = 500
+  constructor(readonly node: string) {
+    super(`agent: No node found with name '${node}'`)
+  }
+}
+
+/** A client agent knows no server to send a request to (Consul's `structs.ErrNoServers`). */
+export class NoServersError extends VigilError {
+  readonly code = 'VIGIL_ERR_NO_SERVERS'
+  readonly statusCode = 500
+  constructor() {
+    super('No known Consul servers')
+  }
+}
+
+/** A join contacted no agent; `detail` lists each address and why. */
+export class JoinError extends VigilError {
+  readonly code = 'VIGIL_ERR_JOIN'
+  readonly statusCode = 500
+}
+
 /** A runner was stopped; used as the abort reason for its signal. */
 export class RunnerStoppedError extends Error {
   constructor() {

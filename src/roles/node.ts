@@ -7,20 +7,46 @@
  * behind the catalog port — in process on a server and in `-dev`, a server over the network on
  * a client agent — is chosen here and nowhere else.
  */
+import { randomUUID } from 'node:crypto'
 import { Agent } from '../agent/agent.js'
+import { createRunner } from '../agent/checks/factory.js'
+import {
+  isRemoteAlias,
+  RemoteAliasRunner,
+  type AliasTargetReader,
+} from '../agent/checks/remote-alias-check.js'
 import type { AgentLogger } from '../agent/agent-settings.js'
 import type { AgentCommands, AgentPort } from '../agent/ports.js'
+import { localMember, type Member } from '../agent/member.js'
 import { AntiEntropy } from '../agent/sync/anti-entropy.js'
+import type { CatalogSyncPort, NodeInfo } from '../agent/sync/catalog-port.js'
+import { allowClusterTraffic, clusterLanRoutes, clusterServerRoutes, guarded } from '../api/routes/cluster.js'
 import { catalogRoutes } from '../api/routes/catalog.js'
 import { healthRoutes } from '../api/routes/health.js'
+import { forwardedRoutes, type Forwarder } from '../api/routes/forward.js'
+import { statusRoutes } from '../api/routes/status.js'
+import type { RouteSpec } from '../api/routing.js'
+import { startHttpApi, type HttpApiOptions } from '../api/server.js'
+import type { ApiLogger, HttpApiSettings } from '../api/settings.js'
+import { catalogAliasReader, remoteAliasReader } from '../cluster/alias-reader.js'
+import { ClusterClient } from '../cluster/client.js'
+import { Membership } from '../cluster/membership.js'
+import type { ClusterPort, ClusterRpc, ClusterServerRpc } from '../cluster/ports.js'
+import { remoteCatalogPort } from '../cluster/remote-catalog.js'
+import {
+  callJson,
+  endpointText,
+  httpTransport,
+  parseJoinAddress,
+  type ClusterTransport,
+} from '../cluster/transport.js'
+import { CLUSTER_PREFIX, type ServerAddress } from '../cluster/wire.js'
+import type { AgentConfig } from '../config/agent-config.js'
+import { systemClock, type Clock } from '../lib/clock.js'
+import { errorMessage, JoinError, NoServersError } from '../lib/errors.js'
 import { kvRoutes } from '../api/routes/kv.js'
 import { sessionRoutes } from '../api/routes/session.js'
 import { txnRoutes } from '../api/routes/txn.js'
-import { startHttpApi } from '../api/server.js'
-import type { ApiLogger } from '../api/settings.js'
-import type { AgentConfig } from '../config/agent-config.js'
-import { systemClock, type Clock } from '../lib/clock.js'
-import { errorMessage } from '../lib/errors.js'
 import { DnsServer } from '../dns/server.js'
 import { dnsSettingsFrom } from '../dns/settings.js'
 import { localDnsCatalog } from './dns-catalog.js'
@@ -38,21 +64,43 @@ export interface StartNodeOptions {
   readonly loadConfig: () => AgentConfig
   readonly clock?: Clock
   readonly random?: () => number
+  /** How this node reaches other agents' cluster listeners (default: HTTP). */
+  readonly transport?: ClusterTransport
 }
+
+/**
+ * The public route groups a server answers from its catalog: on its HTTP API, and on its server
+ * port where client agents forward them.
+ */
+const CATALOG_ROUTES = [catalogRoutes, healthRoutes, kvRoutes, sessionRoutes, txnRoutes]
+
+/** A join address without a port gets this one (Consul's serf LAN default). */
+const SERF_LAN_DEFAULT_PORT = 8301
 
 /** A running node. */
 export interface VigilNode {
   readonly agent: Agent
   /** The catalog role, on servers and in `-dev`; null on a client agent. */
   readonly server: ServerRole | null
-  /** Keeps the catalog's copy of this node equal to local state; null without a catalog yet. */
-  readonly sync: AntiEntropy | null
+  /** Keeps the catalog's copy of this node equal to local state. */
+  readonly sync: AntiEntropy
+  /** Membership, join, leave, as the API sees them. */
+  readonly cluster: ClusterPort
   /** Every address the HTTP API listens on. */
   readonly httpAddresses: readonly string[]
+  /** Every address the cluster listeners listen on (serf LAN, and the server port on servers). */
+  readonly clusterAddresses: readonly string[]
+  /**
+   * Resolves with an exit code when the node asks its process to end: 0 after a graceful leave
+   * through the API, 1 when `retry_join` ran out of attempts. Never rejects.
+   */
+  readonly exitRequested: Promise<Readonly<{ code: number; reason: string }>>
   /** The DNS interface (UDP and TCP addresses), on nodes with a catalog when `ports.dns` > 0. */
   readonly dns: DnsServer | null
   /** Re-reads the configuration and applies its services and checks (agent-state.md §13). */
   readonly reload: () => Promise<void>
+  /** A graceful leave (a client tells its server it left), then `shutdown()`. */
+  readonly leave: () => Promise<void>
   /**
    * Idempotent. Closes the HTTP API first (in-flight requests answered, blocking queries woken),
    * then shuts the agent down (runners stopped and awaited, data dir released).
@@ -61,18 +109,26 @@ export interface VigilNode {
 }
 
 /**
- * Starts the roles `config` asks for: the agent (restored from its data dir before anything
- * listens), then the HTTP API. A failure part-way stops what was started and rethrows.
+ * Starts the roles `config` asks for: the catalog (servers), the agent (restored from its data
+ * dir before anything listens), membership and anti-entropy, the cluster listeners, then the
+ * HTTP API. A failure part-way stops what was started and rethrows.
  */
 export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
   const { config, logger } = opts
   const clock = opts.clock ?? systemClock
   const random = opts.random ?? Math.random
+  const transport = opts.transport ?? httpTransport
   const log = logger.child({ module: 'agent' })
   const started: (() => Promise<void>)[] = []
   const stopStarted = async (): Promise<void> => {
     for (const stop of started.splice(0).reverse()) await stop()
   }
+  let requestExit: (code: number, reason: string) => void = () => undefined
+  const exitRequested = new Promise<Readonly<{ code: number; reason: string }>>((resolve) => {
+    requestExit = (code, reason) => {
+      resolve({ code, reason })
+    }
+  })
   try {
     let server: ServerRole | null = null
     if (config.server) {
@@ -89,26 +145,123 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
       started.push(() => role.close())
       serverLog.info({ leader: server.leaderAddress }, 'cluster leadership acquired')
     }
-    const agent = await Agent.start({ config, logger, clock, random })
+    // Alias checks of other nodes read the catalog, which is reachable only once the cluster
+    // role below is up: their reads wait for it (restored checks start before that).
+    const aliasTargets = lateBound()
+    const agent = await Agent.start({
+      config,
+      logger,
+      clock,
+      random,
+      remoteAliases: true,
+      runnerFactory: (ctx) =>
+        isRemoteAlias(ctx.definition, config.nodeName)
+          ? new RemoteAliasRunner({
+              ...ctx,
+              reader: aliasTargets.port,
+              aliasReconcileMs: config.aliasReconcileIntervalMs,
+            })
+          : createRunner(ctx),
+    })
     started.push(() => agent.shutdown())
-    let sync: AntiEntropy | null = null
-    if (server !== null) {
-      const node = localNodeInfo(config, agent.nodeId)
-      await registerServerNode(server.catalog, node, config.ports.server)
-      const ae = new AntiEntropy({
-        source: agent.read,
-        catalog: localCatalogPort(server.catalog),
-        node: () => node,
+    const self = (): Member => localMember(config, agent.nodeId)
+    const node = (): NodeInfo => localNodeInfo(config, agent.nodeId)
+    const advertise = config.advertiseAddr !== '' ? config.advertiseAddr : config.bindAddr
+    const serverAddress: ServerAddress = { name: config.nodeName, addr: advertise, port: config.ports.server }
+
+    const cluster =
+      server === null
+        ? startClient({
+            config,
+            log: logger.child({ module: 'agent.client' }),
+            clock,
+            random,
+            transport,
+            self,
+            node,
+          })
+        : await startMembership({
+            config,
+            server,
+            log: logger.child({ module: 'agent.server.membership' }),
+            clock,
+            self,
+            serverAddress,
+            node: node(),
+          })
+    started.push(() => cluster.close())
+    aliasTargets.bind(cluster.aliasReader)
+
+    const sync = new AntiEntropy({
+      source: agent.read,
+      catalog: cluster.catalog,
+      node,
+      clock,
+      random,
+      logger: log,
+      checkUpdateIntervalMs: config.checkUpdateIntervalMs,
+      memberCount: () => cluster.members().length,
+    })
+    cluster.onServerChange(() => {
+      sync.requestFullSync()
+    })
+    sync.start()
+    started.push(() => sync.stop())
+
+    let leaving: Promise<void> | undefined
+    const clusterPort: ClusterPort = {
+      members: () => cluster.members(),
+      join: (address) => cluster.join(address),
+      forceLeave: (name, prune) => cluster.forceLeave(name, prune),
+      syncStatus: () => sync.status(),
+      leave: async () => {
+        await (leaving ??= cluster.leave())
+        requestExit(0, 'graceful leave')
+      },
+    }
+
+    // Cluster listeners: serf LAN on every agent; the server port on servers (cluster.md).
+    const rpc: ClusterRpc = {
+      hello: () => ({
+        name: config.nodeName,
+        datacenter: config.datacenter,
+        server: config.server,
+        servers: server === null ? cluster.servers() : [serverAddress],
+      }),
+      introduce: (servers) => {
+        cluster.introduce(servers)
+      },
+      server: cluster.serverRpc,
+    }
+    const clusterAddresses: string[] = []
+    const listen = async (port: number, groups: HttpApiOptions['routes']): Promise<void> => {
+      if (port <= 0) return
+      const listener = await startHttpApi({
+        agent,
+        config: clusterListenerSettings(config, port),
+        logger: logger.child({ module: 'agent.cluster' }),
         clock,
         random,
-        logger: log,
-        checkUpdateIntervalMs: config.checkUpdateIntervalMs,
-        memberCount: () => 1,
+        agentRoutes: false,
+        ...(groups === undefined ? {} : { routes: groups }),
+        ...(server === null ? {} : { catalog: server.catalog, kv: server.catalog }),
       })
-      ae.start()
-      started.push(() => ae.stop())
-      sync = ae
+      started.push(() => listener.close())
+      clusterAddresses.push(...listener.addresses)
     }
+    const lan = (): RouteSpec[] => guarded(clusterLanRoutes(rpc), allowClusterTraffic)
+    await listen(config.ports.serfLan, [lan])
+    if (server !== null) {
+      await listen(config.ports.server, [
+        lan,
+        (deps) =>
+          guarded(
+            [...clusterServerRoutes(rpc), ...statusRoutes(deps), ...CATALOG_ROUTES.flatMap((g) => g(deps))],
+            allowClusterTraffic,
+          ),
+      ])
+    }
+
     const reload = async (): Promise<void> => {
       const next = opts.loadConfig()
       await agent.reload(next)
@@ -121,15 +274,30 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
       reload,
       clock,
       random,
-      ...(server !== null
+      cluster: clusterPort,
+      ...(server === null
         ? {
-            catalog: server.catalog,
-            kv: server.catalog,
-            routes: [catalogRoutes, healthRoutes, kvRoutes, sessionRoutes, txnRoutes],
+            localStatus: false,
+            routes: [
+              () =>
+                forwardedRoutes(cluster.forwarder, {
+                  logger: logger.child({ module: 'agent.client.forward' }),
+                  maxQueryTimeMs: config.maxQueryTimeMs,
+                }),
+            ],
           }
-        : {}),
+        : { catalog: server.catalog, kv: server.catalog, routes: CATALOG_ROUTES }),
     })
     started.push(() => api.close())
+
+    if (config.retryJoin.length > 0) {
+      void cluster
+        .retryJoin(config.retryJoin, { intervalMs: config.retryIntervalMs, max: config.retryMax })
+        .then((joined) => {
+          if (!joined && !cluster.closed) requestExit(1, 'max join retry exhausted, exiting')
+        })
+    }
+
     let dns: DnsServer | null = null
     if (server !== null && config.ports.dns > 0) {
       const dnsServer = new DnsServer({
@@ -146,20 +314,197 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
       dns = dnsServer
     }
     let stopped: Promise<void> | undefined
+    const shutdown = (): Promise<void> => (stopped ??= stopStarted())
     return {
       agent,
       server,
       sync,
+      cluster: clusterPort,
       httpAddresses: api.addresses,
+      clusterAddresses: Object.freeze(clusterAddresses),
+      exitRequested,
       dns,
       reload,
-      // In reverse order of start: the API first (in-flight requests answered), then the sync
-      // loop, the agent (runners stopped), and the catalog last.
-      shutdown: () => (stopped ??= stopStarted()),
+      leave: async () => {
+        await (leaving ??= cluster.leave())
+        await shutdown()
+      },
+      // In reverse order of start: the API first (in-flight requests answered), the cluster
+      // listeners, the sync loop, membership, the agent (runners stopped), the catalog last.
+      shutdown,
     }
   } catch (err) {
     await stopStarted()
     throw err
+  }
+}
+
+/** The cluster listener's settings: the HTTP API's, bound to `bind_addr` at `port`, nothing extra. */
+function clusterListenerSettings(config: AgentConfig, port: number): HttpApiSettings {
+  return {
+    ...config,
+    addresses: { http: [config.bindAddr] },
+    ports: { ...config.ports, http: port },
+    prettyJson: false,
+    uiEnabled: false,
+    httpConfig: { responseHeaders: {}, blockEndpoints: [], allowWriteHttpFrom: [] },
+  }
+}
+
+/** What the node needs of its cluster role, client or server alike. */
+interface ClusterRole {
+  readonly catalog: CatalogSyncPort
+  readonly aliasReader: AliasTargetReader
+  readonly serverRpc: ClusterServerRpc | null
+  readonly forwarder: Forwarder
+  readonly closed: boolean
+  members(): readonly Member[]
+  servers(): readonly ServerAddress[]
+  join(address: string): Promise<number>
+  retryJoin(addresses: readonly string[], opts: { intervalMs: number; max: number }): Promise<boolean>
+  introduce(servers: readonly ServerAddress[]): void
+  leave(): Promise<void>
+  forceLeave(name: string, prune: boolean): Promise<void>
+  onServerChange(fn: () => void): void
+  close(): Promise<void>
+}
+
+function startClient(o: {
+  config: AgentConfig
+  log: NodeLogger
+  clock: Clock
+  random: () => number
+  transport: ClusterTransport
+  self: () => Member
+  node: () => NodeInfo
+}): ClusterRole {
+  let onChange: () => void = () => undefined
+  let closed = false
+  const client = new ClusterClient({
+    transport: o.transport,
+    clock: o.clock,
+    random: o.random,
+    logger: o.log,
+    self: o.self,
+    node: o.node,
+    defaultJoinPort: SERF_LAN_DEFAULT_PORT,
+    livenessTimeoutMs: o.config.memberLivenessTimeoutMs,
+    onServerChange: () => {
+      onChange()
+    },
+  })
+  client.start()
+  return {
+    catalog: remoteCatalogPort(client),
+    aliasReader: remoteAliasReader(client),
+    serverRpc: null,
+    forwarder: client,
+    get closed() {
+      return closed
+    },
+    members: () => client.members(),
+    servers: () => client.servers(),
+    join: (address) => client.join([address]),
+    retryJoin: (addresses, opts) => client.retryJoin(addresses, opts),
+    introduce: (servers) => {
+      client.introduce(servers)
+    },
+    leave: () => client.leave(),
+    forceLeave: (name, prune) => client.forceLeave(name, prune),
+    onServerChange: (fn) => {
+      onChange = fn
+    },
+    close: async () => {
+      closed = true
+      await client.close()
+    },
+  }
+}
+
+async function startMembership(o: {
+  config: AgentConfig
+  server: ServerRole
+  log: NodeLogger
+  clock: Clock
+  self: () => Member
+  serverAddress: ServerAddress
+  node: NodeInfo
+}): Promise<ClusterRole> {
+  await registerServerNode(o.server.catalog, o.node, o.config.ports.server)
+  const membership = new Membership({
+    catalog: o.server.catalog,
+    clock: o.clock,
+    self: o.self,
+    address: o.serverAddress,
+    livenessTimeoutMs: o.config.memberLivenessTimeoutMs,
+    reconnectTimeoutMs: o.config.reconnectTimeoutMs,
+    logger: o.log,
+    epoch: randomUUID(),
+  })
+  const catalog = localCatalogPort(o.server.catalog)
+  const aliasReader = catalogAliasReader(o.server.catalog)
+  let closed = false
+  const join = async (address: string): Promise<number> => {
+    // A server joining an agent: tell it about this server, so it starts heartbeating here.
+    const at = parseJoinAddress(address, SERF_LAN_DEFAULT_PORT)
+    if (at === undefined)
+      throw new JoinError(`1 error occurred:\n\t* Failed to join ${address}: invalid address\n\n`)
+    try {
+      await callJson(
+        httpTransport,
+        at,
+        'POST',
+        `${CLUSTER_PREFIX}/introduce`,
+        { servers: [o.serverAddress] },
+        { timeoutMs: 5_000 },
+      )
+    } catch (err) {
+      throw new JoinError(
+        `1 error occurred:\n\t* Failed to join ${endpointText(at)}: ${errorMessage(err)}\n\n`,
+      )
+    }
+    return 1
+  }
+  return {
+    catalog,
+    aliasReader,
+    serverRpc: {
+      heartbeat: (req) => membership.heartbeatJson(req),
+      leave: (name) => membership.leave(name),
+      forceLeave: (name, prune) => {
+        membership.forceLeave(name, prune)
+      },
+      catalog,
+      aliasReader,
+    },
+    forwarder: { forward: () => Promise.reject(new NoServersError()) },
+    get closed() {
+      return closed
+    },
+    members: () => membership.members(),
+    servers: () => [o.serverAddress],
+    join,
+    retryJoin: async (addresses, opts) => {
+      // A lone server has nobody to wait for: it joins what answers and carries on.
+      for (let attempt = 1; !closed; attempt++) {
+        const results = await Promise.allSettled(addresses.map(join))
+        if (results.some((r) => r.status === 'fulfilled')) return true
+        if (opts.max > 0 && attempt >= opts.max) return false
+        await o.clock.sleep(opts.intervalMs)
+      }
+      return false
+    },
+    introduce: () => undefined,
+    leave: () => Promise.resolve(),
+    forceLeave: (name, prune) => {
+      membership.forceLeave(name, prune)
+      return Promise.resolve()
+    },
+    onServerChange: () => undefined,
+    close: async () => {
+      closed = true
+      await membership.close()
+    },
   }
 }
 
@@ -192,5 +537,41 @@ function agentPort(agent: Agent, sync: AntiEntropy | null): AgentPort {
     read: agent.read,
     commands: syncedCommands,
     runnerCount: () => agent.runnerCount(),
+  }
+}
+
+/**
+ * A port whose implementation is bound later: calls made before `bind` wait for it (or for their
+ * signal to abort); later calls go straight to it.
+ */
+function lateBound(): { port: AliasTargetReader; bind(impl: AliasTargetReader): void } {
+  let current: AliasTargetReader | undefined
+  const waiters = new Set<() => void>()
+  const ready = (signal: AbortSignal): Promise<AliasTargetReader> => {
+    if (current !== undefined) return Promise.resolve(current)
+    return new Promise<AliasTargetReader>((resolve, reject) => {
+      const onAbort = (): void => {
+        waiters.delete(wake)
+        reject(signal.reason as Error)
+      }
+      const wake = (): void => {
+        signal.removeEventListener('abort', onAbort)
+        if (current !== undefined) resolve(current)
+      }
+      if (signal.aborted) {
+        reject(signal.reason as Error)
+        return
+      }
+      waiters.add(wake)
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+  return {
+    port: { nodeHealth: async (node, opts) => (await ready(opts.signal)).nodeHealth(node, opts) },
+    bind: (impl) => {
+      current = impl
+      for (const wake of [...waiters]) wake()
+      waiters.clear()
+    },
   }
 }

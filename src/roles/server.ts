@@ -1,8 +1,7 @@
 /**
  * The server role (DESIGN.md "Roles and processes"): the catalog above its store, and the
  * server's own presence in it. With one server (`-server -bootstrap`, `-bootstrap-expect 1`,
- * `-dev`) it is its own leader. Cluster membership (heartbeats, failure detection) replaces the
- * static `serfHealth` written here when client agents join.
+ * `-dev`) it is its own leader. The other members' `serfHealth` is kept by cluster/membership.ts.
  */
 import { join } from 'node:path'
 import type { AgentSettings } from '../agent/agent-settings.js'
@@ -11,18 +10,13 @@ import type { NodeInfo } from '../agent/sync/catalog-port.js'
 import { Catalog } from '../catalog/catalog.js'
 import { LeaderTasks } from '../catalog/leader.js'
 import type { Clock } from '../lib/clock.js'
-import { EMPTY_DEFINITION } from '../structs/check.js'
+import { serfHealthCheck } from '../cluster/serf-health.js'
 import type { Service } from '../structs/service.js'
 import type { StoreConfig } from '../config/agent-config.js'
 import { openEmbeddedStore } from '../store/embedded.js'
 import { openEtcdStore } from '../store/etcd.js'
 import { MemoryStore } from '../store/memory.js'
 import type { Store } from '../store/store.js'
-
-/** Consul's node health check, kept by the servers for every member. */
-export const SERF_HEALTH_CHECK_ID = 'serfHealth'
-const SERF_HEALTH_NAME = 'Serf Health Status'
-const ALIVE_OUTPUT = 'Agent alive and reachable'
 
 export interface ServerRole {
   readonly catalog: Catalog
@@ -176,18 +170,7 @@ export async function registerServerNode(
     taggedAddresses: node.taggedAddresses,
     nodeMeta: node.meta,
     service: serverService(serverPort),
-    checks: [
-      Object.freeze({
-        node: node.node,
-        checkId: SERF_HEALTH_CHECK_ID,
-        name: SERF_HEALTH_NAME,
-        status: 'passing' as const,
-        notes: '',
-        output: ALIVE_OUTPUT,
-        serviceId: '',
-        definition: EMPTY_DEFINITION,
-      }),
-    ],
+    checks: [serfHealthCheck(node.node, 'passing')],
     skipNodeUpdate: false,
   })
 }

@@ -22,6 +22,12 @@ export interface AgentProcessOptions {
   readonly t?: { after(fn: () => Promise<void> | void): void }
   /** Readiness deadline; default and maximum 10 s. */
   readonly readyTimeoutMs?: number
+  /**
+   * Run on this loopback address with Consul's default ports (`-bind` and `-client` set to it,
+   * HTTP 8500, serf LAN 8301, server 8300), as cluster harnesses do. Without it the agent runs on
+   * 127.0.0.1 with free ports for HTTP, serf LAN and the server port.
+   */
+  readonly host?: string
 }
 
 export interface AgentProcess {
@@ -81,13 +87,25 @@ export function spawnVigil(
 }
 
 export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise<AgentProcess> {
-  const port = await freePort()
+  const host = opts.host ?? '127.0.0.1'
+  const port = opts.host === undefined ? await freePort() : 8500
+  const network =
+    opts.host === undefined
+      ? [
+          '-http-port',
+          String(port),
+          '-serf-lan-port',
+          String(await freePort()),
+          '-server-port',
+          String(await freePort()),
+        ]
+      : ['-bind', host, '-client', host]
   // Tests run side by side: the DNS listener takes a free port unless the test names one.
   const dnsPort = opts.args?.includes('-dns-port') === true ? [] : ['-dns-port', String(await freePort())]
   const base =
     opts.dataDir === undefined
-      ? ['agent', '-dev', '-http-port', String(port), ...dnsPort]
-      : ['agent', '-data-dir', opts.dataDir, '-bind', '127.0.0.1', '-http-port', String(port), ...dnsPort]
+      ? ['agent', '-dev', ...network, ...dnsPort]
+      : ['agent', '-data-dir', opts.dataDir, '-bind', '127.0.0.1', ...network, ...dnsPort]
   const { child, output, exited } = spawnVigil([...base, ...(opts.args ?? [])], opts.env)
   let exitCode: number | null | undefined
   void exited.then((code) => (exitCode = code))
@@ -98,7 +116,7 @@ export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise
   }
   opts.t?.after(kill)
 
-  const url = `http://127.0.0.1:${port}`
+  const url = `http://${host}:${port}`
   const deadline = Date.now() + Math.min(opts.readyTimeoutMs ?? 10_000, 10_000)
   for (;;) {
     if (exitCode !== undefined) {

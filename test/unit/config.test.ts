@@ -359,15 +359,17 @@ service { name = "five" }
   assert.ok(Object.isFrozen(c.services[0]?.definition))
 })
 
-test('config refuses every way of joining a cluster, naming them', (t) => {
+test('config takes LAN joins from flags and files, and refuses WAN joins, naming them', (t) => {
   const dir = tempDir(t)
   const file = write(dir, 'j.json', '{"retry_join": ["10.0.0.9"], "start_join": ["10.0.0.8"]}')
-  assert.deepEqual(problems(['-dev', '-retry-join', '127.0.0.1']), [
-    'vigil does not support joining a cluster yet (-retry-join 127.0.0.1): run a single agent, e.g. vigil agent -dev',
+  const c = loadConfig(['-dev', '-join', 'a', '-retry-join', '127.0.0.1:8301', '-config-file', file])
+  assert.deepEqual([...c.retryJoin].sort(), ['10.0.0.8', '10.0.0.9', '127.0.0.1:8301', 'a'])
+  assert.equal(c.memberLivenessTimeoutMs, 10_000)
+  const w = write(dir, 'w.json', '{"retry_join_wan": ["10.0.0.7"], "member_liveness_timeout": "2s"}')
+  assert.deepEqual(problems(['-dev', '-join-wan', 'b', '-config-file', w]), [
+    'vigil does not support WAN federation (-join-wan b retry_join_wan 10.0.0.7): join agents of one datacenter with -retry-join',
   ])
-  assert.deepEqual(problems(['-dev', '-join', 'a', '-join-wan', 'b', '-config-file', file]), [
-    'vigil does not support joining a cluster yet (-join a -join-wan b retry_join 10.0.0.9 start_join 10.0.0.8): run a single agent, e.g. vigil agent -dev',
-  ])
+  assert.equal(loadConfig(['-dev', '-hcl', 'member_liveness_timeout = "2s"']).memberLivenessTimeoutMs, 2000)
 })
 
 test('config validates the table of cli.md §3, one problem each', (t) => {
@@ -467,7 +469,7 @@ test('config reports every problem at once', (t) => {
     'loud',
     '-config-file',
     file,
-    '-retry-join',
+    '-join-wan',
     'x',
     'extra',
   ])
@@ -477,7 +479,7 @@ test('config reports every problem at once', (t) => {
     'Unexpected extra arguments: [extra]',
     'data_dir cannot be empty',
     `failed to parse ${file}: invalid config key unknown_thing`,
-    'vigil does not support joining a cluster yet (-retry-join x): run a single agent, e.g. vigil agent -dev',
+    'vigil does not support WAN federation (-join-wan x): join agents of one datacenter with -retry-join',
   ])
 })
 

@@ -94,6 +94,7 @@ function renderExplanation(e: CheckExplanation): unknown {
     Output: e.output,
     StatusChanged: new Date(e.statusChangedMs).toISOString(),
     Reason: e.reason,
+    Remote: e.remote === null ? null : { Node: e.remote.node, ServiceID: e.remote.serviceId },
     Alias:
       e.alias === null
         ? null

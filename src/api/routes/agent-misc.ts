@@ -1,7 +1,8 @@
 import { localMember } from '../../agent/member.js'
+import type { ClusterPort } from '../../cluster/ports.js'
 import { BadRequestError, UnsupportedMediaTypeError, errorMessage } from '../../lib/errors.js'
 import { parseEnable } from '../params.js'
-import { renderMember, renderSelf } from '../render-agent.js'
+import { renderMember, renderSelf, renderSyncStatus } from '../render-agent.js'
 import { headerValue, type ApiRequest } from '../request.js'
 import { EMPTY_OK, jsonResponse, textResponse, type ApiResponse } from '../response.js'
 import type { RouteSpec } from '../routing.js'
@@ -20,7 +21,7 @@ export function agentMiscRoutes(deps: RouteDeps): RouteSpec[] {
       throw new BadRequestError('Cannot provide a segment with wan=true')
     }
     const me = localMember(agent.config, agent.nodeId)
-    if (!wan) return jsonResponse([renderMember(me)])
+    if (!wan) return jsonResponse((deps.cluster?.members() ?? [me]).map(renderMember))
     if (!agent.config.server) return jsonResponse([])
     const wanName = `${me.name}.${agent.config.datacenter}`
     return jsonResponse([renderMember({ ...me, name: wanName, port: settings.ports.serfWan })])
@@ -42,7 +43,41 @@ export function agentMiscRoutes(deps: RouteDeps): RouteSpec[] {
     return textResponse(200, await metrics.prometheus(), metrics.prometheusContentType)
   }
 
+  const cluster = (): ClusterPort => {
+    if (deps.cluster === null) throw new Error('this agent has no cluster membership')
+    return deps.cluster
+  }
+
+  const join = async (req: ApiRequest): Promise<ApiResponse> => {
+    if ((req.query.get('wan') ?? '') !== '') {
+      throw new Error('vigil does not support WAN federation: join agents of one datacenter')
+    }
+    await cluster().join(req.rest)
+    return EMPTY_OK
+  }
+
+  const forceLeave = async (req: ApiRequest): Promise<ApiResponse> => {
+    // Consul: `prune` by presence; `wan` too (no WAN pool here: nothing more to do).
+    await cluster().forceLeave(req.rest, req.query.has('prune'))
+    return EMPTY_OK
+  }
+
   return [
+    { pattern: '/v1/agent/join/', methods: ['PUT'], handler: join },
+    {
+      pattern: '/v1/agent/leave',
+      methods: ['PUT'],
+      handler: async () => {
+        await cluster().leave()
+        return EMPTY_OK
+      },
+    },
+    { pattern: '/v1/agent/force-leave/', methods: ['PUT'], handler: forceLeave },
+    {
+      pattern: '/v1/agent/sync',
+      methods: ['GET'],
+      handler: () => jsonResponse(renderSyncStatus(deps.cluster?.syncStatus() ?? null)),
+    },
     { pattern: '/v1/agent/self', methods: ['GET'], handler: self },
     { pattern: '/v1/agent/members', methods: ['GET'], handler: members },
     { pattern: '/v1/agent/maintenance', methods: ['PUT'], handler: maintenance },

@@ -1,4 +1,5 @@
 import type { AgentPort } from '../../agent/ports.js'
+import type { ClusterPort } from '../../cluster/ports.js'
 import type { KvPort } from '../../catalog/kv-port.js'
 import type { CatalogPort } from '../../catalog/port.js'
 import type { Clock } from '../../lib/clock.js'
@@ -15,6 +16,8 @@ export interface RouteDeps {
   readonly random: () => number
   /** Re-reads the configuration and applies it. */
   readonly reload: () => Promise<void>
+  /** Membership, join and leave; null for an agent started without one (in-process API tests). */
+  readonly cluster: ClusterPort | null
   /** The catalog behind `/v1/catalog/*` and `/v1/health/*`; absent, those routes answer 500. */
   readonly catalog?: CatalogPort
   /** The KV store, sessions and transactions behind `/v1/kv/*`, `/v1/session/*`, `/v1/txn`. */

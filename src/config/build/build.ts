@@ -75,6 +75,7 @@ export function buildAgentConfig(tree: Tree, ctx: BuildContext): AgentConfig {
     retryMax: r.num('retry_max', 0),
     rejoinAfterLeave: r.bool('rejoin_after_leave'),
     reconnectTimeoutMs: r.num('reconnect_timeout', 72 * 3_600_000),
+    memberLivenessTimeoutMs: r.num('member_liveness_timeout', 10_000),
     pidFile: r.str('pid_file'),
     logLevel: logLevel ?? 'info',
     logJson: r.bool('log_json'),

@@ -1,0 +1,45 @@
+/**
+ * The cluster as the HTTP API sees it (DESIGN.md "Seams"): what the agent endpoints for members,
+ * join, leave and force-leave need, and what the cluster listener serves to other agents. The
+ * composition root (roles/node.ts) implements both for a server and for a client agent.
+ */
+import type { AliasTargetReader } from '../agent/checks/remote-alias-check.js'
+import type { Member } from '../agent/member.js'
+import type { CatalogSyncPort } from '../agent/sync/catalog-port.js'
+import type { SyncStatus } from '../agent/sync/anti-entropy.js'
+import type { HeartbeatRequest, HelloReply, ServerAddress } from './wire.js'
+
+/** The agent endpoints' view of the cluster. */
+export interface ClusterPort {
+  /** The LAN members as this agent knows them (itself included). */
+  members(): readonly Member[]
+  /** Contacts `address` (`ADDR[:port]`); resolves with the number of agents contacted. */
+  join(address: string): Promise<number>
+  /** Graceful leave; the process exits 0 once it is done (the caller answers first). */
+  leave(): Promise<void>
+  forceLeave(node: string, prune: boolean): Promise<void>
+  /** Anti-entropy's state, or null when this agent has no sync loop. */
+  syncStatus(): SyncStatus | null
+}
+
+/**
+ * What an agent's cluster listener serves. Every agent answers `hello` and `introduce` on its
+ * serf LAN port; a server also serves the rest on its server port.
+ */
+export interface ClusterRpc {
+  hello(): HelloReply
+  /** A server joined this agent: start heartbeating to these servers. */
+  introduce(servers: readonly ServerAddress[]): void
+  readonly server: ClusterServerRpc | null
+}
+
+export interface ClusterServerRpc {
+  /** A heartbeat, answered with a `HeartbeatReply` as JSON text. */
+  heartbeat(req: HeartbeatRequest): string
+  /** False for an unknown member. */
+  leave(name: string): boolean
+  forceLeave(name: string, prune: boolean): void
+  readonly catalog: CatalogSyncPort
+  /** Blocking reads of a node's health for remote alias checks on client agents. */
+  readonly aliasReader: AliasTargetReader
+}

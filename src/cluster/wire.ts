@@ -1,0 +1,336 @@
+/**
+ * The messages of cluster traffic (`/v1/internal/cluster/...`, vigil to vigil). They carry
+ * vigil's own frozen records as JSON; what arrives is hostile until `decode*` checked its shape
+ * and bounded its sizes. Public Consul routes forwarded on the same listener keep Consul's wire
+ * format; these are vigil's RPCs, the part Consul does over its msgpack RPC.
+ */
+import type { NodeHealth } from '../agent/checks/remote-alias-check.js'
+import type { Member } from '../agent/member.js'
+import type { NodeInfo, RemoteNodeState, SyncRegistration } from '../agent/sync/catalog-port.js'
+import { deepFreeze } from '../lib/object.js'
+import { DecodeError } from '../lib/errors.js'
+import type { HealthCheck } from '../structs/check.js'
+import type { Service } from '../structs/service.js'
+
+/** The route prefix of every cluster RPC. */
+export const CLUSTER_PREFIX = '/v1/internal/cluster'
+
+/** A server as clients reach it: its cluster listener for client-to-server traffic. */
+export type ServerAddress = Readonly<{ name: string; addr: string; port: number }>
+
+export type HelloReply = Readonly<{
+  name: string
+  datacenter: string
+  server: boolean
+  /** The servers this agent knows (itself first on a server). */
+  servers: readonly ServerAddress[]
+}>
+
+export type HeartbeatRequest = Readonly<{
+  member: Member
+  node: NodeInfo
+  /** The epoch and member-list version of the last list the client got ('' and -1: none). */
+  knownEpoch: string
+  knownVersion: number
+}>
+
+export type HeartbeatReply = Readonly<{
+  /** Changes when the server restarts: the client then asks for a full anti-entropy sync. */
+  epoch: string
+  /** Moves whenever a member joins, changes, fails, leaves or is reaped. */
+  version: number
+  /** The member list; null when the client's known epoch and version are current. */
+  members: readonly Member[] | null
+  servers: readonly ServerAddress[]
+}>
+
+export type NameRequest = Readonly<{ name: string }>
+export type ForceLeaveRequest = Readonly<{ name: string; prune: boolean }>
+export type IntroduceRequest = Readonly<{ servers: readonly ServerAddress[] }>
+export type DeregisterRequest = Readonly<{ node: string; serviceId: string; checkId: string }>
+
+// ---- decoding ---------------------------------------------------------------------------------
+
+const MAX_STRING = 64 * 1024
+const MAX_ITEMS = 4096
+
+type Schema =
+  | 'string'
+  | 'number'
+  | 'boolean'
+  | 'unknown'
+  | Readonly<{ array: Schema }>
+  | Readonly<{ record: Schema }>
+  | Readonly<{ nullable: Schema }>
+  | Readonly<{ object: Readonly<Record<string, Schema>> }>
+
+/** Checks `value` against `schema`; returns a copy holding only the schema's keys. */
+function project(value: unknown, schema: Schema, path: string): unknown {
+  const fail = (what: string): never => {
+    throw new DecodeError(`${path}: ${what}`)
+  }
+  if (typeof schema === 'string') {
+    if (schema === 'unknown') return value
+    if (typeof value !== schema) fail(`expected ${schema}`)
+    if (typeof value === 'string' && value.length > MAX_STRING) fail('string too long')
+    if (typeof value === 'number' && !Number.isFinite(value)) fail('not a finite number')
+    return value
+  }
+  if ('nullable' in schema) return value === null ? null : project(value, schema.nullable, path)
+  if ('array' in schema) {
+    if (!Array.isArray(value)) return fail('expected an array')
+    if (value.length > MAX_ITEMS) fail('too many items')
+    return value.map((v: unknown, i) => project(v, schema.array, `${path}[${i}]`))
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('expected an object')
+  const out: Record<string, unknown> = {}
+  if ('record' in schema) {
+    const entries = Object.entries(value)
+    if (entries.length > MAX_ITEMS) fail('too many keys')
+    for (const [k, v] of entries) {
+      if (k.length > MAX_STRING) fail('key too long')
+      if (k === '__proto__') fail('invalid key')
+      out[k] = project(v, schema.record, `${path}.${k}`)
+    }
+    return out
+  }
+  for (const [k, s] of Object.entries(schema.object)) {
+    out[k] = project((value as Record<string, unknown>)[k], s, `${path}.${k}`)
+  }
+  return out
+}
+
+const str = 'string' as const
+const num = 'number' as const
+const bool = 'boolean' as const
+const strings = { array: str } as const
+const stringMap = { record: str } as const
+
+const MEMBER: Schema = {
+  object: {
+    name: str,
+    addr: str,
+    port: num,
+    tags: stringMap,
+    status: str,
+    protocolMin: num,
+    protocolMax: num,
+    protocolCur: num,
+    delegateMin: num,
+    delegateMax: num,
+    delegateCur: num,
+  },
+}
+
+const NODE: Schema = {
+  object: { id: str, node: str, address: str, datacenter: str, taggedAddresses: stringMap, meta: stringMap },
+}
+
+const SERVICE: Schema = {
+  object: {
+    id: str,
+    name: str,
+    tags: { nullable: strings },
+    address: str,
+    port: num,
+    socketPath: str,
+    taggedAddresses: { record: { object: { address: str, port: num } } },
+    meta: stringMap,
+    weights: { object: { passing: num, warning: num } },
+    enableTagOverride: bool,
+    kind: str,
+    proxy: {
+      nullable: {
+        object: {
+          destinationServiceName: str,
+          destinationServiceId: str,
+          localServiceAddress: str,
+          localServicePort: num,
+          mode: str,
+          config: { record: 'unknown' },
+          upstreams: { array: { record: 'unknown' } },
+          extra: { record: 'unknown' },
+        },
+      },
+    },
+    connectNative: bool,
+    locallyRegisteredAsSidecar: bool,
+  },
+}
+
+const CHECK: Schema = {
+  object: {
+    node: str,
+    checkId: str,
+    name: str,
+    status: str,
+    notes: str,
+    output: str,
+    serviceId: str,
+    serviceName: str,
+    serviceTags: strings,
+    type: str,
+    interval: str,
+    timeout: str,
+    exposedPort: num,
+  },
+}
+
+const SERVER_ADDRESS: Schema = { object: { name: str, addr: str, port: num } }
+
+const STATUSES: ReadonlySet<string> = new Set(['none', 'alive', 'leaving', 'left', 'failed'])
+const CHECK_STATUSES: ReadonlySet<string> = new Set(['passing', 'warning', 'critical'])
+const SERVICE_KINDS: ReadonlySet<string> = new Set([
+  '',
+  'connect-proxy',
+  'mesh-gateway',
+  'terminating-gateway',
+  'ingress-gateway',
+  'api-gateway',
+])
+const CHECK_TYPES: ReadonlySet<string> = new Set([
+  'ttl',
+  'http',
+  'tcp',
+  'udp',
+  'grpc',
+  'h2ping',
+  'script',
+  'docker',
+  'os_service',
+  'alias',
+  'maintenance',
+  '',
+])
+
+function parse(body: string): unknown {
+  try {
+    return JSON.parse(body) as unknown
+  } catch (err) {
+    throw new DecodeError(err instanceof Error ? err.message : String(err))
+  }
+}
+
+/** Checks `value` against `schema` and returns the projection, frozen. */
+function decodeAs(value: unknown, schema: Schema, path: string): unknown {
+  return deepFreeze(project(value, schema, path))
+}
+
+function member(m: Member, path: string): Member {
+  if (!STATUSES.has(m.status)) throw new DecodeError(`${path}.status: unknown status`)
+  return m
+}
+
+function service(s: Service | null, path: string): Service | null {
+  if (s !== null && !SERVICE_KINDS.has(s.kind)) throw new DecodeError(`${path}.kind: unknown kind`)
+  return s
+}
+
+function healthCheck(c: HealthCheck, path: string): HealthCheck {
+  if (!CHECK_STATUSES.has(c.status)) throw new DecodeError(`${path}.status: unknown status`)
+  if (!CHECK_TYPES.has(c.type)) throw new DecodeError(`${path}.type: unknown type`)
+  return c
+}
+
+export function decodeHeartbeat(body: string): HeartbeatRequest {
+  const v = decodeAs(
+    parse(body),
+    { object: { member: MEMBER, node: NODE, knownEpoch: str, knownVersion: num } },
+    'heartbeat',
+  ) as HeartbeatRequest
+  member(v.member, 'heartbeat.member')
+  return v
+}
+
+export function decodeHeartbeatReply(value: unknown): HeartbeatReply {
+  const v = decodeAs(
+    value,
+    {
+      object: {
+        epoch: str,
+        version: num,
+        members: { nullable: { array: MEMBER } },
+        servers: { array: SERVER_ADDRESS },
+      },
+    },
+    'reply',
+  ) as HeartbeatReply
+  v.members?.forEach((m, i) => member(m, `reply.members[${i}]`))
+  return v
+}
+
+export function decodeHelloReply(value: unknown): HelloReply {
+  return decodeAs(
+    value,
+    { object: { name: str, datacenter: str, server: bool, servers: { array: SERVER_ADDRESS } } },
+    'hello',
+  ) as HelloReply
+}
+
+export function decodeName(body: string): NameRequest {
+  return decodeAs(parse(body), { object: { name: str } }, 'request') as NameRequest
+}
+
+export function decodeForceLeave(body: string): ForceLeaveRequest {
+  return decodeAs(parse(body), { object: { name: str, prune: bool } }, 'request') as ForceLeaveRequest
+}
+
+export function decodeIntroduce(body: string): IntroduceRequest {
+  return decodeAs(
+    parse(body),
+    { object: { servers: { array: SERVER_ADDRESS } } },
+    'request',
+  ) as IntroduceRequest
+}
+
+export function decodeRegister(body: string): SyncRegistration {
+  const v = decodeAs(
+    parse(body),
+    { object: { node: NODE, service: { nullable: SERVICE }, checks: { array: CHECK }, token: str } },
+    'register',
+  ) as SyncRegistration
+  service(v.service, 'register.service')
+  v.checks.forEach((c, i) => healthCheck(c, `register.checks[${i}]`))
+  return v
+}
+
+export function decodeDeregister(body: string): DeregisterRequest {
+  return decodeAs(
+    parse(body),
+    { object: { node: str, serviceId: str, checkId: str } },
+    'deregister',
+  ) as DeregisterRequest
+}
+
+export function decodeRemoteNode(value: unknown): RemoteNodeState {
+  const v = decodeAs(
+    value,
+    { object: { node: { nullable: NODE }, services: { array: SERVICE }, checks: { array: CHECK } } },
+    'node',
+  ) as RemoteNodeState
+  v.services.forEach((s, i) => service(s, `node.services[${i}]`))
+  v.checks.forEach((c, i) => healthCheck(c, `node.checks[${i}]`))
+  return v
+}
+
+export type NodeHealthRequest = Readonly<{ name: string; index: number; waitMs: number }>
+
+export function decodeNodeHealthRequest(body: string): NodeHealthRequest {
+  const v = decodeAs(
+    parse(body),
+    { object: { name: str, index: num, waitMs: num } },
+    'request',
+  ) as NodeHealthRequest
+  if (v.index < 0 || v.waitMs < 0) throw new DecodeError('request: negative index or wait')
+  return v
+}
+
+export function decodeNodeHealth(value: unknown): NodeHealth {
+  const v = decodeAs(
+    value,
+    { object: { index: num, checks: { array: CHECK }, serviceIds: strings } },
+    'health',
+  ) as NodeHealth
+  v.checks.forEach((c, i) => healthCheck(c, `health.checks[${i}]`))
+  return v
+}
