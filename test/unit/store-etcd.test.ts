@@ -284,6 +284,19 @@ describe('etcd store pitfalls (spec/servers.md §7)', () => {
     assert.equal(r.revision, await store.revision())
   })
 
+  test('range re-sorts etcd byte order into code-unit order', async (t) => {
+    await wipe()
+    const store = await open()
+    t.after(() => store.close())
+    // U+FF5E sorts before U+1F600 by UTF-8 bytes, after its surrogate pair by UTF-16 code unit.
+    const keys = ['s/\uff5e', 's/\u{1f600}', 's/a']
+    await store.txn({ compare: [], success: keys.map((k) => put(k, k)) })
+    assert.deepEqual(
+      (await store.range('s/')).kvs.map((kv) => kv.key),
+      ['s/a', 's/\u{1f600}', 's/\uff5e'],
+    )
+  })
+
   test('an unreachable etcd is a clear error at open', async () => {
     const port = await closedTcpPort()
     await assert.rejects(
