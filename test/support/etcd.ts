@@ -3,6 +3,7 @@
  * `startEtcd`, killed and restarted on the same data (`restart`), removed by `stop`.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
@@ -30,10 +31,16 @@ async function freePort(): Promise<number> {
   return port
 }
 
-/** Starts a member; `args` are extra etcd flags (e.g. `--max-txn-ops=1024`). */
-export async function startEtcd(args: readonly string[] = []): Promise<EtcdMember> {
+/**
+ * Starts a member; `args` are extra etcd flags (e.g. `--max-txn-ops=1024`). With `tls` the client
+ * URL is `https://` and served with that certificate (which must also be its own CA).
+ */
+export async function startEtcd(
+  args: readonly string[] = [],
+  tls?: { readonly certFile: string; readonly keyFile: string },
+): Promise<EtcdMember> {
   const dir = await mkdtemp(join(tmpdir(), 'vigil-etcd-'))
-  const clientUrl = `http://127.0.0.1:${await freePort()}`
+  const clientUrl = `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${await freePort()}`
   const peerUrl = `http://127.0.0.1:${await freePort()}`
   const argv = [
     '--name=test',
@@ -44,9 +51,13 @@ export async function startEtcd(args: readonly string[] = []): Promise<EtcdMembe
     `--initial-advertise-peer-urls=${peerUrl}`,
     `--initial-cluster=test=${peerUrl}`,
     '--log-level=error',
+    ...(tls === undefined ? [] : [`--cert-file=${tls.certFile}`, `--key-file=${tls.keyFile}`]),
     ...args,
   ]
-  const client = new Etcd3({ hosts: clientUrl })
+  const client = new Etcd3({
+    hosts: clientUrl,
+    ...(tls === undefined ? {} : { credentials: { rootCertificate: readFileSync(tls.certFile) } }),
+  })
   let child: ChildProcess | undefined
   let exited: Promise<void> = Promise.resolve()
   let stderr = ''

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { EtcdStoreOpenError, openEtcdStore, type EtcdStore } from '../../src/store/etcd.js'
 import {
   StoreCompactedError,
@@ -294,6 +296,27 @@ describe('etcd store pitfalls (spec/servers.md §7)', () => {
     assert.deepEqual(
       (await store.range('s/')).kvs.map((kv) => kv.key),
       ['s/a', 's/\u{1f600}', 's/\uff5e'],
+    )
+  })
+
+  test('TLS: the CA file verifies etcd; without it, or with an unreadable one, the open fails clearly', async (t) => {
+    const fixtures = fileURLToPath(new URL('../../../test/fixtures/tls/', import.meta.url))
+    const certFile = join(fixtures, 'server-cert.pem')
+    const secure = await startEtcd([], { certFile, keyFile: join(fixtures, 'server-key.pem') })
+    t.after(() => secure.stop())
+    assert.match(secure.endpoint, /^https:/)
+    const store = await openEtcdStore({ endpoints: [secure.endpoint], prefix: PREFIX, caFile: certFile })
+    t.after(() => store.close())
+    const r = await store.txn({ compare: [], success: [put('tls/a', '1')] })
+    assert.equal((await store.range('tls/')).revision, r.revision)
+    await assert.rejects(
+      openEtcdStore({ endpoints: [secure.endpoint], prefix: PREFIX, requestTimeoutMs: 3000 }),
+      (err: unknown) =>
+        err instanceof EtcdStoreOpenError && err.message.startsWith('Cannot reach etcd at https://'),
+    )
+    await assert.rejects(
+      openEtcdStore({ endpoints: [secure.endpoint], prefix: PREFIX, caFile: join(fixtures, 'missing.pem') }),
+      /Cannot read the etcd CA file/,
     )
   })
 
