@@ -286,6 +286,24 @@ describe('etcd store pitfalls (spec/servers.md §7)', () => {
     assert.equal(r.revision, await store.revision())
   })
 
+  test('a revision too large for one watch response arrives as one batch', async (t) => {
+    await wipe()
+    const store = await open()
+    t.after(() => store.close())
+    const big = 'x'.repeat(20_000)
+    const keys = Array.from({ length: 60 }, (_, i) => `f/${i}`)
+    await store.txn({ compare: [], success: keys.map((k) => put(k, big)) })
+    const view = await View.load(store, 'f/')
+    const watch = store.watch('f/', view.revision + 1, view.handlers)
+    t.after(() => watch.close())
+    // 60 new values and their previous ones: ~2.4 MB, past etcd's 1.5 MiB response fragments.
+    const w = await store.txn({ compare: [], success: keys.map((k) => put(k, big.replace('x', 'y'))) })
+    await waitFor(() => view.revision >= w.revision || view.cancelled !== undefined, { what: 'the batch' })
+    assert.equal(view.cancelled, undefined)
+    assert.deepEqual(view.revisions, [w.revision])
+    assert.ok([...view.values.values()].every((v) => v.startsWith('y')))
+  })
+
   test('range re-sorts etcd byte order into code-unit order', async (t) => {
     await wipe()
     const store = await open()
