@@ -6,7 +6,9 @@ import assert from 'node:assert/strict'
 import { after, before, test, type TestContext } from 'node:test'
 import { Catalog } from '../../src/catalog/catalog.js'
 import { nodeChecksQuery, nodeServicesQuery, nodesQuery } from '../../src/catalog/queries.js'
+import type { TxnOp } from '../../src/catalog/kv-types.js'
 import { systemClock } from '../../src/lib/clock.js'
+import { TxnTooLargeError } from '../../src/store/store.js'
 import { startServerRole } from '../../src/roles/server.js'
 import { testSettings } from '../support/agent-harness.js'
 import { openEtcdStore } from '../../src/store/etcd.js'
@@ -28,6 +30,10 @@ after(async () => {
 })
 
 /** A server: its own etcd client and catalog on the shared etcd. */
+const kvOp = (verb: string, key: string): TxnOp => ({
+  kv: { verb, key, value: verb === 'set' ? new Uint8Array([1]) : null, flags: 0n, index: 0, session: '' },
+})
+
 async function server(t: TestContext, endpoint = etcd.endpoint): Promise<Catalog> {
   const store = await openEtcdStore({ endpoints: [endpoint], prefix: PREFIX })
   const catalog = await Catalog.open({ store, prefix: PREFIX, datacenter: 'dc1', clock: systemClock })
@@ -155,4 +161,27 @@ test('server role: -store etcd opens the catalog under the etcd prefix', async (
     }),
     new RegExp(`^EtcdStoreOpenError: Cannot reach etcd at ${unreachable.replace(/\./g, '\\.')}: `),
   )
+})
+
+test("catalog on etcd: a Consul txn of 128 deletes needs more than etcd's default 128 ops", async (t) => {
+  const keys = Array.from({ length: 128 }, (_, i) => `k/${i}`)
+  const run = async (c: Catalog): Promise<unknown> => {
+    for (let i = 0; i < 128; i += 32) await c.txn(keys.slice(i, i + 32).map((k) => kvOp('set', k)))
+    return c.txn(keys.map((k) => kvOp('delete', k)))
+  }
+  await etcd.client.delete().all()
+  const small = await server(t)
+  await assert.rejects(run(small), (err: unknown) => {
+    assert.ok(err instanceof TxnTooLargeError, String(err))
+    assert.match(err.message, /etcd allows 128 \(raise etcd's --max-txn-ops\)/)
+    return true
+  })
+  const big = await startEtcd(['--max-txn-ops=1024'])
+  t.after(() => big.stop())
+  const c = await server(t, big.endpoint)
+  await run(c)
+  const left = await big.client.getAll().prefix(`${PREFIX}kv/`).keys()
+  const tombs = await big.client.getAll().prefix(`${PREFIX}tomb/`).keys()
+  assert.equal(left.length, 0)
+  assert.equal(tombs.length, 128)
 })
