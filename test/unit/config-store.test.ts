@@ -94,6 +94,14 @@ test('store: the store block of an HCL config file; flags override it', (t) => {
   assert.equal(d.store.etcd.prefix, '/y')
 })
 
+test('store: etcd on a client agent is a warning', (t) => {
+  const c = loadConfig(['-data-dir', tempDir(t), '-store', 'etcd', '-etcd-endpoints', 'http://a:1'], env)
+  assert.ok(
+    c.warnings.includes("store: backend 'etcd' has no effect on a client agent"),
+    c.warnings.join('\n'),
+  )
+})
+
 test('store: bad settings are load problems', (t) => {
   const dir = tempDir(t)
   assert.deepEqual(problems(['-server', '-data-dir', dir, '-store', 'raft']), [

@@ -29,6 +29,7 @@ export function readStore(r: TreeReader, ctx: BuildContext, datacenter: string):
   if ((certFile === '') !== (keyFile === ''))
     problems.push('store: -etcd-cert-file and -etcd-key-file must be given together')
   if (backend === 'etcd') {
+    if (!r.bool('server')) ctx.report.warnings.push("store: backend 'etcd' has no effect on a client agent")
     if (endpoints.length === 0) problems.push("store: backend 'etcd' needs etcd endpoints (-etcd-endpoints)")
     if (ctx.dev) problems.push("store: backend 'etcd' is not allowed in dev mode")
   }
