@@ -18,7 +18,8 @@ import { systemClock } from '../src/lib/clock.js'
 import { catalogDataDir, catalogPrefix } from '../src/roles/server.js'
 import { openEmbeddedStore } from '../src/store/embedded.js'
 import { MemoryStore } from '../src/store/memory.js'
-import { etcdRate, startEtcd } from './store.js'
+import { startEtcd } from '../test/support/etcd.js'
+import { etcdRate } from './store.js'
 import {
   capture,
   freePort,

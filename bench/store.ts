@@ -3,15 +3,14 @@
  * writers, side by side with etcd puts on the same disk (a single etcd member on loopback, the
  * etcd3 client). Rounds alternate between the two so that disk noise hits both alike.
  */
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { Etcd3 } from 'etcd3'
 import { systemClock } from '../src/lib/clock.js'
 import { openEmbeddedStore } from '../src/store/embedded.js'
-import { freePort, inParallel, log, median } from './lib.js'
+import { startEtcd, type EtcdMember } from '../test/support/etcd.js'
+import { inParallel, log, median } from './lib.js'
 
 /** A catalog-sized value: a service registration as JSON. */
 export const VALUE = JSON.stringify({
@@ -55,61 +54,6 @@ async function embeddedRate(count: number, width: number): Promise<number> {
   } finally {
     await store.close()
     await rm(dir, { recursive: true, force: true })
-  }
-}
-
-export interface EtcdMember {
-  readonly client: Etcd3
-  stop(): Promise<void>
-}
-
-export async function startEtcd(): Promise<EtcdMember> {
-  const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-etcd-'))
-  const clientUrl = `http://127.0.0.1:${await freePort()}`
-  const peerUrl = `http://127.0.0.1:${await freePort()}`
-  const child = spawn(
-    'etcd',
-    [
-      '--name=bench',
-      `--data-dir=${dir}`,
-      `--listen-client-urls=${clientUrl}`,
-      `--advertise-client-urls=${clientUrl}`,
-      `--listen-peer-urls=${peerUrl}`,
-      `--initial-advertise-peer-urls=${peerUrl}`,
-      `--initial-cluster=bench=${peerUrl}`,
-      '--log-level=error',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  )
-  let stderr = ''
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')))
-  let spawnError: Error | undefined
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => resolve())
-    child.once('error', (err) => {
-      spawnError = err
-      resolve()
-    })
-  })
-  const client = new Etcd3({ hosts: clientUrl })
-  const stop = async (): Promise<void> => {
-    client.close()
-    child.kill('SIGTERM')
-    await exited
-    await rm(dir, { recursive: true, force: true })
-  }
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    try {
-      await client.put('bench/ready').value('1')
-      return { client, stop }
-    } catch (err) {
-      if (spawnError !== undefined || Date.now() > deadline || child.exitCode !== null) {
-        await stop()
-        throw new Error(`etcd did not start: ${spawnError?.message ?? stderr}`, { cause: err })
-      }
-      await new Promise((r) => setTimeout(r, 100))
-    }
   }
 }
 

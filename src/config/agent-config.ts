@@ -85,6 +85,24 @@ export interface DnsConfig {
   readonly soa: Readonly<{ refresh: number; retry: number; expire: number; minTtl: number }>
 }
 
+/** Where a server keeps its catalog (`store` block, `-store`, `-etcd-*` flags; vigil's own keys). */
+export interface StoreConfig {
+  /** `embedded` (default): on local disk under the data dir; `etcd`: on an etcd cluster. */
+  readonly backend: 'embedded' | 'etcd'
+  readonly etcd: EtcdConfig
+}
+
+export interface EtcdConfig {
+  /** Client URLs, all `http://` or all `https://`. */
+  readonly endpoints: readonly string[]
+  /** The catalog's key prefix in etcd (default `/vigil/<datacenter>`). */
+  readonly prefix: string
+  /** PEM files; "" when unset. */
+  readonly caFile: string
+  readonly certFile: string
+  readonly keyFile: string
+}
+
 export interface AgentConfig {
   readonly dev: boolean
   readonly server: boolean
@@ -138,6 +156,7 @@ export interface AgentConfig {
   readonly maxQueryTimeMs: number
   readonly discoveryMaxStaleMs: number
   readonly sessionTtlMinMs: number
+  readonly store: StoreConfig
   readonly limits: LimitsConfig
   readonly httpConfig: HttpConfig
   readonly aclEnabled: boolean

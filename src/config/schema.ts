@@ -162,6 +162,12 @@ const dnsConfig = obj({
   prefer_namespace: b('quiet'),
 })
 
+/** vigil's own: where a server keeps its catalog. */
+const store = obj({
+  backend: s(),
+  etcd: obj({ endpoints: list(), prefix: s(), ca_file: s(), cert_file: s(), key_file: s() }),
+})
+
 /** Every key an agent config source may contain. */
 export const agentSchema: Schema = obj({
   // identity and roles
@@ -174,6 +180,7 @@ export const agentSchema: Schema = obj({
   server: b(),
   bootstrap: b(),
   bootstrap_expect: i(),
+  store,
   // addresses and ports
   bind_addr: s(),
   advertise_addr: s(),

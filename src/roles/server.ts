@@ -12,7 +12,9 @@ import { LeaderTasks } from '../catalog/leader.js'
 import type { Clock } from '../lib/clock.js'
 import { serfHealthCheck } from '../cluster/serf-health.js'
 import type { Service } from '../structs/service.js'
+import type { StoreConfig } from '../config/agent-config.js'
 import { openEmbeddedStore } from '../store/embedded.js'
+import { openEtcdStore } from '../store/etcd.js'
 import { MemoryStore } from '../store/memory.js'
 import type { Store } from '../store/store.js'
 
@@ -24,7 +26,8 @@ export interface ServerRole {
 }
 
 export interface ServerRoleOptions {
-  readonly config: AgentSettings
+  /** `store` absent: the embedded store. */
+  readonly config: AgentSettings & { readonly store?: StoreConfig }
   readonly clock: Clock
   readonly random: () => number
   readonly onError: (err: unknown) => void
@@ -98,19 +101,38 @@ export function catalogDataDir(dataDir: string): string {
   return join(dataDir, 'catalog')
 }
 
-/**
- * Opens the store and the catalog: durable in `<data-dir>/catalog` (the embedded store), in
- * memory in `-dev` without a data dir.
- */
-export async function startServerRole(opts: ServerRoleOptions): Promise<ServerRole> {
+/** The store a server's config asks for, and the catalog's prefix in it. */
+async function openStore(opts: ServerRoleOptions): Promise<{ store: Store; prefix: string }> {
   const { config, clock } = opts
-  const store: Store =
+  const etcd = config.store?.backend === 'etcd' ? config.store.etcd : undefined
+  if (etcd !== undefined) {
+    const prefix = etcd.prefix.endsWith('/') ? etcd.prefix : `${etcd.prefix}/`
+    const store = await openEtcdStore({
+      endpoints: etcd.endpoints,
+      prefix,
+      caFile: etcd.caFile,
+      certFile: etcd.certFile,
+      keyFile: etcd.keyFile,
+    })
+    return { store, prefix }
+  }
+  const store =
     config.dataDir !== '' && !config.dev
       ? await openEmbeddedStore(catalogDataDir(config.dataDir), { clock })
       : new MemoryStore({ clock })
+  return { store, prefix: catalogPrefix(config.datacenter) }
+}
+
+/**
+ * Opens the store and the catalog: durable in `<data-dir>/catalog` (the embedded store), in
+ * memory in `-dev` without a data dir, or on etcd (`-store etcd`).
+ */
+export async function startServerRole(opts: ServerRoleOptions): Promise<ServerRole> {
+  const { config, clock } = opts
+  const { store, prefix } = await openStore(opts)
   const catalog = await Catalog.open({
     store,
-    prefix: catalogPrefix(config.datacenter),
+    prefix,
     datacenter: config.datacenter,
     clock,
     random: opts.random,

@@ -17,6 +17,11 @@
  *   revision's events together in one batch, with no gaps; when it cannot (compaction, lost
  *   connection past recovery) it calls `onCancel` and delivers nothing more.
  * - Values are strings (UTF-8 JSON above this port); keys are strings compared by code unit.
+ * - Several ops on one key in one txn apply in order: the last decides its value. A key deleted
+ *   and put again in one txn may keep its createRevision and version (etcd folds the two into
+ *   one put); callers that need a fresh creation carry it themselves.
+ * - A store may bound the size of one txn (etcd's `--max-txn-ops`): a larger one is refused with
+ *   `TxnTooLargeError` and does not commit.
  */
 
 /** A committed revision: a positive integer, strictly increasing. */
@@ -122,7 +127,8 @@ export interface Store {
 
 /**
  * The store cannot say whether the operation happened (disk or connection failure): re-read
- * before deciding. A store that hit a write failure stays unavailable until reopened.
+ * before deciding. The embedded store, after a write failure, stays unavailable until reopened;
+ * the etcd store tries again with the next request.
  */
 export class StoreUnavailableError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -156,5 +162,13 @@ export class LeaseNotFoundError extends Error {
   constructor(readonly lease: LeaseId) {
     super(`lease ${lease} not found`)
     this.name = 'LeaseNotFoundError'
+  }
+}
+
+/** The txn exceeds the store's limits (op count, request size): it did not commit. */
+export class TxnTooLargeError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'TxnTooLargeError'
   }
 }

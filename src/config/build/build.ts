@@ -13,6 +13,7 @@ import { readIdentity } from './identity.js'
 import { readPorts } from './ports.js'
 import { TreeReader } from './reader.js'
 import { readRoles } from './roles.js'
+import { readStore } from './store.js'
 import { readUi } from './ui.js'
 
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error']
@@ -91,6 +92,7 @@ export function buildAgentConfig(tree: Tree, ctx: BuildContext): AgentConfig {
     maxQueryTimeMs: r.num('max_query_time', 600_000),
     discoveryMaxStaleMs: r.num('discovery_max_stale', 0),
     sessionTtlMinMs: r.num('session_ttl_min', 10_000),
+    ...readStore(r, ctx, identity.datacenter),
     limits: {
       httpMaxConnsPerClient: r.num('limits.http_max_conns_per_client', 200),
       kvMaxValueSize: r.num('limits.kv_max_value_size', 524288),
