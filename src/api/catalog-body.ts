@@ -12,11 +12,11 @@ import { GoType, StructSchema, decodeJsonBody, decodeStruct, type DecodedStruct 
 import {
   CONNECT_SCHEMA,
   PROXY_SCHEMA,
+  readProxy,
   SERVICE_ADDRESS_SCHEMA,
-  UPSTREAM_SCHEMA,
   WEIGHTS_SCHEMA,
 } from '../structs/normalize-service.js'
-import type { ProxyConfig, Service, ServiceAddress, ServiceKind, Upstream } from '../structs/service.js'
+import type { Service, ServiceAddress, ServiceKind } from '../structs/service.js'
 
 const NS_PER_MS = 1e6
 
@@ -209,69 +209,12 @@ function readService(d: DecodedStruct): Service {
     ),
     enableTagOverride: d.bool('EnableTagOverride'),
     kind: kind as ServiceKind,
-    proxy: proxy === null || proxy.isEmpty() ? null : readProxy(proxy),
+    proxy: proxy === null || proxy.isEmpty() ? null : readProxy(proxy).proxy,
     connectNative: d.struct('Connect')?.bool('Native') ?? false,
     locallyRegisteredAsSidecar: false,
   })
 }
 
-/** `Proxy` by its Go field names: the fields vigil reads, the rest kept as given in `extra`. */
-function readProxy(d: DecodedStruct): ProxyConfig {
-  const extra: Record<string, unknown> = {}
-  for (const name of [
-    'LocalServiceSocketPath',
-    'MeshGateway',
-    'Expose',
-    'TransparentProxy',
-    'AccessLogs',
-    'EnvoyExtensions',
-    'MutualTLSMode',
-  ]) {
-    if (!d.has(name)) continue
-    const kind = d.schema.field(name).type.kind
-    setOwn(
-      extra,
-      name,
-      kind === 'struct' ? (d.struct(name)?.raw ?? null) : kind === 'string' ? d.string(name) : d.json(name),
-    )
-  }
-  const upstreams: Upstream[] = []
-  for (const u of d.structList('Upstreams') ?? []) {
-    const out: Record<string, unknown> = {}
-    if (u !== null) {
-      for (const f of UPSTREAM_SCHEMA.fields) {
-        if (!u.has(f.name)) continue
-        const kind = f.type.kind
-        setOwn(
-          out,
-          f.name,
-          kind === 'struct'
-            ? (u.struct(f.name)?.raw ?? null)
-            : kind === 'string'
-              ? u.string(f.name)
-              : kind === 'bool'
-                ? u.bool(f.name)
-                : kind === 'int'
-                  ? u.number(f.name)
-                  : u.json(f.name),
-        )
-      }
-    }
-    if (typeof out['DestinationType'] !== 'string' || out['DestinationType'] === '')
-      setOwn(out, 'DestinationType', 'service')
-    upstreams.push(Object.freeze(out))
-  }
-  return Object.freeze({
-    destinationServiceName: d.string('DestinationServiceName'),
-    destinationServiceId: d.string('DestinationServiceID'),
-    localServiceAddress: d.string('LocalServiceAddress'),
-    localServicePort: d.number('LocalServicePort'),
-    mode: d.string('Mode'),
-    config: (d.json('Config') ?? Object.freeze({})) as Readonly<Record<string, unknown>>,
-    upstreams: Object.freeze(upstreams),
-    extra: Object.freeze(extra),
-  })
-}
 
 function readCheck(d: DecodedStruct): CatalogCheckInput {
   const status = d.string('Status')

@@ -60,6 +60,25 @@ export type RegisterRequest = Readonly<{
   skipNodeUpdate: boolean
 }>
 
+/** A registration of `node` (its fields updated), with an optional service and checks. */
+export function nodeRegistration(
+  node: CatalogNode,
+  service: Service | null,
+  checks: readonly CatalogCheckInput[],
+): RegisterRequest {
+  return {
+    id: node.id,
+    node: node.node,
+    address: node.address,
+    datacenter: node.datacenter,
+    taggedAddresses: node.taggedAddresses,
+    nodeMeta: node.meta,
+    service,
+    checks,
+    skipNodeUpdate: false,
+  }
+}
+
 /** `PUT /v1/catalog/deregister` (Consul's `structs.DeregisterRequest`). */
 export type DeregisterRequest = Readonly<{
   node: string

@@ -11,6 +11,7 @@
  */
 import type { Member } from '../agent/member.js'
 import type { Catalog } from '../catalog/catalog.js'
+import { nodeRegistration } from '../catalog/types.js'
 import type { Clock } from '../lib/clock.js'
 import { errorMessage } from '../lib/errors.js'
 import { Trigger } from '../lib/trigger.js'
@@ -186,14 +187,10 @@ export class Membership {
     if (row.member.status !== 'alive' && row.member.status !== 'failed') return
     const { node } = row
     await catalog.register({
-      id: node.id,
-      node: node.node,
-      address: node.address,
-      datacenter: node.datacenter,
-      taggedAddresses: node.taggedAddresses,
-      nodeMeta: node.meta,
-      service: null,
-      checks: [serfHealthCheck(node.node, row.member.status === 'alive' ? 'passing' : 'critical')],
+      ...nodeRegistration(node, null, [
+        serfHealthCheck(node.node, row.member.status === 'alive' ? 'passing' : 'critical'),
+      ]),
+      // A failed node keeps its last known address and meta; only its serfHealth changes.
       skipNodeUpdate: row.member.status === 'failed',
     })
   }

@@ -10,7 +10,7 @@ import type {
 } from '../agent/sync/catalog-port.js'
 import type { Catalog } from '../catalog/catalog.js'
 import { nodeChecksQuery, nodeServicesQuery } from '../catalog/queries.js'
-import type { CatalogCheckInput } from '../catalog/types.js'
+import { nodeRegistration, type CatalogCheckInput } from '../catalog/types.js'
 import { parseGoDurationMs } from '../lib/duration.js'
 import { EMPTY_DEFINITION, type HealthCheck } from '../structs/check.js'
 
@@ -47,17 +47,7 @@ export function localCatalogPort(catalog: Catalog): CatalogSyncPort {
       })
     },
     async register(reg: SyncRegistration): Promise<void> {
-      await catalog.register({
-        id: reg.node.id,
-        node: reg.node.node,
-        address: reg.node.address,
-        datacenter: reg.node.datacenter,
-        taggedAddresses: reg.node.taggedAddresses,
-        nodeMeta: reg.node.meta,
-        service: reg.service,
-        checks: reg.checks.map(checkInput),
-        skipNodeUpdate: false,
-      })
+      await catalog.register(nodeRegistration(reg.node, reg.service, reg.checks.map(checkInput)))
     },
     async deregisterService(node: string, serviceId: string): Promise<void> {
       await catalog.deregister({ node, serviceId, checkId: '' })

@@ -9,6 +9,7 @@ import { VIGIL_VERSION } from '../agent/agent-settings.js'
 import type { NodeInfo } from '../agent/sync/catalog-port.js'
 import { Catalog } from '../catalog/catalog.js'
 import { LeaderTasks } from '../catalog/leader.js'
+import { nodeRegistration } from '../catalog/types.js'
 import type { Clock } from '../lib/clock.js'
 import { serfHealthCheck } from '../cluster/serf-health.js'
 import type { Service } from '../structs/service.js'
@@ -162,15 +163,7 @@ export async function registerServerNode(
   node: NodeInfo,
   serverPort: number,
 ): Promise<void> {
-  await catalog.register({
-    id: node.id,
-    node: node.node,
-    address: node.address,
-    datacenter: node.datacenter,
-    taggedAddresses: node.taggedAddresses,
-    nodeMeta: node.meta,
-    service: serverService(serverPort),
-    checks: [serfHealthCheck(node.node, 'passing')],
-    skipNodeUpdate: false,
-  })
+  await catalog.register(
+    nodeRegistration(node, serverService(serverPort), [serfHealthCheck(node.node, 'passing')]),
+  )
 }

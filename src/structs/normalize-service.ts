@@ -196,12 +196,16 @@ function multiErrorText(errors: readonly string[]): string {
   return `${errors.length} errors occurred:\n\t${errors.map((e) => `* ${e}`).join('\n\t')}\n\n`
 }
 
-interface ProxyFields {
+export interface ProxyFields {
   readonly proxy: ProxyConfig
   readonly localServiceSocketPath: string
 }
 
-function readProxy(d: DecodedStruct): ProxyFields {
+/**
+ * A decoded `Proxy` by its Go field names: the fields vigil reads, the rest kept as given in
+ * `extra`. Agent definitions and catalog registrations read it alike.
+ */
+export function readProxy(d: DecodedStruct): ProxyFields {
   const extra: Record<string, unknown> = {}
   for (const name of [
     'LocalServiceSocketPath',
