@@ -57,8 +57,19 @@ export async function restartWithDataDir(
 }
 
 /** Service registrations per second (one TTL check each) over HTTP, 16 in flight. */
-export async function registrationRate(count: number, persistent: boolean): Promise<number> {
-  const dir = persistent ? await mkdtemp(join(tmpdir(), 'vigil-bench-reg-')) : undefined
+/**
+ * Where the agent keeps its registrations: `memory` is `-dev` (no data dir; a dev agent is also a
+ * server, so each registration is synced to its catalog before it answers), `disk` a client
+ * agent's data dir on the benchmark's disk, `tmpfs` the same agent with its data dir in
+ * /dev/shm, where an fsync costs nothing: disk against tmpfs is the price of durability alone.
+ */
+export type RegistrationTarget = 'memory' | 'disk' | 'tmpfs'
+
+export async function registrationRate(count: number, target: RegistrationTarget): Promise<number> {
+  const dir =
+    target === 'memory'
+      ? undefined
+      : await mkdtemp(join(target === 'tmpfs' ? '/dev/shm' : tmpdir(), 'vigil-bench-reg-'))
   const vigil = await startVigil([], dir !== undefined ? { dataDir: dir } : {})
   try {
     const ids = Array.from({ length: count }, (_, i) => i)
