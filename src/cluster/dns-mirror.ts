@@ -181,11 +181,12 @@ export class DnsMirror implements DnsCatalog {
       } catch (err) {
         if (isAborted(signal)) return
         this.#failures++
-        if (this.#failures === 1)
-          logger.warn(
-            { error: errorMessage(err) },
-            'DNS catalog mirror cannot reach a server; answering from its last copy',
-          )
+        if (this.#failures === 1) {
+          const error = errorMessage(err)
+          if (this.#serverIndex === 0) logger.info({ error }, 'DNS catalog mirror is waiting for a server')
+          else
+            logger.warn({ error }, 'DNS catalog mirror cannot reach a server; answering from its last copy')
+        }
       }
       try {
         await clock.sleep(mirrorBackoffMs(this.#failures, random()), signal)
