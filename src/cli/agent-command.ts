@@ -245,8 +245,6 @@ export function unservedListeners(config: AgentConfig): string[] {
   const out: string[] = []
   const at = (addrs: readonly string[], port: number): string =>
     addrs.map((a) => (a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`)).join(' ')
-  // DNS answers from a catalog: a server's own; a client agent's arrives with joining.
-  if (config.ports.dns > 0 && !config.server) out.push(`DNS (${at(config.addresses.dns, config.ports.dns)})`)
   if (config.ports.grpc > 0) out.push(`gRPC (${at(config.addresses.grpc, config.ports.grpc)})`)
   if (config.ports.grpcTls > 0) out.push(`gRPC-TLS (${at(config.addresses.grpcTls, config.ports.grpcTls)})`)
   if (config.ports.serfWan > 0) out.push(`serf WAN (${at([config.bindAddr], config.ports.serfWan)})`)

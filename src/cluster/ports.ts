@@ -7,6 +7,7 @@ import type { AliasTargetReader } from '../agent/checks/remote-alias-check.js'
 import type { Member } from '../agent/member.js'
 import type { CatalogSyncPort } from '../agent/sync/catalog-port.js'
 import type { SyncStatus } from '../agent/sync/anti-entropy.js'
+import type { DnsDumpSource } from './dns-dump.js'
 import type { HeartbeatRequest, HelloReply, ServerAddress } from './wire.js'
 
 /** The agent endpoints' view of the cluster. */
@@ -42,4 +43,6 @@ export interface ClusterServerRpc {
   readonly catalog: CatalogSyncPort
   /** Blocking reads of a node's health for remote alias checks on client agents. */
   readonly aliasReader: AliasTargetReader
+  /** Blocking reads of what DNS answers from, for the DNS mirrors of client agents. */
+  readonly dnsDump: DnsDumpSource
 }

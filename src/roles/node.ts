@@ -30,6 +30,8 @@ import { startHttpApi, type HttpApiOptions } from '../api/server.js'
 import type { ApiLogger, HttpApiSettings } from '../api/settings.js'
 import { catalogAliasReader, remoteAliasReader } from '../cluster/alias-reader.js'
 import { ClusterClient } from '../cluster/client.js'
+import { catalogDnsDump, remoteDnsDump, type DnsDumpReader } from '../cluster/dns-dump.js'
+import { DnsMirror } from '../cluster/dns-mirror.js'
 import { Membership } from '../cluster/membership.js'
 import type { ClusterPort, ClusterRpc, ClusterServerRpc } from '../cluster/ports.js'
 import { remoteCatalogPort } from '../cluster/remote-catalog.js'
@@ -49,6 +51,7 @@ import { sessionRoutes } from '../api/routes/session.js'
 import { txnRoutes } from '../api/routes/txn.js'
 import { DnsServer } from '../dns/server.js'
 import { dnsSettingsFrom } from '../dns/settings.js'
+import type { DnsCatalog } from '../dns/catalog-port.js'
 import { localDnsCatalog } from './dns-catalog.js'
 import { localCatalogPort } from './local-catalog.js'
 import { localNodeInfo, registerServerNode, startServerRole, type ServerRole } from './server.js'
@@ -299,9 +302,23 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
     }
 
     let dns: DnsServer | null = null
-    if (server !== null && config.ports.dns > 0) {
+    if (config.ports.dns > 0) {
+      // A server answers from its catalog; a client agent from a mirror of a server's.
+      let dnsCatalog: DnsCatalog
+      if (server !== null) dnsCatalog = localDnsCatalog(server.catalog)
+      else {
+        const mirror = new DnsMirror({
+          read: cluster.dnsDump ?? (() => Promise.reject(new NoServersError())),
+          clock,
+          random,
+          logger: logger.child({ module: 'agent.dns.mirror' }),
+        })
+        mirror.start()
+        started.push(() => mirror.stop())
+        dnsCatalog = mirror
+      }
       const dnsServer = new DnsServer({
-        catalog: localDnsCatalog(server.catalog),
+        catalog: dnsCatalog,
         settings: dnsSettingsFrom(config),
         addresses: config.addresses.dns,
         port: config.ports.dns,
@@ -356,6 +373,8 @@ interface ClusterRole {
   readonly catalog: CatalogSyncPort
   readonly aliasReader: AliasTargetReader
   readonly serverRpc: ClusterServerRpc | null
+  /** A client agent's reads of a server's DNS dump; null on a server. */
+  readonly dnsDump: DnsDumpReader | null
   readonly forwarder: Forwarder
   readonly closed: boolean
   members(): readonly Member[]
@@ -398,6 +417,7 @@ function startClient(o: {
     catalog: remoteCatalogPort(client),
     aliasReader: remoteAliasReader(client),
     serverRpc: null,
+    dnsDump: remoteDnsDump(client),
     forwarder: client,
     get closed() {
       return closed
@@ -476,7 +496,9 @@ async function startMembership(o: {
       },
       catalog,
       aliasReader,
+      dnsDump: catalogDnsDump(o.server.catalog),
     },
+    dnsDump: null,
     forwarder: { forward: () => Promise.reject(new NoServersError()) },
     get closed() {
       return closed

@@ -4,6 +4,7 @@
  * force-leave, anti-entropy's catalog calls). Every request passes `authorize` first: the one
  * place where cluster TLS identities and ACL tokens will be checked.
  */
+import { decodeDnsDumpRequest } from '../../cluster/dns-dump.js'
 import type { ClusterRpc } from '../../cluster/ports.js'
 import {
   CLUSTER_PREFIX,
@@ -84,6 +85,13 @@ export function clusterServerRoutes(rpc: ClusterRpc): RouteSpec[] {
       const { name, index, waitMs } = decodeNodeHealthRequest(req.body)
       return jsonResponse(await server.aliasReader.nodeHealth(name, { index, waitMs, signal: req.signal }))
     }),
+    post('/catalog/dns-dump', async (req) =>
+      textResponse(
+        200,
+        await server.dnsDump.dump(decodeDnsDumpRequest(req.body), req.signal),
+        'application/json',
+      ),
+    ),
     post('/catalog/register', async (req) => {
       await server.catalog.register(decodeRegister(req.body))
       return EMPTY_OK
