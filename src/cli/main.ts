@@ -6,6 +6,13 @@ import { agentCommand } from './agent-command.js'
 import { catalogDatacentersCommand, catalogNodesCommand, catalogServicesCommand } from './catalog-command.js'
 import { processIo, type CliIo, type Command } from './io.js'
 import { checkExplainCommand } from './check-explain-command.js'
+import {
+  kvDeleteCommand,
+  kvExportCommand,
+  kvGetCommand,
+  kvImportCommand,
+  kvPutCommand,
+} from './kv-command.js'
 import { membersCommand } from './members-command.js'
 import { reloadCommand } from './reload-command.js'
 import { servicesDeregisterCommand, servicesRegisterCommand } from './services-command.js'
@@ -18,6 +25,11 @@ export const commands: Readonly<Record<string, Command>> = {
   'catalog nodes': catalogNodesCommand,
   'catalog services': catalogServicesCommand,
   'check explain': checkExplainCommand,
+  'kv delete': kvDeleteCommand,
+  'kv export': kvExportCommand,
+  'kv get': kvGetCommand,
+  'kv import': kvImportCommand,
+  'kv put': kvPutCommand,
   members: membersCommand,
   reload: reloadCommand,
   'services register': servicesRegisterCommand,
@@ -29,6 +41,7 @@ export const commands: Readonly<Record<string, Command>> = {
 const groups: Readonly<Record<string, string>> = {
   catalog: 'Interact with the catalog',
   check: 'Inspect health checks',
+  kv: 'Interact with the key-value store',
   services: 'Interact with services',
 }
 
