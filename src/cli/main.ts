@@ -13,6 +13,7 @@ import {
   kvImportCommand,
   kvPutCommand,
 } from './kv-command.js'
+import { lockCommand } from './lock-command.js'
 import { membersCommand } from './members-command.js'
 import { reloadCommand } from './reload-command.js'
 import { servicesDeregisterCommand, servicesRegisterCommand } from './services-command.js'
@@ -30,6 +31,7 @@ export const commands: Readonly<Record<string, Command>> = {
   'kv get': kvGetCommand,
   'kv import': kvImportCommand,
   'kv put': kvPutCommand,
+  lock: lockCommand,
   members: membersCommand,
   reload: reloadCommand,
   'services register': servicesRegisterCommand,
