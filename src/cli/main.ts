@@ -13,6 +13,7 @@ import {
   kvImportCommand,
   kvPutCommand,
 } from './kv-command.js'
+import { eventCommand } from './event-command.js'
 import { lockCommand } from './lock-command.js'
 import { membersCommand } from './members-command.js'
 import { reloadCommand } from './reload-command.js'
@@ -26,6 +27,7 @@ export const commands: Readonly<Record<string, Command>> = {
   'catalog nodes': catalogNodesCommand,
   'catalog services': catalogServicesCommand,
   'check explain': checkExplainCommand,
+  event: eventCommand,
   'kv delete': kvDeleteCommand,
   'kv export': kvExportCommand,
   'kv get': kvGetCommand,

@@ -12,6 +12,7 @@ import type { AgentLogger } from '../agent/agent-settings.js'
 import type { AgentCommands, AgentPort } from '../agent/ports.js'
 import { AntiEntropy } from '../agent/sync/anti-entropy.js'
 import { catalogRoutes } from '../api/routes/catalog.js'
+import { agentEventBuffer, eventRoutes } from '../api/routes/event.js'
 import { healthRoutes } from '../api/routes/health.js'
 import { kvRoutes } from '../api/routes/kv.js'
 import { sessionRoutes } from '../api/routes/session.js'
@@ -125,7 +126,14 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
         ? {
             catalog: server.catalog,
             kv: server.catalog,
-            routes: [catalogRoutes, healthRoutes, kvRoutes, sessionRoutes, txnRoutes],
+            routes: [
+              catalogRoutes,
+              healthRoutes,
+              kvRoutes,
+              sessionRoutes,
+              txnRoutes,
+              eventRoutes({ buffer: agentEventBuffer(agent, config.nodeName, clock) }),
+            ],
           }
         : {}),
     })
