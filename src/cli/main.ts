@@ -19,6 +19,7 @@ import { membersCommand } from './members-command.js'
 import { reloadCommand } from './reload-command.js'
 import { servicesDeregisterCommand, servicesRegisterCommand } from './services-command.js'
 import { versionCommand } from './version-command.js'
+import { watchCommand } from './watch-command.js'
 
 /** Every subcommand by its (possibly multi-word) name. */
 export const commands: Readonly<Record<string, Command>> = {
@@ -39,6 +40,7 @@ export const commands: Readonly<Record<string, Command>> = {
   'services register': servicesRegisterCommand,
   'services deregister': servicesDeregisterCommand,
   version: versionCommand,
+  watch: watchCommand,
 }
 
 /** Command groups that only have subcommands, with their synopsis. */
