@@ -345,7 +345,13 @@ class Holder {
       failures = 0
       const entry = res.status === 200 ? (JSON.parse(res.text) as DirEntry[])[0] : undefined
       if (entry?.Session !== this.session) {
-        this.lost(entry === undefined ? 'lock key deleted' : 'lock held by another session')
+        this.lost(
+          entry === undefined
+            ? 'lock key deleted'
+            : entry.Session === undefined || entry.Session === ''
+              ? 'lock released (session invalidated)'
+              : 'lock held by another session',
+        )
         return
       }
       index = Number(res.headers.get('x-consul-index') ?? '0')
