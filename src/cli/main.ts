@@ -18,6 +18,13 @@ import { lockCommand } from './lock-command.js'
 import { membersCommand } from './members-command.js'
 import { reloadCommand } from './reload-command.js'
 import { servicesDeregisterCommand, servicesRegisterCommand } from './services-command.js'
+import {
+  sessionCreateCommand,
+  sessionDeleteCommand,
+  sessionListCommand,
+  sessionReadCommand,
+  sessionRenewCommand,
+} from './session-command.js'
 import { versionCommand } from './version-command.js'
 import { watchCommand } from './watch-command.js'
 
@@ -39,6 +46,11 @@ export const commands: Readonly<Record<string, Command>> = {
   reload: reloadCommand,
   'services register': servicesRegisterCommand,
   'services deregister': servicesDeregisterCommand,
+  'session create': sessionCreateCommand,
+  'session delete': sessionDeleteCommand,
+  'session list': sessionListCommand,
+  'session read': sessionReadCommand,
+  'session renew': sessionRenewCommand,
   version: versionCommand,
   watch: watchCommand,
 }
@@ -49,6 +61,7 @@ const groups: Readonly<Record<string, string>> = {
   check: 'Inspect health checks',
   kv: 'Interact with the key-value store',
   services: 'Interact with services',
+  session: 'Interact with sessions',
 }
 
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {

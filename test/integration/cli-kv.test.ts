@@ -1,5 +1,5 @@
 /**
- * `vigil kv`, `vigil lock`, `vigil event` and `vigil watch` against a real `vigil agent -dev`:
+ * `vigil kv`, `vigil lock`, `vigil session`, `vigil event` and `vigil watch` against a real `vigil agent -dev`:
  * exit codes, output and error texts as `consul` prints them (cli.md §7), bad input.
  */
 import assert from 'node:assert/strict'
@@ -173,6 +173,41 @@ test('vigil kv, lock, event and watch against an agent', async (t) => {
   assert.match(slot.stdout, /^jobs\/sem\/[0-9a-f-]{36}\n$/)
   const third = await vigil('lock', '-n', '3', '-timeout', '2s', 'jobs/sem', 'true')
   assert.match(third.stderr, /semaphore limit conflict \(lock: 2, local: 3\)/)
+
+  // session
+  const created = await vigil('session', 'create', '-name', 'cli', '-ttl', '30s', '-lock-delay', '5s')
+  assert.equal(created.code, 0)
+  const sid = created.stdout.trim()
+  assert.match(sid, /^[0-9a-f-]{36}$/)
+  const read = await vigil('session', 'read', sid)
+  assert.match(
+    read.stdout,
+    new RegExp(
+      `^ID: {10}${sid}\nName: {8}cli\nNode: {8}\\S+\nLockDelay: {3}5s\nBehavior: {4}release\nTTL: {9}30s\nNode Checks: serfHealth\n\n$`,
+    ),
+  )
+  const asJson = JSON.parse((await vigil('session', 'read', '-format', 'json', sid)).stdout) as Record<
+    string,
+    unknown
+  >
+  assert.equal(asJson['LockDelay'], 5_000_000_000)
+  assert.ok((await vigil('session', 'list')).stdout.includes(`ID:          ${sid}\n`))
+  assert.equal((await vigil('session', 'renew', sid)).code, 0)
+  assert.equal((await vigil('session', 'delete', sid)).code, 0)
+  assert.deepEqual(await vigil('session', 'read', sid), {
+    code: 1,
+    stdout: '',
+    stderr: `No session "${sid}" found\n`,
+  })
+  assert.equal((await vigil('session', 'read')).stderr, 'Must specify a session UUID.\n')
+  assert.equal(
+    (await vigil('session', 'read', '-format', 'yaml', 'x', 'y')).stderr,
+    'Extra arguments after the session UUID.\n',
+  )
+  assert.match(
+    (await vigil('session', 'create', '-ttl', '1s')).stderr,
+    /^Error creating session: Unexpected response code: 500 \(Invalid Session TTL/,
+  )
 
   // event
   const fired = await vigil('event', '-name', 'deploy', 'payload')
