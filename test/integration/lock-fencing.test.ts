@@ -7,7 +7,7 @@
  * and child) for longer than 2 × TTL, then SIGCONTed, child first, so it acts after its session
  * died and before its lock process can kill it.
  *
- * Checked: accepted actions never interleave and tokens never go backwards; every rejected call
+ * Checked: the woken holder's lock process kills its child and exits; accepted actions never interleave and tokens never go backwards; every rejected call
  * comes from a holder that was killed or paused (a healthy holder is never fenced off, so two
  * healthy holders never overlapped); every acquisition has its own token; the lock is taken
  * again within 2 × TTL + lock-delay (plus scheduling slack) after a holder dies.
@@ -50,6 +50,15 @@ interface Action {
   readonly op: 'start' | 'end'
   readonly who: string
   readonly accepted: boolean
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** mulberry32: a small seeded PRNG so a failing schedule can be replayed. */
@@ -105,6 +114,8 @@ test(
     let stopping = false
     const groups = new Set<number>()
     const exits: string[] = []
+    const exitedPids = new Set<number>()
+    const stderrOf = new Map<number, () => string>()
     const compete = (i: number): void => {
       if (stopping) return
       const child: ChildProcess = spawn(
@@ -133,7 +144,9 @@ test(
       groups.add(pgid)
       let err = ''
       child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d))
+      stderrOf.set(pgid, () => err)
       child.once('exit', (code, signal) => {
+        exitedPids.add(pgid)
         exits.push(`worker-${i} ${String(code ?? signal)} ${err.trim()}`)
         compete(i)
       })
@@ -193,6 +206,14 @@ test(
           what: 'the woken holder to be fenced off',
         })
         process.kill(-hit.ppid, 'SIGCONT')
+        // Its lock process notices the loss, kills the child and exits.
+        await waitFor(() => exitedPids.has(hit.ppid) && !alive(hit.pid), {
+          timeoutMs: 10_000,
+          what: 'the woken holder to notice the loss and kill its child',
+        }).catch((err: unknown) => {
+          const state = `lock exited ${String(exitedPids.has(hit.ppid))}, child alive ${String(alive(hit.pid))}, stderr ${stderrOf.get(hit.ppid)?.() ?? ''}`
+          throw new Error(`${String(err)}: ${state}; ${exits.join(' | ')}`)
+        })
       }
     }
     // A few more hand-offs after the chaos.
