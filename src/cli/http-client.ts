@@ -127,6 +127,17 @@ export interface RequestOptions {
   /** A list value repeats the parameter (`node-meta=a:1&node-meta=b:2`). */
   readonly query?: Readonly<Record<string, string | readonly string[]>>
   readonly body?: unknown
+  /** Sent as is (no Content-Type), e.g. a KV value; wins over `body`. */
+  readonly rawBody?: Uint8Array | string
+  /** Aborts the request (blocking queries, commands that stop). */
+  readonly signal?: AbortSignal
+}
+
+/** A response of any status, with its body and headers. */
+export interface RawResponse {
+  readonly status: number
+  readonly text: string
+  readonly headers: Headers
 }
 
 /** A thin client for the agent's HTTP API. Every method resolves only on status 200. */
@@ -135,6 +146,13 @@ export class ApiClient {
 
   /** Sends the request; resolves with the body text of a 200, else throws ApiError/ConnectionError. */
   async request(method: string, path: string, opts: RequestOptions = {}): Promise<string> {
+    const res = await this.send(method, path, opts)
+    if (res.status !== 200) throw new ApiError(res.status, res.text)
+    return res.text
+  }
+
+  /** Sends the request and resolves with any status; throws ConnectionError when unreachable. */
+  async send(method: string, path: string, opts: RequestOptions = {}): Promise<RawResponse> {
     const url = new URL(`${this.settings.baseUrl}${path}`)
     for (const [k, v] of Object.entries(opts.query ?? {})) {
       if (typeof v === 'string') url.searchParams.set(k, v)
@@ -147,7 +165,10 @@ export class ApiClient {
     const headers: Record<string, string> = {}
     if (this.settings.token !== '') headers['X-Consul-Token'] = this.settings.token
     const init: RequestInit = { method, headers }
-    if (opts.body !== undefined) {
+    if (opts.signal !== undefined) init.signal = opts.signal
+    if (opts.rawBody !== undefined) {
+      init.body = opts.rawBody
+    } else if (opts.body !== undefined) {
       headers['Content-Type'] = 'application/json'
       init.body = JSON.stringify(opts.body)
     }
@@ -155,11 +176,10 @@ export class ApiClient {
     try {
       res = await fetch(url, init)
     } catch (err) {
+      if (opts.signal?.aborted === true) throw err
       throw new ConnectionError(describeFetchError(method, url, err), { cause: err })
     }
-    const text = await res.text()
-    if (res.status !== 200) throw new ApiError(res.status, text)
-    return text
+    return { status: res.status, text: await res.text(), headers: res.headers }
   }
 
   async getJson(path: string, query?: RequestOptions['query']): Promise<unknown> {

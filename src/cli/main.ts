@@ -7,10 +7,27 @@ import { catalogDatacentersCommand, catalogNodesCommand, catalogServicesCommand 
 import { processIo, type CliIo, type Command } from './io.js'
 import { checkExplainCommand } from './check-explain-command.js'
 import { forceLeaveCommand, joinCommand, leaveCommand, syncStatusCommand } from './cluster-commands.js'
+import {
+  kvDeleteCommand,
+  kvExportCommand,
+  kvGetCommand,
+  kvImportCommand,
+  kvPutCommand,
+} from './kv-command.js'
+import { eventCommand } from './event-command.js'
+import { lockCommand } from './lock-command.js'
 import { membersCommand } from './members-command.js'
 import { reloadCommand } from './reload-command.js'
 import { servicesDeregisterCommand, servicesRegisterCommand } from './services-command.js'
+import {
+  sessionCreateCommand,
+  sessionDeleteCommand,
+  sessionListCommand,
+  sessionReadCommand,
+  sessionRenewCommand,
+} from './session-command.js'
 import { versionCommand } from './version-command.js'
+import { watchCommand } from './watch-command.js'
 
 /** Every subcommand by its (possibly multi-word) name. */
 export const commands: Readonly<Record<string, Command>> = {
@@ -22,20 +39,35 @@ export const commands: Readonly<Record<string, Command>> = {
   'force-leave': forceLeaveCommand,
   join: joinCommand,
   leave: leaveCommand,
+  event: eventCommand,
+  'kv delete': kvDeleteCommand,
+  'kv export': kvExportCommand,
+  'kv get': kvGetCommand,
+  'kv import': kvImportCommand,
+  'kv put': kvPutCommand,
+  lock: lockCommand,
   members: membersCommand,
   reload: reloadCommand,
   'services register': servicesRegisterCommand,
   'services deregister': servicesDeregisterCommand,
   'sync status': syncStatusCommand,
+  'session create': sessionCreateCommand,
+  'session delete': sessionDeleteCommand,
+  'session list': sessionListCommand,
+  'session read': sessionReadCommand,
+  'session renew': sessionRenewCommand,
   version: versionCommand,
+  watch: watchCommand,
 }
 
 /** Command groups that only have subcommands, with their synopsis. */
 const groups: Readonly<Record<string, string>> = {
   catalog: 'Interact with the catalog',
   check: 'Inspect health checks',
+  kv: 'Interact with the key-value store',
   services: 'Interact with services',
   sync: "Inspect the agent's anti-entropy",
+  session: 'Interact with sessions',
 }
 
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {

@@ -22,6 +22,7 @@ import { AntiEntropy } from '../agent/sync/anti-entropy.js'
 import type { CatalogSyncPort, NodeInfo } from '../agent/sync/catalog-port.js'
 import { allowClusterTraffic, clusterLanRoutes, clusterServerRoutes, guarded } from '../api/routes/cluster.js'
 import { catalogRoutes } from '../api/routes/catalog.js'
+import { agentEventBuffer, eventRoutes } from '../api/routes/event.js'
 import { healthRoutes } from '../api/routes/health.js'
 import { forwardedRoutes, type Forwarder } from '../api/routes/forward.js'
 import { statusRoutes } from '../api/routes/status.js'
@@ -289,7 +290,15 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
                 }),
             ],
           }
-        : { catalog: server.catalog, kv: server.catalog, routes: CATALOG_ROUTES }),
+        : {
+            catalog: server.catalog,
+            kv: server.catalog,
+            // User events reach this agent's buffer; delivery to the other agents comes with the cluster.
+            routes: [
+              ...CATALOG_ROUTES,
+              eventRoutes({ buffer: agentEventBuffer(agent, config.nodeName, clock) }),
+            ],
+          }),
     })
     started.push(() => api.close())
 
