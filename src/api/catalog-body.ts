@@ -215,7 +215,6 @@ function readService(d: DecodedStruct): Service {
   })
 }
 
-
 function readCheck(d: DecodedStruct): CatalogCheckInput {
   const status = d.string('Status')
   if (status !== '' && !isStatus(status)) throw new BadRequestError(`Invalid check status: '${status}'`)
