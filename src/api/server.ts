@@ -164,8 +164,10 @@ function createApp(
     done(null, body)
   })
 
+  /** Signals of the requests in flight that asked for one; all abort when the server closes. */
+  const inFlight = new Set<AbortController>()
   const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    let signal: AbortSignal | undefined
+    let controller: AbortController | undefined
     const outcome = await dispatcher.dispatch({
       method: request.method,
       url: request.raw.url ?? '/',
@@ -173,18 +175,23 @@ function createApp(
       body: Buffer.isBuffer(request.body) ? request.body.toString('utf8') : '',
       ...(Buffer.isBuffer(request.body) ? { bytes: request.body } : {}),
       remoteAddress: request.socket.remoteAddress ?? '',
-      // Aborts when the client goes away or the server closes; built only when a route asks.
+      // Aborts when the client goes away before its answer or the server closes; built only when
+      // a route asks (blocking queries). One controller, no AbortSignal.any: a blocking query
+      // costs one object, and an answered one is released without running abort listeners.
       get signal() {
-        if (signal === undefined) {
-          const gone = new AbortController()
-          if (reply.raw.closed) gone.abort()
-          else
+        if (controller === undefined) {
+          const c = new AbortController()
+          controller = c
+          if (closing.signal.aborted || reply.raw.closed) c.abort()
+          else {
+            inFlight.add(c)
             reply.raw.once('close', () => {
-              gone.abort()
+              inFlight.delete(c)
+              if (!reply.raw.writableFinished) c.abort()
             })
-          signal = AbortSignal.any([closing.signal, gone.signal])
+          }
         }
-        return signal
+        return controller.signal
       },
     })
     answered.set(request, outcome)
@@ -213,6 +220,8 @@ function createApp(
   })
   app.addHook('preClose', (done) => {
     closing.abort()
+    for (const c of inFlight) c.abort()
+    inFlight.clear()
     done()
   })
   return app

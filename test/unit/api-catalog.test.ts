@@ -5,11 +5,12 @@ import { Agent } from '../../src/agent/agent.js'
 import { Catalog } from '../../src/catalog/catalog.js'
 import { catalogRoutes } from '../../src/api/routes/catalog.js'
 import { healthRoutes } from '../../src/api/routes/health.js'
-import { buildHttpApi } from '../../src/api/server.js'
+import { buildHttpApi, startHttpApi } from '../../src/api/server.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { silentLogger, testSettings } from '../support/agent-harness.js'
 import { apiSettings, refTimerClock } from '../support/api-harness.js'
 import { systemClock } from '../../src/lib/clock.js'
+import { waitFor } from '../support/wait.js'
 
 async function start(t: TestContext): Promise<{ app: FastifyInstance; catalog: Catalog }> {
   const agent = await Agent.start({
@@ -276,4 +277,53 @@ test('filter= runs on each element of the catalog and health reads, with Consulâ
   assert.match(bad.text, /^Failed to create boolean expression evaluator: /)
   const unfiltered = (await get('/v1/catalog/service/web')).json as unknown[]
   assert.equal(unfiltered.length, 2, 'a filtered answer does not leak into the shared unfiltered one')
+})
+
+test('a blocking catalog read whose client goes away releases its waiter; an answered one aborts nothing', async (t) => {
+  const agent = await Agent.start({
+    config: testSettings({ dev: false }),
+    logger: silentLogger,
+    clock: systemClock,
+  })
+  const store = new MemoryStore({ clock: refTimerClock })
+  const catalog = await Catalog.open({ store, prefix: 'vigil/dc1', datacenter: 'dc1', clock: refTimerClock })
+  const api = await startHttpApi({
+    agent,
+    config: apiSettings(),
+    logger: silentLogger,
+    clock: refTimerClock,
+    catalog,
+    routes: [catalogRoutes, healthRoutes],
+  })
+  t.after(async () => {
+    await api.close()
+    await catalog.close()
+    await store.close()
+    await agent.shutdown()
+  })
+  const address = api.addresses[0] ?? ''
+  const url = `http://${address}/v1/catalog/nodes?index=1000&wait=5m`
+  const gone = new AbortController()
+  const pending = fetch(url, { signal: gone.signal }).catch(() => 'aborted')
+  await waitFor(() => catalog.blockingStats().waiters === 1, { what: 'the query to wait' })
+  gone.abort()
+  assert.equal(await pending, 'aborted')
+  await waitFor(() => catalog.blockingStats().waiters === 0, { what: 'the waiter to be released' })
+
+  // A query that is answered leaves nothing behind either.
+  const answered = fetch(`http://${address}/v1/catalog/nodes?index=1&wait=5m`)
+  await waitFor(() => catalog.blockingStats().waiters === 1, { what: 'the second query to wait' })
+  await catalog.register({
+    id: '',
+    node: 'n1',
+    address: '10.0.0.1',
+    datacenter: '',
+    taggedAddresses: {},
+    nodeMeta: {},
+    service: null,
+    checks: [],
+    skipNodeUpdate: false,
+  })
+  assert.equal((await answered).status, 200)
+  assert.equal(catalog.blockingStats().waiters, 0)
 })
