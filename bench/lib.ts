@@ -63,10 +63,24 @@ export async function startVigil(
 ): Promise<Proc & { readyMs: number }> {
   const port = await freePort()
   const mode = opts.dataDir === undefined ? ['-dev'] : ['-data-dir', opts.dataDir, '-bind', '127.0.0.1']
+  // Every listener on a free port, so a benchmark never collides with another agent on the host.
+  const ports = ['-dns-port', '-serf-lan-port', '-server-port']
+  const listeners: string[] = []
+  for (const flag of ports) if (!extraArgs.includes(flag)) listeners.push(flag, String(await freePort()))
   const started = performance.now()
   const child = spawn(
     process.execPath,
-    ['bin/vigil.js', 'agent', ...mode, '-http-port', String(port), '-log-level', 'warn', ...extraArgs],
+    [
+      'bin/vigil.js',
+      'agent',
+      ...mode,
+      '-http-port',
+      String(port),
+      ...listeners,
+      '-log-level',
+      'warn',
+      ...extraArgs,
+    ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   )
   const url = `http://127.0.0.1:${port}`
