@@ -16,7 +16,7 @@ import { Trigger } from '../../lib/trigger.js'
 import type { HealthCheck } from '../../structs/check.js'
 import type { Service } from '../../structs/service.js'
 import type { CatalogSyncPort, NodeInfo, RemoteNodeState } from './catalog-port.js'
-import { planSync, type LocalNodeState, type PendingReason, type SyncPlan } from './plan.js'
+import { emptyEqualPairs, planSync, type LocalNodeState, type PendingReason, type SyncPlan } from './plan.js'
 
 /** The sync loop's states and its transitions (STYLE.md practice 11): a pure table. */
 export type SyncState = 'full' | 'idle' | 'partial' | 'retry' | 'done'
@@ -106,6 +106,8 @@ export class AntiEntropy {
   /** What the catalog is believed to hold for this node: read by full syncs, updated by pushes. */
   #remote: RemoteNodeState = { node: null, services: [], checks: [] }
   #deferredUntil = new Map<string, number>()
+  /** Records found equal to the catalog's copy, so each pass compares only what changed. */
+  readonly #equal = emptyEqualPairs()
   #state: SyncState = 'full'
   #lastFullSyncMs: number | null = null
   #lastSyncMs: number | null = null
@@ -243,6 +245,7 @@ export class AntiEntropy {
 
   #planNow(): SyncPlan {
     return planSync(this.#local(), this.#remote, {
+      equal: this.#equal,
       checkUpdateIntervalMs: this.#opts.checkUpdateIntervalMs,
       nowMs: this.#opts.clock.now(),
       deferredUntil: this.#deferredUntil,

@@ -41,6 +41,20 @@ export type SyncPlan = Readonly<{
   pending: ReadonlyMap<string, PendingReason>
 }>
 
+/**
+ * Pairs of records already found equal: id → [local record, remote record]. Records are frozen
+ * and replaced whole on change (DESIGN.md rule 1), so the same two objects are still equal and a
+ * pass compares only what changed since the last one. The planner refreshes it on every pass.
+ */
+export interface EqualPairs {
+  services: Map<string, readonly [object, object]>
+  checks: Map<string, readonly [object, object]>
+}
+
+export function emptyEqualPairs(): EqualPairs {
+  return { services: new Map(), checks: new Map() }
+}
+
 export interface PlanOptions {
   /** check_update_interval in ms; 0 pushes output changes at once. */
   readonly checkUpdateIntervalMs: number
@@ -49,6 +63,25 @@ export interface PlanOptions {
   readonly deferredUntil: ReadonlyMap<string, number>
   /** Uniform in [0, 1). */
   readonly random: () => number
+  /** Equal pairs carried between passes (see EqualPairs); absent: every record is compared. */
+  readonly equal?: EqualPairs
+}
+
+/** True when `local` and `remote` were found equal before, or are equal now (then remembered). */
+function known(
+  pairs: Map<string, readonly [object, object]> | undefined,
+  next: Map<string, readonly [object, object]>,
+  id: string,
+  local: object,
+  remote: object,
+  equal: () => boolean,
+): boolean {
+  const seen = pairs?.get(id)
+  if ((seen !== undefined && seen[0] === local && seen[1] === remote) || equal()) {
+    next.set(id, [local, remote])
+    return true
+  }
+  return false
 }
 
 /** The service as the catalog stores it: tags never null, no agent-only fields. */
@@ -99,6 +132,8 @@ export function planSync(local: LocalNodeState, remote: RemoteNodeState, opts: P
   const localServiceIds = new Set(local.services.map((s) => s.service.id))
   const localCheckIds = new Set(local.checks.map((c) => c.check.checkId))
 
+  const equalChecks = new Map<string, readonly [object, object]>()
+  const equalServices = new Map<string, readonly [object, object]>()
   const deferred = new Map<string, number>()
   const pendingChecks: LocalCheck[] = []
   for (const { check, token } of local.checks) {
@@ -109,7 +144,8 @@ export function planSync(local: LocalNodeState, remote: RemoteNodeState, opts: P
       pendingChecks.push({ check: want, token })
       continue
     }
-    if (isDeepStrictEqual(checkFields(want, true), checkFields(have, true))) continue
+    const same = (): boolean => isDeepStrictEqual(checkFields(want, true), checkFields(have, true))
+    if (known(opts.equal?.checks, equalChecks, check.checkId, check, have, same)) continue
     const outputOnly = isDeepStrictEqual(checkFields(want, false), checkFields(have, false))
     if (outputOnly && opts.checkUpdateIntervalMs > 0) {
       const interval = opts.checkUpdateIntervalMs
@@ -129,14 +165,25 @@ export function planSync(local: LocalNodeState, remote: RemoteNodeState, opts: P
   for (const { service, token } of local.services) {
     const want = catalogService(service)
     const have = remoteServices.get(service.id)
-    if (have !== undefined && isDeepStrictEqual(want, catalogService(have))) continue
+    if (
+      have !== undefined &&
+      known(opts.equal?.services, equalServices, service.id, service, have, () =>
+        isDeepStrictEqual(want, catalogService(have)),
+      )
+    )
+      continue
     pending.set(`service:${service.id}`, have === undefined ? 'missing' : 'differs')
     services.push({ service: want, token, checks: [] })
   }
+  if (opts.equal !== undefined) {
+    opts.equal.checks = equalChecks
+    opts.equal.services = equalServices
+  }
+  const registering = new Map(services.map((s) => [s.service.id, s]))
   const checks: LocalCheck[] = []
   for (const c of pendingChecks) {
-    const owner = services.find((s) => s.service.id === c.check.serviceId && s.token === c.token)
-    if (owner !== undefined) owner.checks.push(c.check)
+    const owner = registering.get(c.check.serviceId)
+    if (owner !== undefined && owner.token === c.token) owner.checks.push(c.check)
     else checks.push(c)
   }
 
