@@ -16,6 +16,7 @@ import {
   type AliasTargetReader,
 } from '../agent/checks/remote-alias-check.js'
 import type { AgentLogger } from '../agent/agent-settings.js'
+import type { EventBuffer, EventSink } from '../agent/events.js'
 import type { AgentCommands, AgentPort } from '../agent/ports.js'
 import { localMember, type Member } from '../agent/member.js'
 import { AntiEntropy } from '../agent/sync/anti-entropy.js'
@@ -45,7 +46,6 @@ import {
   type ClusterTransport,
 } from '../cluster/transport.js'
 import { CLUSTER_PREFIX, encodeUserEvent, type ServerAddress } from '../cluster/wire.js'
-import type { EventBuffer, EventSink } from '../agent/events.js'
 import type { AgentConfig } from '../config/agent-config.js'
 import { systemClock, type Clock } from '../lib/clock.js'
 import { errorMessage, JoinError, NoServersError } from '../lib/errors.js'
