@@ -92,9 +92,16 @@ test('cluster events: fired on any agent, delivered to every agent whose filters
   await register(b, { Name: 'db', Tags: ['green'], Port: 5432 })
 
   // Fired on a client: every agent lists it, with the same ID, payload and Lamport time.
+  const firedAt = Date.now()
   const fired = await fire(a, 'deploy', '', 'v1')
   assert.equal(fired['LTime'], 0)
-  const copies = await Promise.all(agents.map((x) => arrived(x, fired['ID'], `deploy on ${x.url}`)))
+  const copies = await Promise.all(
+    agents.map(async (x) => {
+      const copy = await arrived(x, fired['ID'], `deploy on ${x.url}`)
+      t.diagnostic(`deploy listed on ${x.url} ${Date.now() - firedAt} ms after the fire`)
+      return copy
+    }),
+  )
   for (const copy of copies) {
     assert.equal(copy['Name'], 'deploy')
     assert.equal(copy['Payload'], Buffer.from('v1').toString('base64'))
