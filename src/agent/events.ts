@@ -26,7 +26,27 @@ export type UserEvent = Readonly<{
 
 /** What receives fired events: the local buffer, or a cluster transport that reaches every agent. */
 export interface EventSink {
-  deliver(event: UserEvent): void
+  /** Settles once the event was handed on; a rejection is the fire request's error. */
+  deliver(event: UserEvent): void | Promise<void>
+}
+
+/** Serf's limit on a user event (name plus encoded payload). */
+export const USER_EVENT_SIZE_LIMIT = 512
+/** Bytes the encoding adds around name, payload and filters (msgpack field names and headers, the `consul:event:` prefix). */
+const EVENT_ENCODING_OVERHEAD = 120
+
+/** An event's size as serf's limit counts it (with an allowance for the encoding). */
+export function userEventSize(
+  e: Pick<UserEvent, 'name' | 'payload' | 'nodeFilter' | 'serviceFilter' | 'tagFilter'>,
+): number {
+  return (
+    EVENT_ENCODING_OVERHEAD +
+    2 * e.name.length +
+    (e.payload?.length ?? 0) +
+    e.nodeFilter.length +
+    e.serviceFilter.length +
+    e.tagFilter.length
+  )
 }
 
 /** The agent's own identity, against which event filters are matched. */

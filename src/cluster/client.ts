@@ -8,6 +8,7 @@
  * Concurrency contract: one heartbeat loop; `close()` resolves once it has exited, and no
  * heartbeat starts afterwards. Nothing here holds the agent's local state.
  */
+import type { UserEvent } from '../agent/events.js'
 import type { Member } from '../agent/member.js'
 import type { NodeInfo } from '../agent/sync/catalog-port.js'
 import type { Clock } from '../lib/clock.js'
@@ -50,6 +51,8 @@ export interface ClusterClientOptions {
   readonly livenessTimeoutMs: number
   /** A server was reached for the first time, or restarted: anti-entropy should resync. */
   readonly onServerChange?: () => void
+  /** User events from a heartbeat answer, oldest first (docs/events.md). Must not throw. */
+  readonly onEvents?: (events: readonly UserEvent[]) => void
 }
 
 /** Heartbeat period bounds (servers.md §5: every 1–2 s at the default timeout). */
@@ -76,6 +79,7 @@ export class ClusterClient {
   #members: readonly Member[] | null = null
   #membersVersion = -1
   #epoch: string | null = null
+  #eventSeq = -1
   #failures = 0
   #lastError: string | null = null
   #loop: Promise<void> | undefined
@@ -237,6 +241,11 @@ export class ClusterClient {
     })
   }
 
+  /** Heartbeats now rather than at the next interval (a forwarded event comes back sooner). */
+  heartbeatSoon(): void {
+    this.#trigger.notify()
+  }
+
   close(): Promise<void> {
     return (this.#closed ??= (async () => {
       this.#abort.abort(new Error('cluster client closed'))
@@ -311,6 +320,7 @@ export class ClusterClient {
       node: this.#opts.node(),
       knownEpoch: this.#epoch ?? '',
       knownVersion: this.#membersVersion,
+      eventSeq: this.#eventSeq,
     }
     const timeoutMs = Math.max(500, this.#opts.livenessTimeoutMs / 2)
     return this.#withServer(async (server) => {
@@ -337,6 +347,8 @@ export class ClusterClient {
       this.#opts.logger.info({ first }, first ? 'Reached a server' : 'Server restarted; resyncing')
       this.#opts.onServerChange?.()
     }
+    this.#eventSeq = reply.eventSeq
+    if (reply.events.length > 0) this.#opts.onEvents?.(reply.events)
   }
 }
 

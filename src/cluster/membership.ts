@@ -17,7 +17,8 @@ import { errorMessage } from '../lib/errors.js'
 import { Trigger } from '../lib/trigger.js'
 import { MemberTable, type MemberChange } from './member-table.js'
 import { serfHealthCheck } from './serf-health.js'
-import type { HeartbeatRequest, ServerAddress } from './wire.js'
+import type { EventBatch, EventStream } from './event-stream.js'
+import { encodeUserEvent, type HeartbeatRequest, type ServerAddress } from './wire.js'
 
 /** How often every member's catalog entries are re-derived even without a change. */
 const FULL_RECONCILE_MS = 60_000
@@ -47,6 +48,8 @@ export interface MembershipOptions {
    * here once sessions exist). Must not throw.
    */
   readonly onMemberDown?: (name: string) => void
+  /** The datacenter's user events, handed to clients in heartbeat answers (docs/events.md). */
+  readonly events?: EventStream
 }
 
 export class Membership {
@@ -105,8 +108,28 @@ export class Membership {
       }
       members = this.#encoded.json
     }
-    const head = JSON.stringify({ epoch, version, servers: [this.#opts.address] })
+    const batch = this.#eventBatch(req)
+    const head = JSON.stringify({
+      epoch,
+      version,
+      servers: [this.#opts.address],
+      events: batch.events.map(encodeUserEvent),
+      eventSeq: batch.cursor,
+    })
     return `${head.slice(0, -1)},"members":${members}}`
+  }
+
+  /**
+   * The events a heartbeat carries: after the client's cursor in this server's lifetime; from the
+   * start of the stream when its cursor is from an earlier lifetime (this server restarted); none
+   * for a client new to the cluster (it starts at the head: no replay of older events).
+   */
+  #eventBatch(req: HeartbeatRequest): EventBatch {
+    const stream = this.#opts.events
+    if (stream === undefined) return { events: [], cursor: -1 }
+    const { epoch } = this.#opts
+    const fresh = req.knownEpoch === '' || req.eventSeq < 0
+    return stream.since(req.knownEpoch === epoch ? req.eventSeq : fresh ? -1 : 0)
   }
 
   /** A graceful leave; false for an unknown member. */

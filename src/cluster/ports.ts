@@ -4,6 +4,7 @@
  * composition root (roles/node.ts) implements both for a server and for a client agent.
  */
 import type { AliasTargetReader } from '../agent/checks/remote-alias-check.js'
+import type { UserEvent } from '../agent/events.js'
 import type { Member } from '../agent/member.js'
 import type { CatalogSyncPort } from '../agent/sync/catalog-port.js'
 import type { SyncStatus } from '../agent/sync/anti-entropy.js'
@@ -45,4 +46,6 @@ export interface ClusterServerRpc {
   readonly aliasReader: AliasTargetReader
   /** Blocking reads of what DNS answers from, for the DNS mirrors of client agents. */
   readonly dnsDump: DnsDumpSource
+  /** A user event fired on a client agent: appended to the datacenter's event stream. */
+  fireEvent(event: UserEvent): void
 }

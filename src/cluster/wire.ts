@@ -5,6 +5,7 @@
  * format; these are vigil's RPCs, the part Consul does over its msgpack RPC.
  */
 import type { NodeHealth } from '../agent/checks/remote-alias-check.js'
+import { USER_EVENT_SIZE_LIMIT, userEventSize, type UserEvent } from '../agent/events.js'
 import type { Member } from '../agent/member.js'
 import type { NodeInfo, RemoteNodeState, SyncRegistration } from '../agent/sync/catalog-port.js'
 import { deepFreeze } from '../lib/object.js'
@@ -32,6 +33,8 @@ export type HeartbeatRequest = Readonly<{
   /** The epoch and member-list version of the last list the client got ('' and -1: none). */
   knownEpoch: string
   knownVersion: number
+  /** The user-event cursor of the last answer (-1: none; absent on the wire from older agents). */
+  eventSeq: number
 }>
 
 export type HeartbeatReply = Readonly<{
@@ -42,6 +45,22 @@ export type HeartbeatReply = Readonly<{
   /** The member list; null when the client's known epoch and version are current. */
   members: readonly Member[] | null
   servers: readonly ServerAddress[]
+  /** User events after the request's cursor, oldest first (docs/events.md). */
+  events: readonly UserEvent[]
+  /** The cursor to send with the next heartbeat. */
+  eventSeq: number
+}>
+
+/** A user event on the wire: the payload as base64. */
+export type WireEvent = Readonly<{
+  id: string
+  name: string
+  payload: string | null
+  nodeFilter: string
+  serviceFilter: string
+  tagFilter: string
+  version: number
+  ltime: number
 }>
 
 export type NameRequest = Readonly<{ name: string }>
@@ -232,14 +251,63 @@ function healthCheck(c: HealthCheck, path: string): HealthCheck {
   return c
 }
 
+const EVENT: Schema = {
+  object: {
+    id: str,
+    name: str,
+    payload: { nullable: str },
+    nodeFilter: str,
+    serviceFilter: str,
+    tagFilter: str,
+    version: num,
+    ltime: num,
+  },
+}
+
+const EVENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+export function encodeUserEvent(e: UserEvent): WireEvent {
+  return { ...e, payload: e.payload === null ? null : e.payload.toString('base64') }
+}
+
+/** A user event as it arrives: a UUID, a name, serf's size limit, a non-negative integer time. */
+function userEvent(value: unknown, path: string): UserEvent {
+  const w = project(value, EVENT, path) as WireEvent
+  if (!EVENT_ID.test(w.id)) throw new DecodeError(`${path}.id: not a UUID`)
+  if (w.name === '') throw new DecodeError(`${path}.name: empty`)
+  if (!Number.isSafeInteger(w.ltime) || w.ltime < 0) throw new DecodeError(`${path}.ltime: invalid`)
+  const payload = w.payload === null ? null : Buffer.from(w.payload, 'base64')
+  const e = { ...w, payload: payload !== null && payload.length > 0 ? payload : null }
+  if (userEventSize(e) > USER_EVENT_SIZE_LIMIT) throw new DecodeError(`${path}: event too large`)
+  return Object.freeze(e)
+}
+
+/** An optional cursor field: -1 when absent, else a safe integer. */
+function cursorField(value: unknown, path: string): number {
+  if (value === undefined) return -1
+  if (typeof value !== 'number' || !Number.isSafeInteger(value))
+    throw new DecodeError(`${path}: expected an integer`)
+  return value
+}
+
+function field(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined
+}
+
 export function decodeHeartbeat(body: string): HeartbeatRequest {
+  const raw = parse(body)
   const v = decodeAs(
-    parse(body),
+    raw,
     { object: { member: MEMBER, node: NODE, knownEpoch: str, knownVersion: num } },
     'heartbeat',
-  ) as HeartbeatRequest
+  ) as Omit<HeartbeatRequest, 'eventSeq'>
   member(v.member, 'heartbeat.member')
-  return v
+  return Object.freeze({ ...v, eventSeq: cursorField(field(raw, 'eventSeq'), 'heartbeat.eventSeq') })
+}
+
+/** A user event fired on a client agent, forwarded to a server. */
+export function decodeEventFire(body: string): UserEvent {
+  return userEvent(parse(body), 'event')
 }
 
 export function decodeHeartbeatReply(value: unknown): HeartbeatReply {
@@ -254,9 +322,13 @@ export function decodeHeartbeatReply(value: unknown): HeartbeatReply {
       },
     },
     'reply',
-  ) as HeartbeatReply
+  ) as Omit<HeartbeatReply, 'events' | 'eventSeq'>
   v.members?.forEach((m, i) => member(m, `reply.members[${i}]`))
-  return v
+  // Absent from older servers: no events, no cursor.
+  const raw = field(value, 'events') ?? []
+  if (!Array.isArray(raw) || raw.length > MAX_ITEMS) throw new DecodeError('reply.events: expected an array')
+  const events = Object.freeze(raw.map((e: unknown, i) => userEvent(e, `reply.events[${i}]`)))
+  return Object.freeze({ ...v, events, eventSeq: cursorField(field(value, 'eventSeq'), 'reply.eventSeq') })
 }
 
 export function decodeHelloReply(value: unknown): HelloReply {

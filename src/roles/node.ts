@@ -16,6 +16,7 @@ import {
   type AliasTargetReader,
 } from '../agent/checks/remote-alias-check.js'
 import type { AgentLogger } from '../agent/agent-settings.js'
+import type { EventBuffer, EventSink } from '../agent/events.js'
 import type { AgentCommands, AgentPort } from '../agent/ports.js'
 import { localMember, type Member } from '../agent/member.js'
 import { AntiEntropy } from '../agent/sync/anti-entropy.js'
@@ -33,6 +34,7 @@ import { catalogAliasReader, remoteAliasReader } from '../cluster/alias-reader.j
 import { ClusterClient } from '../cluster/client.js'
 import { catalogDnsDump, remoteDnsDump, type DnsDumpReader } from '../cluster/dns-dump.js'
 import { DnsMirror } from '../cluster/dns-mirror.js'
+import { EventStream } from '../cluster/event-stream.js'
 import { Membership } from '../cluster/membership.js'
 import type { ClusterPort, ClusterRpc, ClusterServerRpc } from '../cluster/ports.js'
 import { remoteCatalogPort } from '../cluster/remote-catalog.js'
@@ -43,7 +45,7 @@ import {
   parseJoinAddress,
   type ClusterTransport,
 } from '../cluster/transport.js'
-import { CLUSTER_PREFIX, type ServerAddress } from '../cluster/wire.js'
+import { CLUSTER_PREFIX, encodeUserEvent, type ServerAddress } from '../cluster/wire.js'
 import type { AgentConfig } from '../config/agent-config.js'
 import { systemClock, type Clock } from '../lib/clock.js'
 import { errorMessage, JoinError, NoServersError } from '../lib/errors.js'
@@ -172,6 +174,8 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
     const node = (): NodeInfo => localNodeInfo(config, agent.nodeId)
     const advertise = config.advertiseAddr !== '' ? config.advertiseAddr : config.bindAddr
     const serverAddress: ServerAddress = { name: config.nodeName, addr: advertise, port: config.ports.server }
+    // This agent's user events: a server delivers from its event stream, a client from its heartbeats.
+    const events = agentEventBuffer(agent, config.nodeName, clock)
 
     const cluster =
       server === null
@@ -183,6 +187,7 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
             transport,
             self,
             node,
+            events,
           })
         : await startMembership({
             config,
@@ -192,6 +197,7 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
             self,
             serverAddress,
             node: node(),
+            events,
           })
     started.push(() => cluster.close())
     aliasTargets.bind(cluster.aliasReader)
@@ -288,16 +294,13 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
                   logger: logger.child({ module: 'agent.client.forward' }),
                   maxQueryTimeMs: config.maxQueryTimeMs,
                 }),
+              eventRoutes({ buffer: events, sink: cluster.eventSink }),
             ],
           }
         : {
             catalog: server.catalog,
             kv: server.catalog,
-            // User events reach this agent's buffer; delivery to the other agents comes with the cluster.
-            routes: [
-              ...CATALOG_ROUTES,
-              eventRoutes({ buffer: agentEventBuffer(agent, config.nodeName, clock) }),
-            ],
+            routes: [...CATALOG_ROUTES, eventRoutes({ buffer: events, sink: cluster.eventSink })],
           }),
     })
     started.push(() => api.close())
@@ -385,6 +388,8 @@ interface ClusterRole {
   /** A client agent's reads of a server's DNS dump; null on a server. */
   readonly dnsDump: DnsDumpReader | null
   readonly forwarder: Forwarder
+  /** Where user events fired on this agent go: the server's stream, or forwarded to a server. */
+  readonly eventSink: EventSink
   readonly closed: boolean
   members(): readonly Member[]
   servers(): readonly ServerAddress[]
@@ -405,6 +410,7 @@ function startClient(o: {
   transport: ClusterTransport
   self: () => Member
   node: () => NodeInfo
+  events: EventBuffer
 }): ClusterRole {
   let onChange: () => void = () => undefined
   let closed = false
@@ -420,6 +426,9 @@ function startClient(o: {
     onServerChange: () => {
       onChange()
     },
+    onEvents: (list) => {
+      for (const e of list) o.events.deliver(e)
+    },
   })
   client.start()
   return {
@@ -428,6 +437,13 @@ function startClient(o: {
     serverRpc: null,
     dnsDump: remoteDnsDump(client),
     forwarder: client,
+    eventSink: {
+      // The event comes back, with the datacenter's Lamport time, in a heartbeat answer.
+      deliver: async (event) => {
+        await client.rpc('POST', '/event/fire', encodeUserEvent(event), { timeoutMs: 5_000 })
+        client.heartbeatSoon()
+      },
+    },
     get closed() {
       return closed
     },
@@ -458,9 +474,16 @@ async function startMembership(o: {
   self: () => Member
   serverAddress: ServerAddress
   node: NodeInfo
+  events: EventBuffer
 }): Promise<ClusterRole> {
   await registerServerNode(o.server.catalog, o.node, o.config.ports.server)
+  const stream = new EventStream({
+    onAppend: (e) => {
+      o.events.deliver(e)
+    },
+  })
   const membership = new Membership({
+    events: stream,
     catalog: o.server.catalog,
     clock: o.clock,
     self: o.self,
@@ -506,8 +529,12 @@ async function startMembership(o: {
       catalog,
       aliasReader,
       dnsDump: catalogDnsDump(o.server.catalog),
+      fireEvent: (event) => {
+        stream.append(event)
+      },
     },
     dnsDump: null,
+    eventSink: stream,
     forwarder: { forward: () => Promise.reject(new NoServersError()) },
     get closed() {
       return closed

@@ -149,7 +149,15 @@ test('membership keeps each member serfHealth in the catalog: passing, critical 
     catalog.read(nodeChecksQuery('c1')).value.find((c) => c.check.checkId === 'serfHealth')?.check.status
   const beat = (knownEpoch: string, knownVersion: number): HeartbeatReply =>
     decodeHeartbeatReply(
-      JSON.parse(m.heartbeatJson({ member: member('c1'), node: nodeInfo('c1'), knownEpoch, knownVersion })),
+      JSON.parse(
+        m.heartbeatJson({
+          member: member('c1'),
+          node: nodeInfo('c1'),
+          knownEpoch,
+          knownVersion,
+          eventSeq: -1,
+        }),
+      ),
     )
   const reply = beat('', -1)
   assert.deepEqual(

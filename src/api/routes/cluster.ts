@@ -9,6 +9,7 @@ import type { ClusterRpc } from '../../cluster/ports.js'
 import {
   CLUSTER_PREFIX,
   decodeDeregister,
+  decodeEventFire,
   decodeForceLeave,
   decodeHeartbeat,
   decodeIntroduce,
@@ -94,6 +95,10 @@ export function clusterServerRoutes(rpc: ClusterRpc): RouteSpec[] {
     ),
     post('/catalog/register', async (req) => {
       await server.catalog.register(decodeRegister(req.body))
+      return EMPTY_OK
+    }),
+    post('/event/fire', (req) => {
+      server.fireEvent(decodeEventFire(req.body))
       return EMPTY_OK
     }),
     post('/catalog/deregister', async (req) => {

@@ -1,7 +1,8 @@
 /**
  * `/v1/event/fire/:name` and `/v1/event/list` (http-api.md §13) over the agent's event buffer.
  * Filters are Go regular expressions compiled with RE2 (linear time); `fire` hands the event to
- * an {@link EventSink} (the local buffer on a single node, a cluster transport later).
+ * an {@link EventSink}: the server's event stream on a server, a forward to a server on a client
+ * agent, the local buffer when nothing else is given.
  */
 import { compileGoRegexp, RegexpError, type GoRegexp } from '../../filter/index.js'
 import type { AgentPort } from '../../agent/ports.js'
@@ -9,6 +10,8 @@ import type { Clock } from '../../lib/clock.js'
 import {
   EventBuffer,
   eventIndex,
+  USER_EVENT_SIZE_LIMIT,
+  userEventSize,
   type EventFilters,
   type EventSink,
   type UserEvent,
@@ -20,10 +23,6 @@ import { jsonResponse, textResponse, type ApiResponse } from '../response.js'
 import type { RouteSpec } from '../routing.js'
 import type { RouteDeps } from './deps.js'
 
-/** Serf's limit on a user event (name plus encoded payload). */
-export const USER_EVENT_SIZE_LIMIT = 512
-/** Bytes the encoding adds around name, payload and filters (msgpack field names and headers, the `consul:event:` prefix). */
-const EVENT_ENCODING_OVERHEAD = 120
 /** Blocking lists wait at most this long, and this long when `wait` is absent. */
 const MAX_EVENT_WAIT_MS = 10 * 60_000
 
@@ -64,7 +63,7 @@ export function compileEventFilters(
 export interface EventRouteOptions {
   /** The agent's buffer: source of `list`, and maker of new events (ID, Lamport time). */
   readonly buffer: EventBuffer
-  /** Where fired events go; the buffer itself on a single node. */
+  /** Where fired events go; the buffer itself when absent. */
   readonly sink?: EventSink
 }
 
@@ -72,7 +71,7 @@ export interface EventRouteOptions {
 export function eventRoutes(opts: EventRouteOptions): (deps: RouteDeps) => RouteSpec[] {
   const sink = opts.sink ?? opts.buffer
   return (deps) => {
-    const fire = (req: ApiRequest): ApiResponse => {
+    const fire = async (req: ApiRequest): Promise<ApiResponse> => {
       const name = req.rest
       if (name === '') throw new BadRequestError('Missing name')
       const q = req.query
@@ -94,21 +93,14 @@ export function eventRoutes(opts: EventRouteOptions): (deps: RouteDeps) => Route
       const declared = Number(headerValue(req.headers, 'content-length') || '0')
       const bytes = declared > 0 ? (req.bytes ?? Buffer.from(req.body, 'utf8')) : Buffer.alloc(0)
       const payload = bytes.length > 0 ? bytes : null
-      const size =
-        EVENT_ENCODING_OVERHEAD +
-        2 * name.length +
-        (payload?.length ?? 0) +
-        fields.nodeFilter.length +
-        fields.serviceFilter.length +
-        fields.tagFilter.length
-      if (size > USER_EVENT_SIZE_LIMIT) {
+      if (userEventSize({ ...fields, payload }) > USER_EVENT_SIZE_LIMIT) {
         return textResponse(
           500,
           `user event exceeds configured limit of ${USER_EVENT_SIZE_LIMIT} bytes before encoding`,
         )
       }
       const event = opts.buffer.create({ ...fields, payload })
-      sink.deliver(event)
+      await sink.deliver(event)
       // Consul answers before the event has a Lamport time.
       return jsonResponse(renderEvent(event, 0))
     }
