@@ -57,11 +57,22 @@ function tempDir(t: TestContext): string {
   return dir
 }
 
+/** Free DNS, serf and server ports: these agents run beside the cluster tests' default ports. */
+async function quietPorts(): Promise<string[]> {
+  const out: string[] = []
+  for (const flag of ['-dns-port', '-serf-lan-port', '-server-port']) out.push(flag, String(await freePort()))
+  return out
+}
+
 test('agent command exits 0 after a graceful leave on SIGTERM (client) and releases its signals', async (t) => {
   const h = new Harness()
   const port = await freePort()
   const dir = tempDir(t)
-  const done = runAgent(['-data-dir', dir, '-bind', '127.0.0.1', '-http-port', String(port)], h.io, h)
+  const done = runAgent(
+    ['-data-dir', dir, '-bind', '127.0.0.1', '-http-port', String(port), ...(await quietPorts())],
+    h.io,
+    h,
+  )
   await h.waitFor('agent: Consul agent running!')
   const res = await fetch(`http://127.0.0.1:${port}/v1/agent/self`)
   assert.equal(res.status, 200)
@@ -80,7 +91,7 @@ test('agent command exits 0 after a graceful leave on SIGTERM (client) and relea
 test('agent command exits 1 at once on a second signal during shutdown', async () => {
   const h = new Harness()
   const port = await freePort()
-  const done = runAgent(['-dev', '-http-port', String(port), '-dns-port', String(await freePort())], h.io, h)
+  const done = runAgent(['-dev', '-http-port', String(port), ...(await quietPorts())], h.io, h)
   await h.waitFor('agent: Consul agent running!')
   h.send('SIGINT')
   h.send('SIGINT')
@@ -95,7 +106,7 @@ test('agent command exits 1 at once on a second signal during shutdown', async (
 test('agent command reloads on SIGHUP and keeps serving', async () => {
   const h = new Harness()
   const port = await freePort()
-  const done = runAgent(['-dev', '-http-port', String(port), '-dns-port', String(await freePort())], h.io, h)
+  const done = runAgent(['-dev', '-http-port', String(port), ...(await quietPorts())], h.io, h)
   await h.waitFor('agent: Consul agent running!')
   h.send('SIGHUP')
   await h.waitFor('agent: Reloaded configuration')

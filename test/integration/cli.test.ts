@@ -165,6 +165,10 @@ test('cli agent reports a port in use and exits 1', async (t) => {
     String(port),
     '-dns-port',
     String(await freePort()),
+    '-serf-lan-port',
+    String(await freePort()),
+    '-server-port',
+    String(await freePort()),
   ])
   assert.equal(code, 1)
   assert.equal(
