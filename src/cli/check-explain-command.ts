@@ -10,7 +10,9 @@ const flagSet: FlagSet = {
   help:
     'Explains why a check has its status. For an alias check (a sidecar mirroring its application,\n' +
     'say) it shows the chain down to the checks that decide it, with their outputs and the time\n' +
-    'of their last status change.',
+    'of their last status change. An alias of a service on another node is followed to the agent\n' +
+    'of that node (its address from the member list), or, when that agent does not answer, into\n' +
+    'the catalog.',
   groups: [
     httpApiFlags,
     {
