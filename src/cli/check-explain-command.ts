@@ -152,12 +152,14 @@ async function askAgent(ctx: FollowContext, node: string, serviceId: string): Pr
       `${CLUSTER_PREFIX}/explain`,
       { node, serviceId },
       { timeoutMs: AGENT_TIMEOUT_MS },
-    )) as { ServiceFound: boolean; Checks: Explanation[] }
+    )) as { ServiceFound?: unknown; Checks?: unknown } | null
+    if (reply === null || typeof reply.ServiceFound !== 'boolean' || !Array.isArray(reply.Checks))
+      return `the agent of node "${node}" at ${endpointText(at)} answered no explanation`
     return {
       Source: 'agent',
       Note: `the agent of node "${node}" at ${endpointText(at)}`,
       ServiceFound: reply.ServiceFound,
-      Checks: reply.Checks,
+      Checks: reply.Checks as Explanation[],
     }
   } catch (err) {
     return `the agent of node "${node}" at ${endpointText(at)} did not answer (${describeError(err)})`
