@@ -22,7 +22,17 @@ interface Agent {
   readonly serverPort: number
 }
 
+/** Starts an agent on free ports; a port taken between the pick and the bind → retried on others. */
 async function startAgent(dir: string, args: readonly string[]): Promise<Agent> {
+  for (let attempt = 1; ; attempt++) {
+    const agent = await startAgentOnce(dir, args)
+    if (agent !== undefined) return agent
+    if (attempt === 3) throw new Error('the agent exited before answering, 3 times')
+  }
+}
+
+/** Undefined when the process exited before answering. */
+async function startAgentOnce(dir: string, args: readonly string[]): Promise<Agent | undefined> {
   const http = await freePort()
   const serfPort = await freePort()
   const serverPort = await freePort()
@@ -57,6 +67,7 @@ async function startAgent(dir: string, args: readonly string[]): Promise<Agent> 
       await res.arrayBuffer()
       break
     } catch {
+      if (child.exitCode !== null) return undefined
       if (i > 2000) throw new Error(`${url} did not start`)
       await new Promise((r) => setTimeout(r, 5))
     }
