@@ -11,6 +11,7 @@ import { cpus, loadavg } from 'node:os'
 import type autocannon from 'autocannon'
 import { catalogBenchmarks, type CatalogSuite } from './catalog.js'
 import { aliasLatencyHttp, aliasLatencyInProcess } from './alias.js'
+import { clusterBenchmarks } from './cluster.js'
 import { dnsBenchmarks } from './dns.js'
 import { registrationRate, restartWithDataDir } from './persistence.js'
 import { storeThroughput } from './store.js'
@@ -229,6 +230,12 @@ const NOTES = [
   '  spawning the server to the first 200 of /v1/catalog/nodes (Node.js start-up included).',
   '- Probe load: the listeners run in the benchmark process; CPU is user+system time of the agent',
   '  process from /proc over the measuring window, after the start-up jitter has spread the probes.',
+  '- Cluster propagation: `vigil agent -server -bootstrap` and a client agent joined to it, each in',
+  '  its own process; from the PUT check/pass|fail on the client to the answer of a blocking',
+  '  /v1/health/checks/web on the server showing the new status (200 flips, alternating).',
+  '- Cluster load: simulated client agents in the benchmark process speak the cluster RPC to one',
+  '  server (register node, service and check, then heartbeat every 1–2 s); the server’s CPU and',
+  '  RSS from /proc over 10 s after 15 s of warm-up at each size (100, then 300, then 1,000).',
   '',
 ]
 
@@ -381,6 +388,9 @@ const suites: Record<string, () => Promise<void>> = {
     )
     rows.push(...res.rows)
     sections.push(...res.sections)
+  },
+  cluster: async () => {
+    rows.push(...(await clusterBenchmarks({ quick })))
   },
 }
 for (const [name, fn] of Object.entries(suites)) {

@@ -130,3 +130,25 @@ function reasonFor(entry: CheckEntry): string {
       return `result of the last ${definition.type} probe (every ${check.interval})`
   }
 }
+
+/** What this agent knows of the target of another agent's remote alias (cluster.md). */
+export interface TargetExplanation {
+  /** False when `serviceId` names a service not registered here (the alias is then critical). */
+  readonly serviceFound: boolean
+  /** The service's checks (when a service is named), then this node's node-level checks. */
+  readonly checks: readonly CheckExplanation[]
+}
+
+/**
+ * Explains what a remote alias of this node mirrors: `serviceId`'s checks ('' for a node alias)
+ * and the node-level checks, each with its own chain. Checks the catalog adds (`serfHealth`) are
+ * not local state and not included.
+ */
+export function explainTarget(view: LocalView, serviceId: string): TargetExplanation {
+  const entries = serviceId === '' ? [] : [...view.checksOfService(serviceId)]
+  entries.push(...view.checksOfService(''))
+  return {
+    serviceFound: serviceId === '' || view.service(serviceId) !== undefined,
+    checks: entries.map((e) => explainEntry(view, e, 0, new Set([e.check.checkId]))),
+  }
+}

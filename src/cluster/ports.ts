@@ -9,7 +9,8 @@ import type { Member } from '../agent/member.js'
 import type { CatalogSyncPort } from '../agent/sync/catalog-port.js'
 import type { SyncStatus } from '../agent/sync/anti-entropy.js'
 import type { DnsDumpSource } from './dns-dump.js'
-import type { HeartbeatRequest, HelloReply, ServerAddress } from './wire.js'
+import type { TargetExplanation } from '../agent/explain.js'
+import type { ExplainRequest, HeartbeatRequest, HelloReply, ServerAddress } from './wire.js'
 
 /** The agent endpoints' view of the cluster. */
 export interface ClusterPort {
@@ -32,6 +33,11 @@ export interface ClusterRpc {
   hello(): HelloReply
   /** A server joined this agent: start heartbeating to these servers. */
   introduce(servers: readonly ServerAddress[]): void
+  /**
+   * What a remote alias of this node mirrors, as local state explains it (`vigil check explain`
+   * following an alias across nodes). A request naming another node → NotFoundError.
+   */
+  explain(req: ExplainRequest): TargetExplanation
   readonly server: ClusterServerRpc | null
 }
 

@@ -343,6 +343,16 @@ export function decodeName(body: string): NameRequest {
   return decodeAs(parse(body), { object: { name: str } }, 'request') as NameRequest
 }
 
+/** A request for the explanation of what a remote alias of `node`, naming `serviceId`, mirrors. */
+export interface ExplainRequest {
+  readonly node: string
+  readonly serviceId: string
+}
+
+export function decodeExplainRequest(body: string): ExplainRequest {
+  return decodeAs(parse(body), { object: { node: str, serviceId: str } }, 'request') as ExplainRequest
+}
+
 export function decodeForceLeave(body: string): ForceLeaveRequest {
   return decodeAs(parse(body), { object: { name: str, prune: bool } }, 'request') as ForceLeaveRequest
 }

@@ -19,6 +19,7 @@ import type { AgentLogger } from '../agent/agent-settings.js'
 import type { EventBuffer, EventSink } from '../agent/events.js'
 import type { AgentCommands, AgentPort } from '../agent/ports.js'
 import { localMember, type Member } from '../agent/member.js'
+import { explainTarget } from '../agent/explain.js'
 import { AntiEntropy } from '../agent/sync/anti-entropy.js'
 import type { CatalogSyncPort, NodeInfo } from '../agent/sync/catalog-port.js'
 import { allowClusterTraffic, clusterLanRoutes, clusterServerRoutes, guarded } from '../api/routes/cluster.js'
@@ -48,7 +49,7 @@ import {
 import { CLUSTER_PREFIX, encodeUserEvent, type ServerAddress } from '../cluster/wire.js'
 import type { AgentConfig } from '../config/agent-config.js'
 import { systemClock, type Clock } from '../lib/clock.js'
-import { errorMessage, JoinError, NoServersError } from '../lib/errors.js'
+import { errorMessage, JoinError, NoServersError, NotFoundError } from '../lib/errors.js'
 import { kvRoutes } from '../api/routes/kv.js'
 import { sessionRoutes } from '../api/routes/session.js'
 import { txnRoutes } from '../api/routes/txn.js'
@@ -240,6 +241,11 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
       }),
       introduce: (servers) => {
         cluster.introduce(servers)
+      },
+      explain: ({ node: name, serviceId }) => {
+        if (name !== config.nodeName)
+          throw new NotFoundError(`This agent is node "${config.nodeName}", not "${name}"`)
+        return explainTarget(agent.read, serviceId)
       },
       server: cluster.serverRpc,
     }

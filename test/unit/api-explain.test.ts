@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { explainTarget } from '../../src/agent/explain.js'
 import { formatExplanation } from '../../src/cli/check-explain-command.js'
 import { startApiHarness, type ApiHarness } from '../support/api-harness.js'
 import { waitFor } from '../support/wait.js'
@@ -89,4 +90,45 @@ test('explain reports a cycle of aliases as critical with the cycle', async (t) 
   assert.equal(e.Status, 'critical')
   assert.deepEqual(e.Alias?.Cycle, ['service:a', 'service:b', 'service:a'])
   assert.match(e.Output, /^Alias cycle detected: service:a -> service:b -> service:a/)
+})
+
+test('explainTarget: what a remote alias of this node mirrors, the service checks then the node-level ones', async (t) => {
+  const h = await startApiHarness(t)
+  const put = async (url: string, body: unknown): Promise<void> => {
+    const res = await h.inject({ method: 'PUT', url, payload: JSON.stringify(body) })
+    assert.equal(res.statusCode, 200, res.body)
+  }
+  await put('/v1/agent/service/register', {
+    ID: 'core',
+    Name: 'core',
+    Check: { CheckID: 'core-ttl', TTL: '1h' },
+  })
+  await put('/v1/agent/service/register', {
+    ID: 'db',
+    Name: 'db',
+    Check: { CheckID: 'db-alias', AliasService: 'core' },
+  })
+  await put('/v1/agent/check/register', { ID: 'disk', Name: 'disk', TTL: '1h' })
+  const db = explainTarget(h.agent.read, 'db')
+  assert.equal(db.serviceFound, true)
+  assert.deepEqual(
+    db.checks.map((c) => c.checkId),
+    ['db-alias', 'disk'],
+  )
+  assert.deepEqual(
+    db.checks[0]?.alias?.checks.map((c) => c.checkId),
+    ['core-ttl', 'disk'],
+    'a local alias is explained down its chain (its target, then the node-level checks)',
+  )
+  const missing = explainTarget(h.agent.read, 'nope')
+  assert.equal(missing.serviceFound, false)
+  assert.deepEqual(
+    missing.checks.map((c) => c.checkId),
+    ['disk'],
+  )
+  assert.deepEqual(
+    explainTarget(h.agent.read, '').checks.map((c) => c.checkId),
+    ['disk'],
+    'a node alias: the node-level checks',
+  )
 })

@@ -84,7 +84,8 @@ export function agentCheckRoutes(deps: RouteDeps): RouteSpec[] {
   ]
 }
 
-function renderExplanation(e: CheckExplanation): unknown {
+/** An explanation as `GET /v1/agent/check/explain/:id` answers it. */
+export function renderExplanation(e: CheckExplanation): unknown {
   return {
     CheckID: e.checkId,
     Name: e.name,

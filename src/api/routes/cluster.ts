@@ -1,6 +1,6 @@
 /**
  * The cluster listener's RPCs (`/v1/internal/cluster/...`), served on `bind_addr` at the serf LAN
- * port (every agent: hello, introduce) and at the server port (servers: heartbeats, leave,
+ * port (every agent: hello, introduce, explain) and at the server port (servers: heartbeats, leave,
  * force-leave, anti-entropy's catalog calls). Every request passes `authorize` first: the one
  * place where cluster TLS identities and ACL tokens will be checked.
  */
@@ -10,6 +10,7 @@ import {
   CLUSTER_PREFIX,
   decodeDeregister,
   decodeEventFire,
+  decodeExplainRequest,
   decodeForceLeave,
   decodeHeartbeat,
   decodeIntroduce,
@@ -21,6 +22,7 @@ import { BadRequestError } from '../../lib/errors.js'
 import type { ApiRequest } from '../request.js'
 import { EMPTY_OK, jsonResponse, textResponse, type ApiResponse } from '../response.js'
 import type { RouteSpec } from '../routing.js'
+import { renderExplanation } from './agent-checks.js'
 
 /** Throws to refuse a cluster request. */
 export type ClusterAuthorizer = (req: ApiRequest) => void
@@ -49,6 +51,14 @@ export function clusterLanRoutes(rpc: ClusterRpc): RouteSpec[] {
       handler: (req) => {
         rpc.introduce(decodeIntroduce(req.body).servers)
         return EMPTY_OK
+      },
+    },
+    {
+      pattern: `${CLUSTER_PREFIX}/explain`,
+      methods: ['POST'],
+      handler: (req) => {
+        const e = rpc.explain(decodeExplainRequest(req.body))
+        return jsonResponse({ ServiceFound: e.serviceFound, Checks: e.checks.map(renderExplanation) })
       },
     },
   ]
