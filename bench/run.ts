@@ -12,6 +12,7 @@ import type autocannon from 'autocannon'
 import { catalogBenchmarks, type CatalogSuite } from './catalog.js'
 import { aliasLatencyHttp, aliasLatencyInProcess } from './alias.js'
 import { dnsBenchmarks } from './dns.js'
+import { kvBenchmarks, type KvSuite } from './kv.js'
 import { registrationRate, restartWithDataDir } from './persistence.js'
 import { storeThroughput } from './store.js'
 import {
@@ -379,6 +380,15 @@ const suites: Record<string, () => Promise<void>> = {
       { quick, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS },
       parts,
     )
+    rows.push(...res.rows)
+    sections.push(...res.sections)
+  },
+  kv: async () => {
+    const parts = process.argv
+      .find((a) => a.startsWith('--kv='))
+      ?.slice('--kv='.length)
+      .split(',') as KvSuite[] | undefined
+    const res = await kvBenchmarks({ quick, rounds: ROUNDS, seconds: SECONDS }, parts)
     rows.push(...res.rows)
     sections.push(...res.sections)
   },
