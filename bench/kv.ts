@@ -168,14 +168,14 @@ async function throughput(opts: KvBenchOptions, rows: CatalogRow[], sections: st
   const row = (what: string, mine: readonly number[], theirs: readonly number[], verb: string): void => {
     const ratio = median(mine) / median(theirs)
     rows.push({
-      name: `Durable KV ${what}, ${WIDTH} in flight: ${verb}`,
+      name: `KV ${what}, ${WIDTH} in flight: ${verb}`,
       value: `${fmt(median(mine))} / ${fmt(median(theirs))} = **${ratio.toFixed(2)}**`,
       goal: 'ratio ≥ 1.0',
       met: ratio >= 1,
     })
   }
-  row('puts/s', hPut, ePut, 'PUT /v1/kv/<key> on `-server -bootstrap -data-dir` / etcd put')
-  row('puts/s', ipPut, ePut, '`Catalog.kvPut` on the embedded store (in process) / etcd put')
+  row('durable puts/s', hPut, ePut, 'PUT /v1/kv/<key> on `-server -bootstrap -data-dir` / etcd put')
+  row('durable puts/s', ipPut, ePut, '`Catalog.kvPut` on the embedded store (in process) / etcd put')
   row('gets/s', hGet, eGet, 'GET /v1/kv/<key> on the same server / etcd get (linearizable)')
   row('gets/s', ipGet, eGet, '`Catalog.kvRead` in process / etcd get (linearizable)')
   sections.push(
