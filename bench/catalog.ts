@@ -57,7 +57,7 @@ function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US')
 }
 
-function percentile(values: readonly number[], p: number): number {
+export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0
 }
@@ -154,7 +154,7 @@ function openWaiter(port: number, path: string, onDone: () => void): Promise<Htt
   })
 }
 
-async function metricsHeap(vigil: Proc): Promise<number> {
+export async function metricsHeap(vigil: Proc): Promise<number> {
   const res = await fetch(`${vigil.url}/v1/agent/metrics`)
   const body = (await res.json()) as { Gauges?: { Name: string; Value: number }[] }
   return body.Gauges?.find((g) => g.Name.endsWith('runtime.alloc_bytes'))?.Value ?? 0
@@ -173,7 +173,7 @@ async function quiesce(pid: number, maxMs: number): Promise<void> {
   }
 }
 
-interface WakeResult {
+export interface WakeResult {
   readonly waiting: number
   readonly p50Ms: number
   readonly p99Ms: number
@@ -191,7 +191,7 @@ interface WakeResult {
  * byte (a response read before it counts as 0); a response must carry an index above `minIndex`.
  * Memory is the process's growth from before the first connection to all `count` waiting.
  */
-async function wakeAll(target: {
+export async function wakeAll(target: {
   port: number
   pid: number
   path: string

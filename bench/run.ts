@@ -13,6 +13,7 @@ import { catalogBenchmarks, type CatalogSuite } from './catalog.js'
 import { aliasLatencyHttp, aliasLatencyInProcess } from './alias.js'
 import { clusterBenchmarks } from './cluster.js'
 import { dnsBenchmarks } from './dns.js'
+import { kvBenchmarks, type KvSuite } from './kv.js'
 import { registrationRate, restartWithDataDir } from './persistence.js'
 import { storeThroughput } from './store.js'
 import {
@@ -228,6 +229,20 @@ const NOTES = [
   '- Catalog restart: 10,000 nodes with a service and a check each written through the catalog into',
   '  `<data-dir>/catalog`; in process from opening the store to `Catalog.open` resolving, and from',
   '  spawning the server to the first 200 of /v1/catalog/nodes (Node.js start-up included).',
+  '- KV puts and gets: a ~200-byte value per put to a fresh key, each acknowledged once durable,',
+  '  64 in flight everywhere: over HTTP autocannon with 64 keep-alive connections to',
+  '  `vigil agent -server -bootstrap -data-dir` (PUT /v1/kv/<key>, and GET of 1,000 preloaded',
+  '  keys, default consistency: the server answers from its own state); in process',
+  '  `Catalog.kvPut` over the embedded store (a fresh data dir per round) and `Catalog.kvRead`',
+  '  (synchronous: the cost of one evaluation); etcd puts and linearizable gets with the etcd3',
+  '  client, one member on the same disk. Over HTTP the load generator shares the 2 cores.',
+  '- KV CAS contention: 10 writers loop GET (ModifyIndex) then PUT ?cas=<ModifyIndex> on one key',
+  '  over fetch; on etcd get (mod_revision) then a txn comparing it before the put. At most one',
+  '  writer of those that read the same version can win, so the failure ratio is ~0.9 by design;',
+  '  the successful rate is one per read + durable conditional write round trip.',
+  '- KV wake-all: as the catalog wake-all, on `vigil agent -dev`: 10,000 blocking',
+  '  `GET /v1/kv/<prefix>?recurse&index=N` (3 keys under the prefix), one put of a new key under',
+  '  it; in process 10,000 `Catalog.kvBlock` list waiters on a memory store.',
   '- Probe load: the listeners run in the benchmark process; CPU is user+system time of the agent',
   '  process from /proc over the measuring window, after the start-up jitter has spread the probes.',
   '- Cluster propagation: `vigil agent -server -bootstrap` and a client agent joined to it, each in',
@@ -391,6 +406,15 @@ const suites: Record<string, () => Promise<void>> = {
   },
   cluster: async () => {
     rows.push(...(await clusterBenchmarks({ quick })))
+  },
+  kv: async () => {
+    const parts = process.argv
+      .find((a) => a.startsWith('--kv='))
+      ?.slice('--kv='.length)
+      .split(',') as KvSuite[] | undefined
+    const res = await kvBenchmarks({ quick, rounds: ROUNDS, seconds: SECONDS }, parts)
+    rows.push(...res.rows)
+    sections.push(...res.sections)
   },
 }
 for (const [name, fn] of Object.entries(suites)) {
