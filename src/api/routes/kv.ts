@@ -9,6 +9,7 @@ import { parseConsistency } from '../catalog-read.js'
 import { parseWaitMs } from '../params.js'
 import { headerValue, type ApiRequest } from '../request.js'
 import { jsonResponse, textResponse, type ApiResponse } from '../response.js'
+import { sharedJsonResponse } from '../shared-body.js'
 import type { RouteSpec } from '../routing.js'
 import type { RouteDeps } from './deps.js'
 
@@ -83,13 +84,13 @@ export function kvRoutes(deps: RouteDeps): RouteSpec[] {
       const r = await read(req, kvKeysQuery(key, sep))
       const headers = readHeaders(r.index, consistency)
       if (r.value.length === 0 && key !== '') return { status: 404, headers }
-      return jsonResponse([...r.value], 200, headers)
+      return sharedJsonResponse(r, 'kv-keys', () => [...r.value], headers)
     }
     if (q.has('recurse')) {
       const r = await read(req, kvListQuery(key))
       const headers = readHeaders(r.index, consistency)
       if (r.value.length === 0) return { status: 404, headers }
-      return jsonResponse(r.value.map(renderDirEntry), 200, headers)
+      return sharedJsonResponse(r, 'kv-list', () => r.value.map(renderDirEntry), headers)
     }
     if (key === '') throw new BadRequestError('Missing key name')
     const r = await read(req, kvGetQuery(key))
@@ -108,7 +109,8 @@ export function kvRoutes(deps: RouteDeps): RouteSpec[] {
         body: { bytes, contentType: 'text/plain' },
       }
     }
-    return jsonResponse([renderDirEntry(r.value)], 200, headers)
+    const entry = r.value
+    return sharedJsonResponse(r, 'kv-get', () => [renderDirEntry(entry)], headers)
   }
 
   const put = async (req: ApiRequest): Promise<ApiResponse> => {
