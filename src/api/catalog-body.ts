@@ -7,7 +7,13 @@
 import type { CatalogCheckInput, DeregisterRequest, RegisterRequest } from '../catalog/types.js'
 import { BadRequestError } from '../lib/errors.js'
 import { setOwn } from '../lib/object.js'
-import { EMPTY_DEFINITION, isStatus, type CheckDefinition, type CheckType } from '../structs/check.js'
+import {
+  EMPTY_DEFINITION,
+  isCheckType,
+  isStatus,
+  type CheckDefinition,
+  type CheckType,
+} from '../structs/check.js'
 import { GoType, StructSchema, decodeJsonBody, decodeStruct, type DecodedStruct } from '../structs/go-json.js'
 import {
   CONNECT_SCHEMA,
@@ -16,7 +22,7 @@ import {
   SERVICE_ADDRESS_SCHEMA,
   WEIGHTS_SCHEMA,
 } from '../structs/normalize-service.js'
-import type { Service, ServiceAddress, ServiceKind } from '../structs/service.js'
+import { isServiceKind, type Service, type ServiceAddress } from '../structs/service.js'
 
 const NS_PER_MS = 1e6
 
@@ -123,30 +129,6 @@ const DEREGISTER_REQUEST_SCHEMA = new StructSchema('DeregisterRequest', 'structs
   { name: 'Token', type: GoType.string },
 ])
 
-const KINDS: ReadonlySet<string> = new Set<ServiceKind>([
-  '',
-  'connect-proxy',
-  'mesh-gateway',
-  'terminating-gateway',
-  'ingress-gateway',
-  'api-gateway',
-])
-
-const CHECK_TYPES: ReadonlySet<string> = new Set<CheckType>([
-  'ttl',
-  'http',
-  'tcp',
-  'udp',
-  'grpc',
-  'h2ping',
-  'script',
-  'docker',
-  'os_service',
-  'alias',
-  'maintenance',
-  '',
-])
-
 /** The request's datacenter ('' when none) and the register request. */
 export function decodeCatalogRegister(body: string): { datacenter: string; request: RegisterRequest } {
   const d = decodeStruct(decodeJsonBody(body), REGISTER_REQUEST_SCHEMA)
@@ -186,7 +168,7 @@ export function decodeCatalogDeregister(body: string): { datacenter: string; req
 
 function readService(d: DecodedStruct): Service {
   const kind = d.string('Kind')
-  if (!KINDS.has(kind)) throw new BadRequestError(`Invalid service kind: ${JSON.stringify(kind)}`)
+  if (!isServiceKind(kind)) throw new BadRequestError(`Invalid service kind: ${JSON.stringify(kind)}`)
   const tagged: Record<string, ServiceAddress> = {}
   for (const [k, v] of d.structMap('TaggedAddresses') ?? new Map<string, DecodedStruct>()) {
     setOwn(tagged, k, Object.freeze({ address: v.string('Address'), port: v.number('Port') }))
@@ -208,7 +190,7 @@ function readService(d: DecodedStruct): Service {
         : { passing: weights.number('Passing'), warning: weights.number('Warning') },
     ),
     enableTagOverride: d.bool('EnableTagOverride'),
-    kind: kind as ServiceKind,
+    kind,
     proxy: proxy === null || proxy.isEmpty() ? null : readProxy(proxy).proxy,
     connectNative: d.struct('Connect')?.bool('Native') ?? false,
     locallyRegisteredAsSidecar: false,
@@ -260,7 +242,7 @@ function readDefinition(d: DecodedStruct, givenType: string): CheckDefinition {
     deregisterCriticalServiceAfterMs: d.durationNs('DeregisterCriticalServiceAfter') / NS_PER_MS,
     outputMaxSize: d.number('OutputMaxSize'),
   }
-  const type = givenType !== '' && CHECK_TYPES.has(givenType) ? (givenType as CheckType) : derivedType(fields)
+  const type = givenType !== '' && isCheckType(givenType) ? givenType : derivedType(fields)
   return Object.freeze({ ...EMPTY_DEFINITION, ...fields, type })
 }
 

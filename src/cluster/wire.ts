@@ -10,8 +10,8 @@ import type { Member } from '../agent/member.js'
 import type { NodeInfo, RemoteNodeState, SyncRegistration } from '../agent/sync/catalog-port.js'
 import { deepFreeze } from '../lib/object.js'
 import { DecodeError } from '../lib/errors.js'
-import type { HealthCheck } from '../structs/check.js'
-import type { Service } from '../structs/service.js'
+import { isCheckType, type HealthCheck } from '../structs/check.js'
+import { isServiceKind, type Service } from '../structs/service.js'
 
 /** The route prefix of every cluster RPC. */
 export const CLUSTER_PREFIX = '/v1/internal/cluster'
@@ -199,28 +199,6 @@ const SERVER_ADDRESS: Schema = { object: { name: str, addr: str, port: num } }
 
 const STATUSES: ReadonlySet<string> = new Set(['none', 'alive', 'leaving', 'left', 'failed'])
 const CHECK_STATUSES: ReadonlySet<string> = new Set(['passing', 'warning', 'critical'])
-const SERVICE_KINDS: ReadonlySet<string> = new Set([
-  '',
-  'connect-proxy',
-  'mesh-gateway',
-  'terminating-gateway',
-  'ingress-gateway',
-  'api-gateway',
-])
-const CHECK_TYPES: ReadonlySet<string> = new Set([
-  'ttl',
-  'http',
-  'tcp',
-  'udp',
-  'grpc',
-  'h2ping',
-  'script',
-  'docker',
-  'os_service',
-  'alias',
-  'maintenance',
-  '',
-])
 
 function parse(body: string): unknown {
   try {
@@ -241,13 +219,13 @@ function member(m: Member, path: string): Member {
 }
 
 function service(s: Service | null, path: string): Service | null {
-  if (s !== null && !SERVICE_KINDS.has(s.kind)) throw new DecodeError(`${path}.kind: unknown kind`)
+  if (s !== null && !isServiceKind(s.kind)) throw new DecodeError(`${path}.kind: unknown kind`)
   return s
 }
 
 function healthCheck(c: HealthCheck, path: string): HealthCheck {
   if (!CHECK_STATUSES.has(c.status)) throw new DecodeError(`${path}.status: unknown status`)
-  if (!CHECK_TYPES.has(c.type)) throw new DecodeError(`${path}.type: unknown type`)
+  if (!isCheckType(c.type)) throw new DecodeError(`${path}.type: unknown type`)
   return c
 }
 

@@ -23,6 +23,26 @@ export type CheckType =
   | 'maintenance'
   | ''
 
+/** Every `Type` a check may have. */
+export const CHECK_TYPES: ReadonlySet<string> = new Set<CheckType>([
+  'ttl',
+  'http',
+  'tcp',
+  'udp',
+  'grpc',
+  'h2ping',
+  'script',
+  'docker',
+  'os_service',
+  'alias',
+  'maintenance',
+  '',
+])
+
+export function isCheckType(value: string): value is CheckType {
+  return CHECK_TYPES.has(value)
+}
+
 /** Where a registration came from: the HTTP API (`remote`) or a config file (`local`). */
 export type Source = 'remote' | 'local'
 

@@ -17,14 +17,15 @@ import {
   type CheckFields,
 } from './normalize-check.js'
 import type { NormalizeContext } from './normalize.js'
-import type {
-  ProxyConfig,
-  Service,
-  ServiceAddress,
-  ServiceKind,
-  ServiceRegistration,
-  Upstream,
-  Weights,
+import {
+  isServiceKind,
+  type ProxyConfig,
+  type Service,
+  type ServiceAddress,
+  type ServiceKind,
+  type ServiceRegistration,
+  type Upstream,
+  type Weights,
 } from './service.js'
 
 export const SERVICE_ADDRESS_SCHEMA = new StructSchema('ServiceAddress', 'structs.ServiceAddress', [
@@ -120,14 +121,6 @@ export const SERVICE_DEFINITION_SCHEMA: StructSchema = new StructSchema(
   ],
 )
 
-const KINDS: ReadonlySet<string> = new Set<ServiceKind>([
-  '',
-  'connect-proxy',
-  'mesh-gateway',
-  'terminating-gateway',
-  'ingress-gateway',
-  'api-gateway',
-])
 const GATEWAY_KINDS: ReadonlySet<ServiceKind> = new Set<ServiceKind>([
   'mesh-gateway',
   'terminating-gateway',
@@ -361,8 +354,8 @@ export function buildServiceRegistration(
   if (weightsError !== null) throw new BadRequestError(`Invalid Weights: ${weightsError}`)
 
   const kindText = d.string('Kind')
-  if (!KINDS.has(kindText)) throw new BadRequestError(`Invalid service kind: ${JSON.stringify(kindText)}`)
-  const kind = kindText as ServiceKind
+  if (!isServiceKind(kindText)) throw new BadRequestError(`Invalid service kind: ${JSON.stringify(kindText)}`)
+  const kind = kindText
 
   const meta = d.stringMap('Meta') ?? Object.freeze({})
   const metaError = metaProblem(kind, meta)

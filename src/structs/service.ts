@@ -3,6 +3,20 @@ import type { CheckRegistration } from './check.js'
 export type ServiceKind =
   '' | 'connect-proxy' | 'mesh-gateway' | 'terminating-gateway' | 'ingress-gateway' | 'api-gateway'
 
+/** Every service kind Consul knows. */
+export const SERVICE_KINDS: ReadonlySet<string> = new Set<ServiceKind>([
+  '',
+  'connect-proxy',
+  'mesh-gateway',
+  'terminating-gateway',
+  'ingress-gateway',
+  'api-gateway',
+])
+
+export function isServiceKind(value: string): value is ServiceKind {
+  return SERVICE_KINDS.has(value)
+}
+
 export type ServiceAddress = Readonly<{ address: string; port: number }>
 
 export type Weights = Readonly<{ passing: number; warning: number }>
