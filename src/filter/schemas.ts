@@ -101,21 +101,26 @@ export const proxySchema = structOf({
   }),
 })
 
+/** The fields of a service as agents and the catalog show it (api.AgentService, structs.NodeService). */
+function serviceFields(): Record<string, FieldSchema> {
+  return {
+    ...strings('Kind', 'ID', 'Service', 'Address', 'SocketPath', 'PeerName'),
+    Tags: listOf(stringField),
+    Meta: mapOf(stringField),
+    Port: numberField,
+    TaggedAddresses: mapOf(serviceAddressSchema),
+    Weights: structOf({ Passing: numberField, Warning: numberField }),
+    EnableTagOverride: boolField,
+    Proxy: proxySchema,
+    Connect: structOf({ Native: boolField }),
+  }
+}
+
 /**
  * An element of `/v1/agent/services` (api.AgentService). Consul excludes `Datacenter` from
  * filtering; vigil allows it, since the field is in the JSON the filter runs on.
  */
-export const agentServiceSchema = structOf({
-  ...strings('Kind', 'ID', 'Service', 'Address', 'SocketPath', 'PeerName', 'Datacenter'),
-  Tags: listOf(stringField),
-  Meta: mapOf(stringField),
-  Port: numberField,
-  TaggedAddresses: mapOf(serviceAddressSchema),
-  Weights: structOf({ Passing: numberField, Warning: numberField }),
-  EnableTagOverride: boolField,
-  Proxy: proxySchema,
-  Connect: structOf({ Native: boolField }),
-})
+export const agentServiceSchema = structOf({ ...serviceFields(), Datacenter: stringField })
 
 /** An element of `/v1/agent/checks` and the health check lists (structs.HealthCheck; Definition is not filterable). */
 export const healthCheckSchema = structOf({
@@ -148,17 +153,7 @@ export const nodeSchema = structOf({
  * A service as the catalog lists it under a node (structs.NodeService): `/v1/catalog/node/:node`
  * and `node-services` entries, and the `Service` of a health entry.
  */
-export const nodeServiceSchema = structOf({
-  ...strings('Kind', 'ID', 'Service', 'Address', 'SocketPath', 'PeerName'),
-  Tags: listOf(stringField),
-  Meta: mapOf(stringField),
-  Port: numberField,
-  TaggedAddresses: mapOf(serviceAddressSchema),
-  Weights: structOf({ Passing: numberField, Warning: numberField }),
-  EnableTagOverride: boolField,
-  Proxy: proxySchema,
-  Connect: structOf({ Native: boolField }),
-})
+export const nodeServiceSchema = structOf(serviceFields())
 
 /** An element of `/v1/catalog/service/:name` and `connect/:name` (structs.ServiceNode). */
 export const serviceNodeSchema = structOf({
