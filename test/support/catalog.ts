@@ -5,28 +5,13 @@ import { MemoryStore } from '../../src/store/memory.js'
 import type { Store } from '../../src/store/store.js'
 import { EMPTY_DEFINITION, type Status } from '../../src/structs/check.js'
 import type { Service } from '../../src/structs/service.js'
+import { serviceRecord } from './records.js'
 
 export const PREFIX = 'vigil/dc1'
 
 /** A service record with Consul's defaults; `name` also gives the ID unless `id` is set. */
 export function svc(name: string, opts: Partial<Service> = {}): Service {
-  return Object.freeze({
-    id: opts.id ?? name,
-    name,
-    tags: null,
-    address: '',
-    port: 0,
-    socketPath: '',
-    taggedAddresses: Object.freeze({}),
-    meta: Object.freeze({}),
-    weights: Object.freeze({ passing: 1, warning: 1 }),
-    enableTagOverride: false,
-    kind: '' as const,
-    proxy: null,
-    connectNative: false,
-    locallyRegisteredAsSidecar: false,
-    ...opts,
-  })
+  return serviceRecord(opts.id ?? name, { name, ...opts })
 }
 
 export function chk(

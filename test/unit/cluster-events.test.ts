@@ -2,8 +2,6 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { test } from 'node:test'
 import type { UserEvent } from '../../src/agent/events.js'
-import { localMember, type Member } from '../../src/agent/member.js'
-import type { NodeInfo } from '../../src/agent/sync/catalog-port.js'
 import { ClusterClient } from '../../src/cluster/client.js'
 import { EVENTS_PER_HEARTBEAT, EventStream } from '../../src/cluster/event-stream.js'
 import { Membership } from '../../src/cluster/membership.js'
@@ -16,6 +14,7 @@ import {
 } from '../../src/cluster/wire.js'
 import { DecodeError } from '../../src/lib/errors.js'
 import { openCatalog } from '../support/catalog.js'
+import { member, nodeInfo } from '../support/cluster.js'
 import type { FakeClock } from '../support/fake-clock.js'
 import { waitFor } from '../support/wait.js'
 
@@ -31,32 +30,6 @@ function event(name: string, ltime = 1): UserEvent {
     tagFilter: '',
     version: 1,
     ltime,
-  })
-}
-
-function member(name: string, server = false): Member {
-  return localMember(
-    {
-      nodeName: name,
-      datacenter: 'dc1',
-      server,
-      bootstrap: server,
-      bindAddr: '127.0.0.2',
-      advertiseAddr: '127.0.0.2',
-      ports: { serfLan: 8301, server: 8300, sidecarMinPort: 21000, sidecarMaxPort: 21255 },
-    },
-    '00000000-0000-0000-0000-000000000002',
-  )
-}
-
-function nodeInfo(name: string): NodeInfo {
-  return Object.freeze({
-    id: '00000000-0000-0000-0000-000000000002',
-    node: name,
-    address: '127.0.0.2',
-    datacenter: 'dc1',
-    taggedAddresses: Object.freeze({ lan: '127.0.0.2' }),
-    meta: Object.freeze({}),
   })
 }
 

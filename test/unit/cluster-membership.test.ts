@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { localMember, type Member } from '../../src/agent/member.js'
-import type { NodeInfo } from '../../src/agent/sync/catalog-port.js'
 import { ClusterClient, heartbeatDelayMs } from '../../src/cluster/client.js'
 import { MemberTable, type MemberChange } from '../../src/cluster/member-table.js'
 import { Membership } from '../../src/cluster/membership.js'
@@ -16,36 +14,11 @@ import {
 import { nodeChecksQuery, nodeServicesQuery } from '../../src/catalog/queries.js'
 import { JoinError, NoServersError, UnknownMemberError } from '../../src/lib/errors.js'
 import { openCatalog } from '../support/catalog.js'
+import { member, nodeInfo } from '../support/cluster.js'
 import { FakeClock } from '../support/fake-clock.js'
 import { waitFor } from '../support/wait.js'
 
 const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined }
-
-function member(name: string, server = false): Member {
-  return localMember(
-    {
-      nodeName: name,
-      datacenter: 'dc1',
-      server,
-      bootstrap: server,
-      bindAddr: '127.0.0.2',
-      advertiseAddr: '127.0.0.2',
-      ports: { serfLan: 8301, server: 8300, sidecarMinPort: 21000, sidecarMaxPort: 21255 },
-    },
-    '00000000-0000-0000-0000-000000000002',
-  )
-}
-
-function nodeInfo(name: string): NodeInfo {
-  return Object.freeze({
-    id: '00000000-0000-0000-0000-000000000002',
-    node: name,
-    address: '127.0.0.2',
-    datacenter: 'dc1',
-    taggedAddresses: Object.freeze({ lan: '127.0.0.2' }),
-    meta: Object.freeze({}),
-  })
-}
 
 function table(clock: FakeClock, changes: MemberChange[] = []): MemberTable {
   return new MemberTable({
