@@ -24,6 +24,20 @@ export function catalogOf(deps: RouteDeps): CatalogPort {
 
 export type Consistency = 'leader' | 'stale' | 'consistent'
 
+/** Longest a `consistent` read waits for this server's view to reach the store's revision. */
+export const CONSISTENT_WAIT_MS = 10_000
+
+/**
+ * A `consistent` read first waits until this server's view has every write acknowledged before
+ * it, by any server sharing the store (servers.md §4: freshness across servers).
+ */
+export async function beFresh(
+  port: { fresh?(maxMs: number): Promise<void> },
+  consistency: Consistency,
+): Promise<void> {
+  if (consistency === 'consistent') await port.fresh?.(CONSISTENT_WAIT_MS)
+}
+
 /** `stale`/`consistent`/`cached`/`max_stale` as Consul's parseConsistency reads them. */
 export function parseConsistency(query: URLSearchParams): Consistency {
   const stale = query.has('stale')
@@ -123,6 +137,7 @@ export async function answerRead<T>(
   const expression = opts.filter === undefined ? '' : (req.query.get('filter') ?? '')
   const keep =
     opts.filter !== undefined && expression !== '' ? compileFilter(expression, opts.filter.schema) : null
+  await beFresh(catalog, consistency)
   const result: QueryResult<T> =
     index > 0 ? await catalog.block(query, { index, waitMs, signal: req.signal }) : catalog.read(query)
   let cache = rendered.get(result)

@@ -16,6 +16,7 @@ import { agentHealthRoutes } from './routes/agent-health.js'
 import { agentMiscRoutes } from './routes/agent-misc.js'
 import { agentServiceRoutes } from './routes/agent-services.js'
 import type { RouteDeps } from './routes/deps.js'
+import type { ServerDirectory } from '../cluster/ports.js'
 import { statusRoutes } from './routes/status.js'
 import { RouteTable, type RouteSpec } from './routing.js'
 import type { ApiLogger, HttpApiSettings } from './settings.js'
@@ -39,6 +40,8 @@ export interface HttpApiOptions {
   readonly localStatus?: boolean
   /** The cluster behind members, join, leave and force-leave; absent: a lone agent. */
   readonly cluster?: ClusterPort
+  /** The servers sharing this server's store (`RouteDeps.servers`). */
+  readonly servers?: ServerDirectory
   /** The catalog the catalog and health routes serve (`RouteDeps.catalog`). */
   readonly catalog?: CatalogPort
   /** The KV store, sessions and transactions the kv, session and txn routes serve (`RouteDeps.kv`). */
@@ -140,6 +143,7 @@ function createApp(
     cluster: opts.cluster ?? null,
     ...(opts.catalog !== undefined ? { catalog: opts.catalog } : {}),
     ...(opts.kv !== undefined ? { kv: opts.kv } : {}),
+    ...(opts.servers !== undefined ? { servers: opts.servers } : {}),
   }
   const groups = [
     ...(opts.agentRoutes === false ? [] : AGENT_ROUTES),

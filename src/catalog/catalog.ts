@@ -17,7 +17,16 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Clock, Timer } from '../lib/clock.js'
-import type { LeaseId, Revision, Store, Watch, WatchBatch } from '../store/store.js'
+import type {
+  Compare,
+  LeaseId,
+  Revision,
+  Store,
+  TxnRequest,
+  TxnResult as StoreTxnResult,
+  Watch,
+  WatchBatch,
+} from '../store/store.js'
 import {
   BlockingQueries,
   evaluate,
@@ -25,7 +34,13 @@ import {
   type BlockingStats,
   type QueryResult,
 } from './blocking.js'
-import { CatalogClosedError, CatalogConflictError, CatalogRequestError, KvRequestError } from './errors.js'
+import {
+  CatalogClosedError,
+  CatalogConflictError,
+  CatalogRequestError,
+  KvRequestError,
+  NotLeaderError,
+} from './errors.js'
 import { planKvDelete, planKvPut, type KvContext, type PlannedWrite } from './kv-planner.js'
 import { kvPrefixWakeKey, kvWakeKey, type KvQuery } from './kv-queries.js'
 import {
@@ -79,6 +94,19 @@ export interface CatalogOptions {
   readonly newSessionId?: () => string
 }
 
+/**
+ * A leader's fence (servers.md §3): a compare on the leader key that every leader-task write
+ * carries, so a deposed leader's write fails in the store; `holds` tells, from the view, whether
+ * a failed write failed because of it.
+ */
+export interface Fence {
+  readonly compare: Compare
+  holds(state: CatalogState): boolean
+}
+
+/** Listens to changes of the cluster tables: the `<table>/<name>` rows changed; null after a resync (anything may have). */
+export type ClusterListener = (changed: ReadonlySet<string> | null) => void
+
 /** A write's answer with what the catalog did: `index` as in `WriteResult`. */
 export type Committed<R> = Readonly<{ index: number; changed: boolean; result: R }>
 
@@ -109,6 +137,10 @@ export class Catalog implements CatalogPort, KvPort {
   /** Prefixes blocking KV reads wait on. */
   readonly #kvPrefixes = new PrefixSet()
   readonly #listeners = new Set<() => void>()
+  readonly #clusterListeners = new Set<ClusterListener>()
+  /** Readers of the store's revision for `consistent` reads: one request in flight, one queued. */
+  #revisionRead: Promise<Revision> | undefined
+  #revisionQueued: Promise<Revision> | undefined
 
   private constructor(opts: CatalogOptions) {
     this.datacenter = opts.datacenter
@@ -158,16 +190,62 @@ export class Catalog implements CatalogPort, KvPort {
 
   // ---- writes -------------------------------------------------------------------------------
 
-  /** `PUT /v1/catalog/register`. Throws `CatalogRequestError` with Consul's text when refused. */
-  register(req: RegisterRequest): Promise<WriteResult> {
-    return this.#write(() =>
-      planRegister(this.#state, req, { datacenter: this.datacenter, beforePlan: this.#invalidateHook }),
+  /**
+   * `PUT /v1/catalog/register`. Throws `CatalogRequestError` with Consul's text when refused;
+   * with a fence, `NotLeaderError` once this server no longer leads.
+   */
+  register(req: RegisterRequest, fence?: Fence): Promise<WriteResult> {
+    return this.#write(
+      () => planRegister(this.#state, req, { datacenter: this.datacenter, beforePlan: this.#invalidateHook }),
+      fence,
     )
   }
 
   /** `PUT /v1/catalog/deregister`. Unknown targets change nothing. */
-  deregister(req: DeregisterRequest): Promise<WriteResult> {
-    return this.#write(() => planDeregister(this.#state, req, { beforePlan: this.#invalidateHook }))
+  deregister(req: DeregisterRequest, fence?: Fence): Promise<WriteResult> {
+    return this.#write(() => planDeregister(this.#state, req, { beforePlan: this.#invalidateHook }), fence)
+  }
+
+  /**
+   * A write of the cluster tables (election, membership): the request as given, with the fence's
+   * compare when there is one. Resolves once the view has applied it (when it changed anything).
+   */
+  async commitRaw(req: TxnRequest, fence?: Fence): Promise<StoreTxnResult> {
+    if (this.#closed) throw new CatalogClosedError()
+    await this.#resyncing
+    const compare = fence === undefined ? req.compare : [...req.compare, fence.compare]
+    const res = await this.#store.txn({ ...req, compare })
+    const changes = res.succeeded ? req.success.length > 0 : (req.failure?.length ?? 0) > 0
+    await this.#reach(res.revision, changes ? Number.POSITIVE_INFINITY : this.#catchUpMs)
+    if (!res.succeeded && fence !== undefined && !fence.holds(this.#state)) throw new NotLeaderError()
+    return res
+  }
+
+  /**
+   * Resolves once the view has reached the store's current revision (a `consistent` read), or
+   * after `maxMs`. Concurrent callers share requests: one in flight, and one queued behind it for
+   * callers that arrived after it left (their read must see writes acknowledged before they came).
+   */
+  async fresh(maxMs: number): Promise<void> {
+    if (this.#closed) throw new CatalogClosedError()
+    const revision = await this.#currentRevision()
+    await this.#reach(revision, maxMs)
+  }
+
+  #currentRevision(): Promise<Revision> {
+    if (this.#revisionRead === undefined) {
+      const read = this.#store.revision().finally(() => {
+        this.#revisionRead = undefined
+      })
+      this.#revisionRead = read
+      return read
+    }
+    return (this.#revisionQueued ??= this.#revisionRead
+      .catch(() => undefined)
+      .then(() => {
+        this.#revisionQueued = undefined
+        return this.#currentRevision()
+      }))
   }
 
   /** Sessions watching a check turned critical or removed, or on a removed node, go in the same txn. */
@@ -175,7 +253,7 @@ export class Catalog implements CatalogPort, KvPort {
     invalidateForCatalogWrites(d, this.#clock.now())
   }
 
-  async #write(plan: () => Plan): Promise<WriteResult> {
+  async #write(plan: () => Plan, fence?: Fence): Promise<WriteResult> {
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
       if (this.#closed) throw new CatalogClosedError()
       await this.#resyncing
@@ -192,13 +270,15 @@ export class Catalog implements CatalogPort, KvPort {
         continue
       }
       // No ops: a txn of compares alone confirms the no-op without moving the revision.
-      const res = await this.#store.txn({ compare: p.compares, success: p.ops })
+      const compare = fence === undefined ? p.compares : [...p.compares, fence.compare]
+      const res = await this.#store.txn({ compare, success: p.ops })
       if (res.succeeded) {
         if (p.ops.length === 0) return { index: Math.max(1, this.#state.revision), changed: false }
         await this.#reach(res.revision, Number.POSITIVE_INFINITY)
         return { index: res.revision, changed: true }
       }
       await this.#reach(res.revision, this.#catchUpMs)
+      if (fence !== undefined && !fence.holds(this.#state)) throw new NotLeaderError()
     }
     throw new CatalogConflictError(this.#maxAttempts)
   }
@@ -282,7 +362,18 @@ export class Catalog implements CatalogPort, KvPort {
     }
     this.#blocking.wake(keys)
     this.#releaseRevisionWaiters()
+    if (change.cluster.size > 0) this.#notifyCluster(change.cluster)
     this.#notify()
+  }
+
+  #notifyCluster(changed: ReadonlySet<string> | null): void {
+    for (const l of this.#clusterListeners) {
+      try {
+        l(changed)
+      } catch (err) {
+        this.#onError(err)
+      }
+    }
   }
 
   #notify(): void {
@@ -306,6 +397,7 @@ export class Catalog implements CatalogPort, KvPort {
           await this.#load()
           this.#blocking.wakeAll()
           this.#releaseRevisionWaiters()
+          this.#notifyCluster(null)
           this.#notify()
           return
         } catch (err) {
@@ -409,7 +501,7 @@ export class Catalog implements CatalogPort, KvPort {
   }
 
   /** Leader task: invalidates a session whose TTL key expired, if it is still expired. */
-  async invalidateExpiredSession(id: string): Promise<boolean> {
+  async invalidateExpiredSession(id: string, fence?: Fence): Promise<boolean> {
     const c = await this.#commit(() => {
       const d = new Draft(this.#state)
       let done = false
@@ -420,18 +512,24 @@ export class Catalog implements CatalogPort, KvPort {
       }
       const p = d.plan()
       return { plan: p, reads: p.ops.length === 0 ? d.reads() : [], result: () => done }
-    })
+    }, fence)
     return c.result
   }
 
   /** Leader task: deletes tombstones past their 15 minutes and ended lock-delays; returns how many. */
-  async reap(): Promise<number> {
+  async reap(fence?: Fence): Promise<number> {
     let total = 0
     for (;;) {
-      const c = await this.#commit(() => planReap(new Draft(this.#state), this.#clock.now(), 100))
+      const c = await this.#commit(() => planReap(new Draft(this.#state), this.#clock.now(), 100), fence)
       total += c.result.reaped
       if (!c.result.more || c.result.reaped === 0) return total
     }
+  }
+
+  /** Calls `listener` after each change to the cluster tables (and after a resync); returns the unsubscribe. */
+  onClusterChange(listener: ClusterListener): () => void {
+    this.#clusterListeners.add(listener)
+    return () => this.#clusterListeners.delete(listener)
   }
 
   /** Calls `listener` after every change the view applies (and after a resync); returns the unsubscribe. */
@@ -444,7 +542,7 @@ export class Catalog implements CatalogPort, KvPort {
    * Sends a planned write: its ops with the compares of everything it read; a plan that writes
    * nothing still sends its reads as compares, so a `false` (or a no-op) is decided on current data.
    */
-  async #commit<R>(make: () => PlannedWrite<R>): Promise<Committed<R>> {
+  async #commit<R>(make: () => PlannedWrite<R>, fence?: Fence): Promise<Committed<R>> {
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
       if (this.#closed) throw new CatalogClosedError()
       await this.#resyncing
@@ -460,11 +558,12 @@ export class Catalog implements CatalogPort, KvPort {
         continue
       }
       const writes = w.plan.ops.length > 0
-      const compare = writes ? w.plan.compares : w.reads
-      if (!writes && compare.length === 0) {
+      const planned = writes ? w.plan.compares : w.reads
+      if (!writes && planned.length === 0) {
         const index = Math.max(1, this.#state.revision)
         return { index, changed: false, result: w.result(index) }
       }
+      const compare = fence === undefined ? planned : [...planned, fence.compare]
       const res = await this.#store.txn({ compare, success: writes ? w.plan.ops : [] })
       if (res.succeeded) {
         if (!writes) {
@@ -475,6 +574,7 @@ export class Catalog implements CatalogPort, KvPort {
         return { index: res.revision, changed: true, result: w.result(res.revision) }
       }
       await this.#reach(res.revision, this.#catchUpMs)
+      if (fence !== undefined && !fence.holds(this.#state)) throw new NotLeaderError()
     }
     throw new CatalogConflictError(this.#maxAttempts)
   }

@@ -49,3 +49,15 @@ export class UnknownDatacenterError extends VigilError {
     super('No path to datacenter')
   }
 }
+
+/**
+ * A leader-task write was refused because this server no longer holds the leader key (its fence
+ * failed): another server leads now, and nothing was applied.
+ */
+export class NotLeaderError extends VigilError {
+  readonly code = 'VIGIL_ERR_NOT_LEADER'
+  readonly statusCode = 500
+  constructor() {
+    super('No cluster leader')
+  }
+}

@@ -10,6 +10,10 @@
  *   <prefix>/sessions/<id>         Session
  *   <prefix>/session-ttl/<id>      ""   on a lease of 2 × TTL; its deletion expires the session
  *   <prefix>/lockdelay/<key>       {until}
+ *   <prefix>/cluster/leader        ServerInfo  on the leader's server lease (cluster-tables.ts)
+ *   <prefix>/cluster/servers/<n>   ServerInfo  on that server's lease
+ *   <prefix>/members/<node>        MemberRecord  the datacenter's member list
+ *   <prefix>/alive/<node>          {server}    on the lease of the server the member heartbeats to
  *
  * KV keys and session IDs are kept verbatim (case-sensitive, `/` allowed).
  *
@@ -27,6 +31,8 @@ export const IDX_SERVICE_EXTINCTION = 'service_last_extinction'
 export const IDX_KVS = 'kvs'
 export const IDX_TOMBSTONES = 'tombstones'
 export const IDX_SESSIONS = 'sessions'
+/** Moves with every change to the member list (members/): heartbeat answers carry it as its version. */
+export const IDX_MEMBERS = 'members'
 
 /** `service.<name>`: moves when an instance of the name, its checks or its node change. */
 export function serviceIdxName(serviceName: string): string {
@@ -63,6 +69,14 @@ export type ParsedKey =
   | Readonly<{ table: 'services' | 'checks'; node: string; id: string }>
   | Readonly<{ table: 'idx'; name: string }>
   | KvParsedKey
+  | ClusterParsedKey
+
+/** A key of the cluster tables (`name` lower-cased; '' for the leader key). */
+export type ClusterParsedKey = Readonly<{ table: 'leader' | 'servers' | 'members' | 'alive'; name: string }>
+
+export function isClusterParsedKey(p: ParsedKey): p is ClusterParsedKey {
+  return p.table === 'leader' || p.table === 'servers' || p.table === 'members' || p.table === 'alive'
+}
 
 /** A key of the KV and session tables: `key` is a KV key, or a session ID for the session tables. */
 export type KvParsedKey = Readonly<{
@@ -124,6 +138,22 @@ export class CatalogKeys {
     return `${this.root}session-ttl/${id}`
   }
 
+  leader(): string {
+    return `${this.root}cluster/leader`
+  }
+
+  server(name: string): string {
+    return `${this.root}cluster/servers/${escapeSegment(name)}`
+  }
+
+  member(name: string): string {
+    return `${this.root}members/${escapeSegment(name)}`
+  }
+
+  alive(name: string): string {
+    return `${this.root}alive/${escapeSegment(name)}`
+  }
+
   /** The table a key belongs to, or undefined for keys the catalog does not own. */
   parse(key: string): ParsedKey | undefined {
     if (!key.startsWith(this.root)) return undefined
@@ -143,6 +173,13 @@ export class CatalogKeys {
       }
       case 'idx':
         return tail === '' ? undefined : { table, name: tail }
+      case 'cluster':
+        if (tail === 'leader') return { table: 'leader', name: '' }
+        if (!tail.startsWith('servers/') || tail.length === 8 || tail.indexOf('/', 8) >= 0) return undefined
+        return { table: 'servers', name: unescapeSegment(tail.slice(8)) }
+      case 'members':
+      case 'alive':
+        return tail === '' || tail.includes('/') ? undefined : { table, name: unescapeSegment(tail) }
       case 'tomb':
         return { table, key: tail } // a recursive delete of "" leaves the tombstone of ""
       case 'kv':

@@ -32,4 +32,6 @@ export interface KvPort {
   /** Session reads (`sessionInfoQuery`, …). */
   read<T>(query: CatalogQuery<T>): QueryResult<T>
   block<T>(query: CatalogQuery<T>, opts: BlockingOptions): Promise<QueryResult<T>>
+  /** As `CatalogPort.fresh`: a `consistent` read waits for it. */
+  fresh?(maxMs: number): Promise<void>
 }

@@ -5,16 +5,19 @@
  *   that deletes it, releases or deletes its keys and starts their lock-delays;
  * - tombstones are reaped 15 minutes after the end of their 30-second bin, and ended lock-delays
  *   are deleted, at the earliest due time (one timer).
- * Leader election and write fencing belong to the store that has several servers (etcd); with
- * one server, the server is the leader.
+ * Only the elected leader runs them (cluster/election.ts), and every write carries its fence: a
+ * deposed leader's pass fails with `NotLeaderError` and writes nothing.
  */
 import type { Clock, Timer } from '../lib/clock.js'
-import type { Catalog } from './catalog.js'
+import type { Catalog, Fence } from './catalog.js'
+import { NotLeaderError } from './errors.js'
 import { nextReapAt } from './session-planner.js'
 
 export interface LeaderTasksOptions {
   readonly catalog: Catalog
   readonly clock: Clock
+  /** The leader's fence, carried by every write. */
+  readonly fence: Fence
   /** Errors the tasks recover from by retrying (default: ignored). */
   readonly onError?: (err: unknown) => void
   /** Delay before retrying after a failed pass (default 1 s). */
@@ -24,6 +27,7 @@ export interface LeaderTasksOptions {
 export class LeaderTasks {
   readonly #catalog: Catalog
   readonly #clock: Clock
+  readonly #fence: Fence
   readonly #onError: (err: unknown) => void
   readonly #retryMs: number
   #unsubscribe: (() => void) | undefined
@@ -36,12 +40,18 @@ export class LeaderTasks {
   constructor(opts: LeaderTasksOptions) {
     this.#catalog = opts.catalog
     this.#clock = opts.clock
+    this.#fence = opts.fence
     this.#onError = opts.onError ?? (() => undefined)
     this.#retryMs = opts.retryMs ?? 1000
   }
 
   get stopped(): boolean {
     return this.#stopped
+  }
+
+  /** When the next timed pass is due (epoch ms), or undefined when nothing is due. */
+  get nextPassAt(): number | undefined {
+    return this.#timerAt
   }
 
   /** Starts following the view and runs a first pass at once. */
@@ -80,6 +90,8 @@ export class LeaderTasks {
       try {
         await this.#pass()
       } catch (err) {
+        // Deposed: the election stops these tasks; nothing was written.
+        if (err instanceof NotLeaderError) return
         this.#onError(err)
         this.#arm(this.#clock.now() + this.#retryMs)
         return
@@ -97,10 +109,10 @@ export class LeaderTasks {
     const state = this.#catalog.state
     for (const id of state.kv.expiredSessions()) {
       if (this.stopped) return
-      await this.#catalog.invalidateExpiredSession(id)
+      await this.#catalog.invalidateExpiredSession(id, this.#fence)
     }
     const due = nextReapAt(state)
-    if (due !== undefined && due <= this.#clock.now() && !this.stopped) await this.#catalog.reap()
+    if (due !== undefined && due <= this.#clock.now() && !this.stopped) await this.#catalog.reap(this.#fence)
     const next = nextReapAt(state)
     if (next !== undefined) this.#arm(next)
   }

@@ -25,6 +25,7 @@ import {
   IDX_NODES,
   IDX_SERVICE_EXTINCTION,
   IDX_SERVICES,
+  isClusterParsedKey,
   isKvParsedKey,
   canonicalJson,
   connectIdxName,
@@ -266,6 +267,7 @@ export class Draft {
     for (const [key, v] of this.#writes) {
       const parsed = this.keys.parse(key)
       if (parsed === undefined || parsed.table === 'idx' || isKvParsedKey(parsed)) continue
+      if (isClusterParsedKey(parsed)) continue
       touchedNodes.add(parsed.node)
       if (parsed.table === 'nodes' && v === null) deletedNodes.add(parsed.node)
       const stored = this.#state.row(key)

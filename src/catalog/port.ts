@@ -19,4 +19,9 @@ export interface CatalogPort {
   read<T>(query: CatalogQuery<T>): QueryResult<T>
   /** A blocking read: answers once the index passes `opts.index`, at the deadline, or on abort. */
   block<T>(query: CatalogQuery<T>, opts: BlockingOptions): Promise<QueryResult<T>>
+  /**
+   * Resolves once reads see every write acknowledged before the call, by any server (a
+   * `consistent` read), or after `maxMs`. Absent: reads are always current.
+   */
+  fresh?(maxMs: number): Promise<void>
 }

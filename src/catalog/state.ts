@@ -11,7 +11,8 @@
 import { deepFreeze } from '../lib/object.js'
 import type { KeyValue, Revision, WatchBatch } from '../store/store.js'
 import type { Status } from '../structs/check.js'
-import { CatalogKeys, isKvParsedKey, lower } from './keys.js'
+import { ClusterTables } from './cluster-tables.js'
+import { CatalogKeys, isClusterParsedKey, isKvParsedKey, lower } from './keys.js'
 import { KvTables } from './kv-tables.js'
 import type { CatalogNode, CheckRecord, NodeRecord, ServiceRecord } from './types.js'
 
@@ -21,6 +22,8 @@ export interface AppliedChange {
   readonly nodes: ReadonlySet<string>
   /** KV keys whose entry or tombstone changed. */
   readonly kv: ReadonlySet<string>
+  /** Cluster rows that changed, as `<table>/<lower-cased name>` (cluster-tables.ts). */
+  readonly cluster: ReadonlySet<string>
 }
 
 /** The raw value of a row, as last read from the store; the planner compares against it. */
@@ -53,8 +56,11 @@ export class CatalogState {
   readonly keys: CatalogKeys
   /** The KV entries, tombstones, sessions and lock-delays. */
   readonly kv = new KvTables()
+  /** The leader, the servers, the member list and the members' liveness keys. */
+  readonly cluster = new ClusterTables()
   #revision: Revision = 0
   #kvChanged = new Set<string>()
+  #clusterChanged = new Set<string>()
 
   readonly #nodes = new Map<string, NodeRecord>()
   readonly #nodesById = new Map<string, string>()
@@ -96,6 +102,7 @@ export class CatalogState {
     this.#idx.clear()
     this.#rows.clear()
     this.kv.clear()
+    this.cluster.clear()
     for (const kv of kvs) this.#put(kv, new Set(), new Set())
     this.#revision = revision
   }
@@ -105,12 +112,13 @@ export class CatalogState {
     const idx = new Set<string>()
     const nodes = new Set<string>()
     const kvChanged = (this.#kvChanged = new Set<string>())
+    const clusterChanged = (this.#clusterChanged = new Set<string>())
     for (const ev of batch.events) {
       if (ev.type === 'put') this.#put(ev.kv, idx, nodes)
       else this.#delete(ev.kv.key, idx, nodes)
     }
     this.#revision = Math.max(this.#revision, batch.revision)
-    return { idx, nodes, kv: kvChanged }
+    return { idx, nodes, kv: kvChanged, cluster: clusterChanged }
   }
 
   #put(kv: KeyValue, idx: Set<string>, nodes: Set<string>): void {
@@ -119,6 +127,12 @@ export class CatalogState {
     if (parsed.table === 'idx') {
       this.#idx.set(parsed.name, kv.modRevision)
       idx.add(parsed.name)
+      return
+    }
+    if (isClusterParsedKey(parsed)) {
+      this.#rows.set(kv.key, { value: kv.value, modRevision: kv.modRevision })
+      const changed = this.cluster.put(parsed, kv)
+      if (changed !== undefined) this.#clusterChanged.add(changed)
       return
     }
     if (isKvParsedKey(parsed)) {
@@ -180,6 +194,12 @@ export class CatalogState {
     if (parsed === undefined) return
     if (parsed.table === 'idx') {
       if (this.#idx.delete(parsed.name)) idx.add(parsed.name)
+      return
+    }
+    if (isClusterParsedKey(parsed)) {
+      this.#rows.delete(key)
+      const changed = this.cluster.delete(parsed)
+      if (changed !== undefined) this.#clusterChanged.add(changed)
       return
     }
     if (isKvParsedKey(parsed)) {

@@ -17,6 +17,7 @@ import {
 import { eventCommand } from './event-command.js'
 import { lockCommand } from './lock-command.js'
 import { membersCommand } from './members-command.js'
+import { operatorRaftListPeersCommand } from './operator-command.js'
 import { reloadCommand } from './reload-command.js'
 import { servicesDeregisterCommand, servicesRegisterCommand } from './services-command.js'
 import {
@@ -47,6 +48,7 @@ export const commands: Readonly<Record<string, Command>> = {
   'kv put': kvPutCommand,
   lock: lockCommand,
   members: membersCommand,
+  'operator raft list-peers': operatorRaftListPeersCommand,
   reload: reloadCommand,
   'services register': servicesRegisterCommand,
   'services deregister': servicesDeregisterCommand,
@@ -65,6 +67,8 @@ const groups: Readonly<Record<string, string>> = {
   catalog: 'Interact with the catalog',
   check: 'Inspect health checks',
   kv: 'Interact with the key-value store',
+  operator: 'Provides cluster-level tools for operators',
+  'operator raft': 'Provides tools for the servers sharing the store',
   services: 'Interact with services',
   sync: "Inspect the agent's anti-entropy",
   session: 'Interact with sessions',

@@ -1,29 +1,62 @@
 /**
- * The server side of membership (servers.md §5): the member table, fed by heartbeats, leaves and
- * force-leaves, and the catalog kept level-triggered from it. Each member's catalog entries are
- * recomputed from its current row whenever it changes (and every member once a minute): alive →
- * node and `serfHealth` passing; failed → `serfHealth` critical; left, reaped or pruned → the
- * node deregistered (Consul's leader `handleLeftMember`/`handleReapMember`). Writes that change
- * nothing cost nothing: the catalog skips no-op writes.
+ * Membership across servers (servers.md §5, docs/cluster.md): one member list for the
+ * datacenter, in the store, whichever server a member heartbeats to.
  *
- * Concurrency contract: one loop does every catalog write, so writes for one node never race;
- * table changes only mark names dirty. `close()` resolves once the loop has exited.
+ * - `members/<name>`: the member as it announced itself, its node's catalog fields, its status
+ *   (alive, failed, left) and since when. Every change also moves `idx/members`, the list's
+ *   version in heartbeat answers (the same on every server).
+ * - `alive/<name>`: `{server}` on the lease of the server the member heartbeats to. The server
+ *   deletes it when the member's heartbeats stop (its local table's liveness timeout); when the
+ *   server itself dies the key goes with its lease. A member that moves to another server gets
+ *   its key rewritten on that server's lease at its first heartbeat there.
+ *
+ * `Membership` runs on every server: heartbeats, leaves and force-leaves become writes of those
+ * keys, and heartbeat answers carry the list from the view. `MemberReconciler` runs on the leader
+ * only, its writes fenced: a member whose liveness key is gone is marked failed, and each member's
+ * catalog entries follow its record — alive → node and `serfHealth` passing, failed → `serfHealth`
+ * critical, left → node deregistered; failed members are reaped after `reconnect_timeout` and
+ * left ones after the retention (Consul's leader `reconcileMember`). A catalog node with a
+ * `serfHealth` check and no record is deregistered (`reconcileReaped`).
+ *
+ * Concurrency contract: each class has one loop doing its writes, so writes for one member from
+ * one server never race; changes only mark names dirty and the loop re-reads the view. Writes
+ * from different servers are ordered by the store: every write that decides on what it read
+ * compares it. `close()` resolves once the loop has exited.
  */
+import { isDeepStrictEqual } from 'node:util'
 import type { Member } from '../agent/member.js'
-import type { Catalog } from '../catalog/catalog.js'
+import type { NodeInfo } from '../agent/sync/catalog-port.js'
+import type { Catalog, Fence } from '../catalog/catalog.js'
+import type { ClusterRow } from '../catalog/cluster-tables.js'
+import { IDX_MEMBERS, lower } from '../catalog/keys.js'
 import { nodeRegistration } from '../catalog/types.js'
-import type { Clock } from '../lib/clock.js'
-import { errorMessage } from '../lib/errors.js'
+import type { Clock, Timer } from '../lib/clock.js'
+import { errorMessage, UnknownMemberError } from '../lib/errors.js'
 import { Trigger } from '../lib/trigger.js'
+import type { Compare, LeaseId, Op } from '../store/store.js'
+import { decodeServerInfo, type ServerInfo } from './election.js'
 import { MemberTable, type MemberChange } from './member-table.js'
-import { serfHealthCheck } from './serf-health.js'
+import { SERF_HEALTH_CHECK_ID, serfHealthCheck } from './serf-health.js'
 import type { EventBatch, EventStream } from './event-stream.js'
 import { encodeUserEvent, type HeartbeatRequest, type ServerAddress } from './wire.js'
 
-/** How often every member's catalog entries are re-derived even without a change. */
+/** How often every member is looked at again even without a change. */
 const FULL_RECONCILE_MS = 60_000
-/** After a failed catalog write, how long before the next attempt. */
+/** After a failed write, how long before the next attempt. */
 const RETRY_MS = 1_000
+/**
+ * How long a catalog node with a `serfHealth` check may be without a member record before the
+ * leader deregisters it: a member that just joined, or a datacenter upgraded from a version that
+ * kept no records, has its record written within a heartbeat or two.
+ */
+const ORPHAN_GRACE_MS = 30_000
+/** Left members stay listed this long (Consul's tombstone timeout). */
+export const LEFT_RETENTION_MS = 24 * 3_600_000
+
+export type RecordStatus = 'alive' | 'failed' | 'left'
+
+/** A member's row in the store. */
+export type MemberRecord = Readonly<{ member: Member; node: NodeInfo; status: RecordStatus; sinceMs: number }>
 
 export interface MembershipLogger {
   info(obj: object, msg: string): void
@@ -31,34 +64,76 @@ export interface MembershipLogger {
   debug(obj: object, msg: string): void
 }
 
+/** Decodes a member row's value (written by vigil servers; a foreign value is skipped). */
+export function decodeMemberRecord(row: ClusterRow | undefined): MemberRecord | undefined {
+  const v = row?.value
+  if (typeof v !== 'object' || v === null) return undefined
+  const r = v as Partial<Record<keyof MemberRecord, unknown>>
+  if (typeof r.member !== 'object' || r.member === null || typeof r.node !== 'object' || r.node === null)
+    return undefined
+  if (r.status !== 'alive' && r.status !== 'failed' && r.status !== 'left') return undefined
+  return {
+    member: r.member as Member,
+    node: r.node as NodeInfo,
+    status: r.status,
+    sinceMs: typeof r.sinceMs === 'number' ? r.sinceMs : 0,
+  }
+}
+
+/** The writes that set a member's record (and move the list's version). */
+function putRecord(catalog: Catalog, name: string, rec: MemberRecord): Op[] {
+  const keys = catalog.state.keys
+  return [
+    { type: 'put', key: keys.member(name), value: JSON.stringify(rec) },
+    { type: 'put', key: keys.idx(IDX_MEMBERS), value: '' },
+  ]
+}
+
+function deleteRecord(catalog: Catalog, name: string): Op[] {
+  const keys = catalog.state.keys
+  return [
+    { type: 'delete', key: keys.member(name) },
+    { type: 'delete', key: keys.alive(name) },
+    { type: 'put', key: keys.idx(IDX_MEMBERS), value: '' },
+  ]
+}
+
+/** The compare that a row is as read (absent: version 0). */
+function unchanged(key: string, row: ClusterRow | undefined): Compare {
+  return row === undefined
+    ? { key, target: 'version', op: '=', value: 0 }
+    : { key, target: 'modRevision', op: '=', value: row.modRevision }
+}
+
 export interface MembershipOptions {
   readonly catalog: Catalog
   readonly clock: Clock
-  /** This server as a member (always alive in its own list). */
+  /** This server as a member, and its node. */
   readonly self: () => Member
-  /** This server as clients reach it. */
+  readonly selfNode: () => NodeInfo
+  /** This server as clients reach it (the only server listed before the view has any). */
   readonly address: ServerAddress
+  /** The lease this server's liveness keys go on (the server session's). */
+  readonly lease: () => LeaseId | undefined
   readonly livenessTimeoutMs: number
   readonly reconnectTimeoutMs: number
   readonly logger: MembershipLogger
   /** Identifies this server's lifetime; a client that sees it change resyncs. */
   readonly epoch: string
-  /**
-   * Called after a member failed, left or was reaped (the leader's session invalidation hangs
-   * here once sessions exist). Must not throw.
-   */
-  readonly onMemberDown?: (name: string) => void
-  /** The datacenter's user events, handed to clients in heartbeat answers (docs/events.md). */
+  /** The user events this server hands to clients in heartbeat answers (docs/events.md). */
   readonly events?: EventStream
 }
 
+/** The server side of heartbeats, leaves and force-leaves, on every server. */
 export class Membership {
+  /** The members heartbeating to this server, with their local liveness deadlines. */
   readonly table: MemberTable
   readonly #opts: MembershipOptions
   readonly #dirty = new Set<string>()
   readonly #trigger = new Trigger()
   readonly #abort = new AbortController()
   readonly #loop: Promise<void>
+  #selfTimer: Timer | undefined
   #closed: Promise<void> | undefined
   #encoded: Readonly<{ version: number; json: string }> | undefined
 
@@ -72,34 +147,52 @@ export class Membership {
         this.#changed(change)
       },
     })
+    this.#beatSelf()
     this.#loop = this.#run(this.#abort.signal).catch((err: unknown) => {
       if (!this.#abort.signal.aborted)
         opts.logger.warn({ error: errorMessage(err) }, 'Membership loop stopped')
     })
   }
 
-  /** Every member: this server first, then the table (without a stale row for this server). */
+  /** Resolves once this server's own record and liveness key are written. */
+  async ready(): Promise<void> {
+    await this.#write(lower(this.#opts.self().name))
+  }
+
+  /** Every member, from the datacenter's list: this server first. */
   members(): readonly Member[] {
     const self = this.#opts.self()
-    return [
-      self,
-      ...this.table
-        .rows()
-        .map((r) => r.member)
-        .filter((m) => m.name !== self.name),
-    ]
+    const others = this.#opts.catalog.state.cluster
+      .rows('members')
+      .map((r) => decodeMemberRecord(r))
+      .filter((r): r is MemberRecord => r !== undefined && lower(r.member.name) !== lower(self.name))
+      .map((r) =>
+        r.member.status === r.status ? r.member : Object.freeze({ ...r.member, status: r.status }),
+      )
+    return [self, ...others]
+  }
+
+  /** The servers with a live row in the view (this one alone before the view has any). */
+  servers(): readonly ServerAddress[] {
+    const rows = this.#opts.catalog.state.cluster
+      .rows('servers')
+      .map((r) => decodeServerInfo(r.value))
+      .filter((s): s is ServerInfo => s !== undefined)
+      .map((s) => ({ name: s.name, addr: s.addr, port: s.port }))
+    return rows.length === 0 ? [this.#opts.address] : rows
   }
 
   /**
    * Records a heartbeat and answers a `HeartbeatReply` as JSON text, with the member list only
    * when the client's copy is out of date. The list is encoded once per version and shared by
-   * every heartbeat that needs it: with a thousand members, encoding it per heartbeat dominated
-   * the server's CPU whenever the list changed.
+   * every heartbeat that needs it. A heartbeat writes to the store only when the member's record
+   * or liveness key is not already what it says (new member, changed, back, or moved here).
    */
   heartbeatJson(req: HeartbeatRequest): string {
     this.table.heartbeat(req.member, req.node)
+    if (this.#needsWrite(req.member.name)) this.#mark(req.member.name)
     const { epoch } = this.#opts
-    const version = this.table.version
+    const version = this.#opts.catalog.state.idx(IDX_MEMBERS) ?? 0
     const current = req.knownEpoch === epoch && req.knownVersion === version
     let members = 'null'
     if (!current) {
@@ -112,7 +205,7 @@ export class Membership {
     const head = JSON.stringify({
       epoch,
       version,
-      servers: [this.#opts.address],
+      servers: this.servers(),
       events: batch.events.map(encodeUserEvent),
       eventSeq: batch.cursor,
     })
@@ -132,39 +225,229 @@ export class Membership {
     return stream.since(req.knownEpoch === epoch ? req.eventSeq : fresh ? -1 : 0)
   }
 
-  /** A graceful leave; false for an unknown member. */
-  leave(name: string): boolean {
-    return this.table.leave(name)
+  /** A graceful leave, durable when it resolves; false for an unknown member. */
+  async leave(name: string): Promise<boolean> {
+    const known = this.table.get(name) !== undefined || this.#record(name) !== undefined
+    if (!known) return false
+    this.table.leave(name)
+    const rec = this.#record(name)
+    if (rec !== undefined && rec.status !== 'left') {
+      await this.#opts.catalog.commitRaw({
+        compare: [],
+        success: [
+          ...putRecord(this.#opts.catalog, name, { ...rec, status: 'left', sinceMs: this.#opts.clock.now() }),
+          { type: 'delete', key: this.#opts.catalog.state.keys.alive(name) },
+        ],
+      })
+    }
+    return true
   }
 
-  forceLeave(name: string, prune: boolean): void {
-    this.table.forceLeave(name, prune)
+  /**
+   * `force-leave`: the member becomes left (an alive one comes back with its next heartbeat, as
+   * Consul's refutation); `prune` removes it from the list at once. Unknown → UnknownMemberError.
+   */
+  async forceLeave(name: string, prune: boolean): Promise<void> {
+    const { catalog, clock } = this.#opts
+    const row = catalog.state.cluster.get('members', name)
+    const rec = decodeMemberRecord(row)
+    if (rec === undefined) throw new UnknownMemberError(name)
+    const key = catalog.state.keys.member(name)
+    const ops: Op[] = prune
+      ? deleteRecord(catalog, name)
+      : [
+          ...putRecord(catalog, name, { ...rec, status: 'left', sinceMs: clock.now() }),
+          { type: 'delete', key: catalog.state.keys.alive(name) },
+        ]
+    await catalog.commitRaw({ compare: [unchanged(key, row)], success: ops })
+    if (prune) await catalog.deregister({ node: rec.node.node, serviceId: '', checkId: '' })
   }
 
   close(): Promise<void> {
     return (this.#closed ??= (async () => {
       this.table.close()
+      this.#selfTimer?.cancel()
       this.#abort.abort(new Error('membership closed'))
       await this.#loop
     })())
   }
 
+  /** The lease changed (the old one expired): every liveness key of this server is written again. */
+  leaseChanged(): void {
+    for (const r of this.table.rows()) if (r.member.status === 'alive') this.#mark(r.member.name)
+    this.#mark(this.#opts.self().name)
+  }
+
+  #record(name: string): MemberRecord | undefined {
+    return decodeMemberRecord(this.#opts.catalog.state.cluster.get('members', name))
+  }
+
+  /** Whether the store does not yet say what this server knows of an alive member. */
+  #needsWrite(name: string): boolean {
+    const row = this.table.get(name)
+    if (row?.member.status !== 'alive') return false
+    const rec = this.#record(name)
+    if (
+      rec?.status !== 'alive' ||
+      !isDeepStrictEqual(rec.member, row.member) ||
+      !isDeepStrictEqual(rec.node, row.node)
+    )
+      return true
+    const alive = this.#opts.catalog.state.cluster.get('alive', name)
+    return alive === undefined || alive.lease !== this.#opts.lease()
+  }
+
+  /** This server heartbeats into its own table, so its record and liveness key are kept like any member's. */
+  #beatSelf(): void {
+    if (this.#abort.signal.aborted) return
+    const self = this.#opts.self()
+    this.table.heartbeat(self, this.#opts.selfNode())
+    if (this.#needsWrite(self.name)) this.#mark(self.name)
+    const every = Math.max(50, this.#opts.livenessTimeoutMs / 10)
+    this.#selfTimer = this.#opts.clock.setTimer(every, () => {
+      this.#beatSelf()
+    })
+  }
+
+  #mark(name: string): void {
+    this.#dirty.add(lower(name))
+    this.#trigger.notify()
+  }
+
   #changed(change: MemberChange): void {
     const { logger } = this.#opts
     if (change.status === 'alive') {
-      logger.info(
-        { member: change.name, previous: change.previous ?? 'none' },
-        'member joined, marking health alive',
-      )
+      logger.debug({ member: change.name, previous: change.previous ?? 'none' }, 'member heartbeating here')
     } else if (change.status === 'failed') {
-      logger.info({ member: change.name }, 'member failed, marking health critical')
-    } else if (change.status === 'left') {
-      logger.info({ member: change.name }, 'member left, deregistering')
-    } else if (change.status === null) {
-      logger.info({ member: change.name }, 'member reaped, deregistering')
+      logger.info({ member: change.name }, 'member stopped heartbeating here')
     }
-    if (change.status !== 'alive') this.#opts.onMemberDown?.(change.name)
-    this.#dirty.add(change.name)
+    this.#mark(change.name)
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    const { clock } = this.#opts
+    while (!signal.aborted) {
+      if (this.#dirty.size === 0) await this.#trigger.wait(clock, { maxMs: FULL_RECONCILE_MS, signal })
+      let failed = false
+      for (const name of [...this.#dirty]) {
+        if (isAborted(signal)) return
+        // Taken off before the write: a change during it marks the name again.
+        this.#dirty.delete(name)
+        try {
+          await this.#write(name)
+        } catch (err) {
+          failed = true
+          this.#dirty.add(name)
+          this.#opts.logger.warn({ member: name, error: errorMessage(err) }, 'Recording a member failed')
+        }
+      }
+      if (failed) await clock.sleep(RETRY_MS, signal)
+    }
+  }
+
+  /** Makes the store say what this server knows of the member. */
+  async #write(name: string): Promise<void> {
+    const { catalog, clock } = this.#opts
+    const lease = this.#opts.lease()
+    const row = this.table.get(name)
+    const keys = catalog.state.keys
+    const aliveKey = keys.alive(name)
+    if (row === undefined || lease === undefined) return
+    if (row.member.status === 'alive') {
+      if (!this.#needsWrite(name)) return
+      const rec = this.#record(name)
+      const next: MemberRecord = {
+        member: row.member,
+        node: row.node,
+        status: 'alive',
+        sinceMs: rec?.status === 'alive' ? rec.sinceMs : clock.now(),
+      }
+      const ops: Op[] = isDeepStrictEqual(rec, next) ? [] : putRecord(catalog, name, next)
+      ops.push({
+        type: 'put',
+        key: aliveKey,
+        value: JSON.stringify({ server: this.#opts.address.name }),
+        lease,
+      })
+      await catalog.commitRaw({ compare: [], success: ops })
+      return
+    }
+    if (row.member.status === 'failed') {
+      // Its heartbeats stopped here: drop this server's liveness key (not another server's).
+      if (catalog.state.cluster.get('alive', name)?.lease !== lease) return
+      await catalog.commitRaw({
+        compare: [{ key: aliveKey, target: 'lease', op: '=', value: lease }],
+        success: [{ type: 'delete', key: aliveKey }],
+      })
+    }
+  }
+}
+
+export interface MemberReconcilerOptions {
+  readonly catalog: Catalog
+  readonly clock: Clock
+  readonly fence: Fence
+  readonly reconnectTimeoutMs: number
+  /** Left members stay listed this long (default `LEFT_RETENTION_MS`). */
+  readonly leftRetentionMs?: number
+  readonly logger: MembershipLogger
+}
+
+/** The leader's side: member records → failures, reaping, and each member's catalog entries. */
+export class MemberReconciler {
+  readonly #opts: MemberReconcilerOptions
+  readonly #dirty = new Set<string>()
+  readonly #trigger = new Trigger()
+  readonly #abort = new AbortController()
+  readonly #unsubscribe: () => void
+  readonly #loop: Promise<void>
+  #timer: Timer | undefined
+  #timerAt = Number.POSITIVE_INFINITY
+  #closed: Promise<void> | undefined
+  /** Nodes seen with a `serfHealth` check and no member record, and since when. */
+  readonly #orphans = new Map<string, number>()
+
+  constructor(opts: MemberReconcilerOptions) {
+    this.#opts = opts
+    this.#unsubscribe = opts.catalog.onClusterChange((changed) => {
+      if (changed === null) {
+        this.#markAll()
+        return
+      }
+      for (const c of changed) {
+        const slash = c.indexOf('/')
+        const table = c.slice(0, slash)
+        if (table === 'members' || table === 'alive') this.#mark(c.slice(slash + 1))
+      }
+    })
+    this.#markAll()
+    this.#loop = this.#run(this.#abort.signal).catch((err: unknown) => {
+      if (!this.#abort.signal.aborted)
+        opts.logger.warn({ error: errorMessage(err) }, 'Member reconciliation stopped')
+    })
+  }
+
+  close(): Promise<void> {
+    return (this.#closed ??= (async () => {
+      this.#unsubscribe()
+      this.#timer?.cancel()
+      this.#abort.abort(new Error('member reconciliation closed'))
+      await this.#loop
+    })())
+  }
+
+  #mark(name: string): void {
+    this.#dirty.add(lower(name))
+    this.#trigger.notify()
+  }
+
+  /** Every member, and every catalog node carrying a `serfHealth` check (reaped members' nodes). */
+  #markAll(): void {
+    const state = this.#opts.catalog.state
+    for (const r of state.cluster.rows('members')) this.#dirty.add(r.name)
+    for (const c of state.checksInStatus(undefined)) {
+      if (c.check.checkId === SERF_HEALTH_CHECK_ID) this.#dirty.add(lower(c.check.node))
+    }
     this.#trigger.notify()
   }
 
@@ -172,20 +455,21 @@ export class Membership {
     const { clock } = this.#opts
     let nextFull = clock.now() + FULL_RECONCILE_MS
     while (!signal.aborted) {
-      const wait = this.#dirty.size > 0 ? 0 : Math.max(0, nextFull - clock.now())
-      if (wait > 0) await this.#trigger.wait(clock, { maxMs: wait, signal })
+      if (this.#dirty.size === 0) {
+        await this.#trigger.wait(clock, { maxMs: Math.max(0, nextFull - clock.now()), signal })
+      }
       if (clock.now() >= nextFull) {
-        for (const r of this.table.rows()) this.#dirty.add(r.member.name)
+        this.#markAll()
         nextFull = clock.now() + FULL_RECONCILE_MS
       }
       let failed = false
       for (const name of [...this.#dirty]) {
         if (isAborted(signal)) return
-        // Taken off before the write: a change during it marks the name again.
         this.#dirty.delete(name)
         try {
           await this.#reconcile(name)
         } catch (err) {
+          if (isAborted(signal)) return
           failed = true
           this.#dirty.add(name)
           this.#opts.logger.warn(
@@ -198,24 +482,98 @@ export class Membership {
     }
   }
 
-  /** Makes the catalog match the member's current row. */
+  /** Looks at every member again at `atMs` (one timer, at the earliest time asked for). */
+  #wakeAt(atMs: number): void {
+    if (atMs >= this.#timerAt) return
+    this.#timer?.cancel()
+    this.#timerAt = atMs
+    this.#timer = this.#opts.clock.setTimer(Math.max(0, atMs - this.#opts.clock.now()), () => {
+      this.#timer = undefined
+      this.#timerAt = Number.POSITIVE_INFINITY
+      this.#markAll()
+    })
+  }
+
   async #reconcile(name: string): Promise<void> {
-    const { catalog } = this.#opts
-    if (name === this.#opts.self().name) return
-    const row = this.table.get(name)
-    if (row === undefined || row.member.status === 'left') {
-      await catalog.deregister({ node: row?.node.node ?? name, serviceId: '', checkId: '' })
+    const { catalog, clock, fence, logger } = this.#opts
+    const state = catalog.state
+    const row = state.cluster.get('members', name)
+    const rec = decodeMemberRecord(row)
+    const now = clock.now()
+    if (rec === undefined) {
+      // Not a member (reaped, pruned): a node the servers kept for it goes, after a grace.
+      if (state.check(name, SERF_HEALTH_CHECK_ID) === undefined) {
+        this.#orphans.delete(name)
+        return
+      }
+      const since = this.#orphans.get(name) ?? now
+      this.#orphans.set(name, since)
+      if (now < since + ORPHAN_GRACE_MS) {
+        this.#wakeAt(since + ORPHAN_GRACE_MS)
+        return
+      }
+      this.#orphans.delete(name)
+      const node = state.node(name)?.node.node ?? name
+      logger.info({ member: node }, 'member reaped, deregistering')
+      await catalog.deregister({ node, serviceId: '', checkId: '' }, fence)
       return
     }
-    if (row.member.status !== 'alive' && row.member.status !== 'failed') return
-    const { node } = row
-    await catalog.register({
-      ...nodeRegistration(node, null, [
-        serfHealthCheck(node.node, row.member.status === 'alive' ? 'passing' : 'critical'),
-      ]),
-      // A failed node keeps its last known address and meta; only its serfHealth changes.
-      skipNodeUpdate: row.member.status === 'failed',
-    })
+    this.#orphans.delete(name)
+    const nodeName = rec.node.node
+    if (rec.status === 'alive') {
+      const alive = state.cluster.get('alive', name)
+      if (alive !== undefined) {
+        await catalog.register(
+          nodeRegistration(rec.node, null, [serfHealthCheck(nodeName, 'passing')]),
+          fence,
+        )
+        return
+      }
+      logger.info({ member: rec.member.name }, 'member failed, marking health critical')
+      await catalog.commitRaw(
+        {
+          compare: [unchanged(state.keys.member(name), row), unchanged(state.keys.alive(name), undefined)],
+          success: putRecord(catalog, name, { ...rec, status: 'failed', sinceMs: now }),
+        },
+        fence,
+      )
+      return
+    }
+    if (rec.status === 'failed') {
+      const reapAt = rec.sinceMs + this.#opts.reconnectTimeoutMs
+      if (now >= reapAt) {
+        logger.info({ member: rec.member.name }, 'member reaped after reconnect_timeout, deregistering')
+        await catalog.commitRaw(
+          { compare: [unchanged(state.keys.member(name), row)], success: deleteRecord(catalog, name) },
+          fence,
+        )
+        await catalog.deregister({ node: nodeName, serviceId: '', checkId: '' }, fence)
+        return
+      }
+      this.#wakeAt(reapAt)
+      await catalog.register(
+        {
+          ...nodeRegistration(rec.node, null, [serfHealthCheck(nodeName, 'critical')]),
+          skipNodeUpdate: true,
+        },
+        fence,
+      )
+      return
+    }
+    // Left: the node goes from the catalog; the record stays listed for the retention.
+    const dropAt = rec.sinceMs + (this.#opts.leftRetentionMs ?? LEFT_RETENTION_MS)
+    if (now >= dropAt) {
+      await catalog.commitRaw(
+        { compare: [unchanged(state.keys.member(name), row)], success: deleteRecord(catalog, name) },
+        fence,
+      )
+      return
+    }
+    this.#wakeAt(dropAt)
+    if (state.node(nodeName) !== undefined) {
+      logger.info({ member: rec.member.name }, 'member left, deregistering')
+      await catalog.deregister({ node: nodeName, serviceId: '', checkId: '' }, fence)
+    }
   }
 }
 

@@ -44,9 +44,9 @@ export interface ClusterRpc {
 export interface ClusterServerRpc {
   /** A heartbeat, answered with a `HeartbeatReply` as JSON text. */
   heartbeat(req: HeartbeatRequest): string
-  /** False for an unknown member. */
-  leave(name: string): boolean
-  forceLeave(name: string, prune: boolean): void
+  /** Durable when it resolves; false for an unknown member. */
+  leave(name: string): Promise<boolean>
+  forceLeave(name: string, prune: boolean): Promise<void>
   readonly catalog: CatalogSyncPort
   /** Blocking reads of a node's health for remote alias checks on client agents. */
   readonly aliasReader: AliasTargetReader
@@ -54,4 +54,17 @@ export interface ClusterServerRpc {
   readonly dnsDump: DnsDumpSource
   /** A user event fired on a client agent: appended to the datacenter's event stream. */
   fireEvent(event: UserEvent): void
+}
+
+/** One server as `/v1/operator/raft/configuration` lists it. */
+export type RaftServer = Readonly<{ id: string; node: string; address: string; leader: boolean }>
+
+/** The servers sharing this server's store, as its view sees them (election.ts). */
+export interface ServerDirectory {
+  /** `"<ip>:<port>"` of the leader, '' while there is none. */
+  leader(): string
+  /** Every live server's `"<ip>:<port>"`, sorted. */
+  peers(): readonly string[]
+  /** Every live server, and the view's index. */
+  configuration(): Readonly<{ servers: readonly RaftServer[]; index: number }>
 }

@@ -36,8 +36,7 @@ import { ClusterClient } from '../cluster/client.js'
 import { catalogDnsDump, remoteDnsDump, type DnsDumpReader } from '../cluster/dns-dump.js'
 import { DnsMirror } from '../cluster/dns-mirror.js'
 import { EventStream } from '../cluster/event-stream.js'
-import { Membership } from '../cluster/membership.js'
-import type { ClusterPort, ClusterRpc, ClusterServerRpc } from '../cluster/ports.js'
+import type { ClusterPort, ClusterRpc, ClusterServerRpc, ServerDirectory } from '../cluster/ports.js'
 import { remoteCatalogPort } from '../cluster/remote-catalog.js'
 import {
   callJson,
@@ -58,6 +57,8 @@ import { dnsSettingsFrom } from '../dns/settings.js'
 import type { DnsCatalog } from '../dns/catalog-port.js'
 import { localDnsCatalog } from './dns-catalog.js'
 import { localCatalogPort } from './local-catalog.js'
+import { VIGIL_VERSION } from '../agent/agent-settings.js'
+import { startServerCluster } from './server-cluster.js'
 import { localNodeInfo, registerServerNode, startServerRole, type ServerRole } from './server.js'
 
 export interface NodeLogger extends AgentLogger, ApiLogger {
@@ -150,7 +151,6 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
       })
       const role = server
       started.push(() => role.close())
-      serverLog.info({ leader: server.leaderAddress }, 'cluster leadership acquired')
     }
     // Alias checks of other nodes read the catalog, which is reachable only once the cluster
     // role below is up: their reads wait for it (restored checks start before that).
@@ -261,6 +261,7 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
         agentRoutes: false,
         ...(groups === undefined ? {} : { routes: groups }),
         ...(server === null ? {} : { catalog: server.catalog, kv: server.catalog }),
+        ...(cluster.directory === null ? {} : { servers: cluster.directory }),
       })
       started.push(() => listener.close())
       clusterAddresses.push(...listener.addresses)
@@ -306,6 +307,7 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
         : {
             catalog: server.catalog,
             kv: server.catalog,
+            ...(cluster.directory === null ? {} : { servers: cluster.directory }),
             routes: [...CATALOG_ROUTES, eventRoutes({ buffer: events, sink: cluster.eventSink })],
           }),
     })
@@ -391,6 +393,8 @@ interface ClusterRole {
   readonly catalog: CatalogSyncPort
   readonly aliasReader: AliasTargetReader
   readonly serverRpc: ClusterServerRpc | null
+  /** The servers sharing the store, on a server; null on a client agent. */
+  readonly directory: ServerDirectory | null
   /** A client agent's reads of a server's DNS dump; null on a server. */
   readonly dnsDump: DnsDumpReader | null
   readonly forwarder: Forwarder
@@ -441,6 +445,7 @@ function startClient(o: {
     catalog: remoteCatalogPort(client),
     aliasReader: remoteAliasReader(client),
     serverRpc: null,
+    directory: null,
     dnsDump: remoteDnsDump(client),
     forwarder: client,
     eventSink: {
@@ -488,17 +493,21 @@ async function startMembership(o: {
       o.events.deliver(e)
     },
   })
-  const membership = new Membership({
-    events: stream,
+  const serverCluster = await startServerCluster({
     catalog: o.server.catalog,
+    store: o.server.store,
     clock: o.clock,
     self: o.self,
+    selfNode: () => o.node,
     address: o.serverAddress,
+    info: { ...o.serverAddress, id: o.node.id, version: VIGIL_VERSION },
     livenessTimeoutMs: o.config.memberLivenessTimeoutMs,
     reconnectTimeoutMs: o.config.reconnectTimeoutMs,
     logger: o.log,
     epoch: randomUUID(),
+    events: stream,
   })
+  const { membership, session } = serverCluster
   const catalog = localCatalogPort(o.server.catalog)
   const aliasReader = catalogAliasReader(o.server.catalog)
   let closed = false
@@ -529,9 +538,7 @@ async function startMembership(o: {
     serverRpc: {
       heartbeat: (req) => membership.heartbeatJson(req),
       leave: (name) => membership.leave(name),
-      forceLeave: (name, prune) => {
-        membership.forceLeave(name, prune)
-      },
+      forceLeave: (name, prune) => membership.forceLeave(name, prune),
       catalog,
       aliasReader,
       dnsDump: catalogDnsDump(o.server.catalog),
@@ -540,13 +547,14 @@ async function startMembership(o: {
       },
     },
     dnsDump: null,
+    directory: session,
     eventSink: stream,
     forwarder: { forward: () => Promise.reject(new NoServersError()) },
     get closed() {
       return closed
     },
     members: () => membership.members(),
-    servers: () => [o.serverAddress],
+    servers: () => membership.servers(),
     join,
     retryJoin: async (addresses, opts) => {
       // A lone server has nobody to wait for: it joins what answers and carries on.
@@ -560,14 +568,11 @@ async function startMembership(o: {
     },
     introduce: () => undefined,
     leave: () => Promise.resolve(),
-    forceLeave: (name, prune) => {
-      membership.forceLeave(name, prune)
-      return Promise.resolve()
-    },
+    forceLeave: (name, prune) => membership.forceLeave(name, prune),
     onServerChange: () => undefined,
     close: async () => {
       closed = true
-      await membership.close()
+      await serverCluster.close()
     },
   }
 }

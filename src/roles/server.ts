@@ -1,14 +1,13 @@
 /**
  * The server role (DESIGN.md "Roles and processes"): the catalog above its store, and the
- * server's own presence in it. With one server (`-server -bootstrap`, `-bootstrap-expect 1`,
- * `-dev`) it is its own leader. The other members' `serfHealth` is kept by cluster/membership.ts.
+ * server's own node in it. Election, leader tasks and membership across the servers sharing the
+ * store are started on top of it by server-cluster.ts.
  */
 import { join } from 'node:path'
 import type { AgentSettings } from '../agent/agent-settings.js'
 import { VIGIL_VERSION } from '../agent/agent-settings.js'
 import type { NodeInfo } from '../agent/sync/catalog-port.js'
 import { Catalog } from '../catalog/catalog.js'
-import { LeaderTasks } from '../catalog/leader.js'
 import { nodeRegistration } from '../catalog/types.js'
 import type { Clock } from '../lib/clock.js'
 import { serfHealthCheck } from '../cluster/serf-health.js'
@@ -21,8 +20,8 @@ import type { Store } from '../store/store.js'
 
 export interface ServerRole {
   readonly catalog: Catalog
-  /** `"<ip>:<port>"` of the leader (this server). */
-  readonly leaderAddress: string
+  /** The store under the catalog (its leases carry the server's presence). */
+  readonly store: Store
   close(): Promise<void>
 }
 
@@ -139,15 +138,10 @@ export async function startServerRole(opts: ServerRoleOptions): Promise<ServerRo
     random: opts.random,
     onError: opts.onError,
   })
-  // One server is its own leader: it expires sessions and reaps tombstones and lock-delays.
-  const leader = new LeaderTasks({ catalog, clock, onError: opts.onError })
-  leader.start()
-  const host = config.advertiseAddr.includes(':') ? `[${config.advertiseAddr}]` : config.advertiseAddr
   return {
     catalog,
-    leaderAddress: `${host}:${config.ports.server}`,
+    store,
     close: async () => {
-      await leader.stop()
       await catalog.close()
       await store.close()
     },

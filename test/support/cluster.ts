@@ -1,5 +1,12 @@
+import { createHash } from 'node:crypto'
 import { localMember, type Member } from '../../src/agent/member.js'
 import type { NodeInfo } from '../../src/agent/sync/catalog-port.js'
+
+/** A node ID of its own for each name (Consul refuses two nodes with one ID). */
+export function nodeIdOf(name: string): string {
+  const h = createHash('sha256').update(name).digest('hex')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`
+}
 
 /** A member as a lone agent on 127.0.0.2 describes itself (a server when `server`). */
 export function member(name: string, server = false): Member {
@@ -13,14 +20,14 @@ export function member(name: string, server = false): Member {
       advertiseAddr: '127.0.0.2',
       ports: { serfLan: 8301, server: 8300, sidecarMinPort: 21000, sidecarMaxPort: 21255 },
     },
-    '00000000-0000-0000-0000-000000000002',
+    nodeIdOf(name),
   )
 }
 
 /** The catalog node fields such a member heartbeats with. */
 export function nodeInfo(name: string): NodeInfo {
   return Object.freeze({
-    id: '00000000-0000-0000-0000-000000000002',
+    id: nodeIdOf(name),
     node: name,
     address: '127.0.0.2',
     datacenter: 'dc1',

@@ -159,8 +159,11 @@ test('metrics in Prometheus format, by query or Accept, or 415 when retention is
   assert.equal((await off.inject('/v1/agent/metrics')).statusCode, 200)
 })
 
-test('status leader and peers name this server', async (t) => {
+test('status leader and peers are empty on an agent without servers; raft configuration has no leader', async (t) => {
   const h = await startApiHarness(t)
-  assert.equal((await h.inject('/v1/status/leader')).body, '"127.0.0.1:8300"')
-  assert.equal((await h.inject('/v1/status/peers')).body, '["127.0.0.1:8300"]')
+  assert.equal((await h.inject('/v1/status/leader')).body, '""')
+  assert.equal((await h.inject('/v1/status/peers')).body, '[]')
+  const conf = await h.inject('/v1/operator/raft/configuration')
+  assert.equal(conf.statusCode, 500)
+  assert.equal(conf.body, 'No cluster leader')
 })

@@ -128,13 +128,17 @@ test('OPTIONS answers 200 with Allow; other unlisted methods 405 with Allow and 
 
 test('JSON is compact by default, indented with ?pretty and with pretty_json', async (t) => {
   const h = await startApiHarness(t)
-  const compact = await h.inject('/v1/status/peers')
+  const compact = await h.inject('/v1/agent/checks?filter=' + encodeURIComponent('Name == "x"'))
   assert.equal(compact.headers['content-type'], 'application/json')
-  assert.equal(compact.body, '["127.0.0.1:8300"]')
-  const pretty = await h.inject('/v1/status/peers?pretty')
-  assert.equal(pretty.body, '[\n    "127.0.0.1:8300"\n]\n')
+  assert.equal(compact.body, '{}')
+  const members = await h.inject('/v1/agent/metrics')
+  assert.ok(!members.body.includes('\n'), 'compact: one line')
+  const pretty = await h.inject('/v1/agent/metrics?pretty')
+  assert.ok(pretty.body.startsWith('{\n    "'), 'indented by four spaces')
+  assert.ok(pretty.body.endsWith('}\n'))
+  assert.ok(typeof (JSON.parse(pretty.body) as { Timestamp?: unknown }).Timestamp === 'string')
   const dev = await startApiHarness(t, { api: { prettyJson: true } })
-  assert.equal((await dev.inject('/v1/status/leader')).body, '"127.0.0.1:8300"\n')
+  assert.equal((await dev.inject('/v1/status/leader')).body, '""\n')
 })
 
 test('empty success is 200 with a zero-length body and no Content-Type', async (t) => {

@@ -141,6 +141,9 @@ class FakeServer implements ClusterTransport {
     const membership = new Membership({
       ...this.opts,
       self: () => member('s1', true),
+      selfNode: () => nodeInfo('s1'),
+      // No lease: this harness keeps no member records, only the event stream is under test.
+      lease: () => undefined,
       address: { name: 's1', addr: '10.0.0.1', port: 8300 },
       livenessTimeoutMs: 10_000,
       reconnectTimeoutMs: 3_600_000,

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ClusterClient, heartbeatDelayMs } from '../../src/cluster/client.js'
 import { MemberTable, type MemberChange } from '../../src/cluster/member-table.js'
-import { Membership } from '../../src/cluster/membership.js'
 import type { ClusterResponse, ClusterTransport, Endpoint } from '../../src/cluster/transport.js'
 import { parseJoinAddress } from '../../src/cluster/transport.js'
 import {
@@ -13,7 +12,7 @@ import {
 } from '../../src/cluster/wire.js'
 import { nodeChecksQuery, nodeServicesQuery } from '../../src/catalog/queries.js'
 import { JoinError, NoServersError, UnknownMemberError } from '../../src/lib/errors.js'
-import { openCatalog } from '../support/catalog.js'
+import { startServers } from '../support/servers.js'
 import { member, nodeInfo } from '../support/cluster.js'
 import { FakeClock } from '../support/fake-clock.js'
 import { waitFor } from '../support/wait.js'
@@ -104,20 +103,13 @@ test('member table: force-leave makes a member left, prune drops it, an unknown 
 })
 
 test('membership keeps each member serfHealth in the catalog: passing, critical when failed, node gone when left', async (t) => {
-  const h = await openCatalog()
-  t.after(() => h.close())
-  const { clock, catalog } = h
-  const m = new Membership({
-    catalog,
-    clock,
-    self: () => member('server', true),
-    address: { name: 'server', addr: '127.0.0.1', port: 8300 },
-    livenessTimeoutMs: 10_000,
-    reconnectTimeoutMs: 3_600_000,
-    logger: silent,
-    epoch: 'e1',
-  })
-  t.after(() => m.close())
+  const group = await startServers(['server'])
+  t.after(() => group.close())
+  const { clock } = group
+  const [server] = group.servers
+  assert.ok(server !== undefined)
+  const { catalog } = server
+  const m = server.cluster.membership
   const serf = (): string | undefined =>
     catalog.read(nodeChecksQuery('c1')).value.find((c) => c.check.checkId === 'serfHealth')?.check.status
   const beat = (knownEpoch: string, knownVersion: number): HeartbeatReply =>
@@ -132,6 +124,8 @@ test('membership keeps each member serfHealth in the catalog: passing, critical 
         }),
       ),
     )
+  beat('', -1)
+  await waitFor(() => serf() === 'passing', { what: 'serfHealth passing' })
   const reply = beat('', -1)
   assert.deepEqual(
     reply.members?.map((x) => [x.name, x.status]),
@@ -140,19 +134,25 @@ test('membership keeps each member serfHealth in the catalog: passing, critical 
       ['c1', 'alive'],
     ],
   )
-  await waitFor(() => serf() === 'passing', { what: 'serfHealth passing' })
-  const again = beat('e1', reply.version)
+  const again = beat('server-epoch', reply.version)
   assert.equal(again.members, null, 'an unchanged list is not sent again')
   assert.equal(again.version, reply.version)
-  await clock.advance(10_000)
+  for (let i = 0; i < 11 && serf() !== 'critical'; i++) await clock.advance(1_000)
   await waitFor(() => serf() === 'critical', { what: 'serfHealth critical' })
   assert.equal(catalog.read(nodeChecksQuery('c1')).value[0]?.check.output, 'Agent not live or unreachable')
-  const revived = beat('e1', reply.version)
-  assert.ok(revived.version > reply.version, 'failing and reviving moved the version')
-  assert.notEqual(revived.members, null)
+  const failed = beat('server-epoch', reply.version)
+  assert.ok(failed.version > reply.version, 'failing moved the version')
+  assert.deepEqual(
+    failed.members?.map((x) => [x.name, x.status]),
+    [
+      ['server', 'alive'],
+      ['c1', 'failed'],
+    ],
+  )
   await waitFor(() => serf() === 'passing', { what: 'serfHealth passing again' })
-  assert.equal(m.leave('c1'), true)
+  assert.equal(await m.leave('c1'), true)
   await waitFor(() => catalog.read(nodeServicesQuery('c1')).value === null, { what: 'node deregistered' })
+  assert.equal(await m.leave('nobody'), false)
 })
 
 test('heartbeat delay: 1–2 s at the default timeout, backing off up to half the timeout (≤ 5 s) on failures', () => {

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import { KvRequestError } from '../../src/catalog/errors.js'
 import { kvGetQuery, kvKeysQuery, kvListQuery } from '../../src/catalog/kv-queries.js'
 import { TOMBSTONE_TTL_MS, type KvEntry, type TxnResultItem } from '../../src/catalog/kv-types.js'
-import { LeaderTasks } from '../../src/catalog/leader.js'
+import { electedLeaderTasks } from '../support/leader.js'
 import { Catalog } from '../../src/catalog/catalog.js'
 import { KvState } from '../../src/store/kv-state.js'
 import { MemoryStore } from '../../src/store/memory.js'
@@ -390,13 +390,12 @@ test('an explicit release starts no lock-delay; a lock-delay is capped at 60 s',
 
 test('pitfall 7: TTL expiry after 2 × TTL releases (or deletes) locks; renew restarts the timer', async (t) => {
   const h = await openCatalog()
-  const leader = new LeaderTasks({ catalog: h.catalog, clock: h.clock })
+  const leader = await electedLeaderTasks(h.catalog, h.store, h.clock)
   t.after(async () => {
     await leader.stop()
     await h.close()
   })
   const c = h.catalog
-  leader.start()
   await registerNode(c, 'n1')
   const rel = await session(c, { ttl: '10s', lockDelayNs: 1e6 })
   const del = await session(c, { ttl: '10s', behavior: 'delete', checks: [] })
@@ -586,13 +585,12 @@ test('txn verbs, their error texts, and all errors listed with nothing applied',
 
 test('tombstones are reaped 15 minutes after their 30 s bin; lock-delays after they end', async (t) => {
   const h = await openCatalog()
-  const leader = new LeaderTasks({ catalog: h.catalog, clock: h.clock })
+  const leader = await electedLeaderTasks(h.catalog, h.store, h.clock)
   t.after(async () => {
     await leader.stop()
     await h.close()
   })
   const c = h.catalog
-  leader.start()
   await put(c, 'p/a', '1')
   await put(c, 'p/b', '1')
   const d = await c.kvDelete({ key: 'p/b' })
@@ -614,7 +612,7 @@ test('tombstones are reaped 15 minutes after their 30 s bin; lock-delays after t
   await h.clock.advance(3_001)
   await settle()
   assert.equal(c.state.kv.lockDelayUntil('l'), undefined, 'an ended lock-delay is deleted')
-  assert.equal(h.clock.pendingTimers() > 0, false, 'no reaper timer left when nothing is due')
+  assert.equal(leader.tasks.nextPassAt, undefined, 'no reaper timer left when nothing is due')
 })
 
 test('a new leader invalidates a session whose TTL expired while no leader ran', async (t) => {
@@ -629,9 +627,8 @@ test('a new leader invalidates a session whose TTL expired while no leader ran',
   assert.ok(c.state.kv.session(s) !== undefined, 'no leader: the session stays (its TTL key is gone)')
   assert.deepEqual(c.state.kv.expiredSessions(), [s])
   assert.equal(await c.sessionRenew(s), null, 'an expired session cannot be renewed')
-  const leader = new LeaderTasks({ catalog: c, clock: h.clock })
+  const leader = await electedLeaderTasks(c, h.store, h.clock)
   t.after(() => leader.stop())
-  leader.start()
   await settle()
   assert.equal(c.state.kv.session(s), undefined)
   assert.equal(c.kvRead(kvGetQuery('k')).value?.session, '')
@@ -743,13 +740,12 @@ test('after a store restart every TTL session gets a fresh full timer (re-armed 
   // Reopened from the same state: leases are re-armed with their full 2 × TTL from now.
   const store2 = new MemoryStore({ clock, state })
   const c2 = await Catalog.open({ store: store2, prefix: PREFIX, datacenter: 'dc1', clock, random: () => 0 })
-  const leader = new LeaderTasks({ catalog: c2, clock })
+  const leader = await electedLeaderTasks(c2, store2, clock)
   t.after(async () => {
     await leader.stop()
     await c2.close()
     await store2.close()
   })
-  leader.start()
   await clock.advance(19_999)
   await settle()
   assert.ok(c2.state.kv.session(s) !== undefined, 'still alive 19.999 s after the restart')
@@ -790,13 +786,12 @@ test('pitfall 7: two leaders invalidating one expired session release its keys o
 
 test('the reaper deletes every due tombstone, in batches', async (t) => {
   const h = await openCatalog()
-  const leader = new LeaderTasks({ catalog: h.catalog, clock: h.clock })
+  const leader = await electedLeaderTasks(h.catalog, h.store, h.clock)
   t.after(async () => {
     await leader.stop()
     await h.close()
   })
   const c = h.catalog
-  leader.start()
   const keys = Array.from({ length: 250 }, (_, i) => `r/${i}`)
   for (let i = 0; i < keys.length; i += 100) {
     const batch = keys.slice(i, i + 100)

@@ -80,13 +80,13 @@ export function clusterServerRoutes(rpc: ClusterRpc): RouteSpec[] {
     post('/heartbeat', (req) =>
       textResponse(200, server.heartbeat(decodeHeartbeat(req.body)), 'application/json'),
     ),
-    post('/leave', (req) => {
-      server.leave(decodeName(req.body).name)
+    post('/leave', async (req) => {
+      await server.leave(decodeName(req.body).name)
       return EMPTY_OK
     }),
-    post('/force-leave', (req) => {
+    post('/force-leave', async (req) => {
       const { name, prune } = decodeForceLeave(req.body)
-      server.forceLeave(name, prune)
+      await server.forceLeave(name, prune)
       return EMPTY_OK
     }),
     post('/catalog/read', async (req) =>

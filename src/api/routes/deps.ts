@@ -1,5 +1,5 @@
 import type { AgentPort } from '../../agent/ports.js'
-import type { ClusterPort } from '../../cluster/ports.js'
+import type { ClusterPort, ServerDirectory } from '../../cluster/ports.js'
 import type { KvPort } from '../../catalog/kv-port.js'
 import type { CatalogPort } from '../../catalog/port.js'
 import type { Clock } from '../../lib/clock.js'
@@ -20,6 +20,8 @@ export interface RouteDeps {
   readonly cluster: ClusterPort | null
   /** The catalog behind `/v1/catalog/*` and `/v1/health/*`; absent, those routes answer 500. */
   readonly catalog?: CatalogPort
+  /** The servers sharing this server's store (on servers only): status and operator routes. */
+  readonly servers?: ServerDirectory
   /** The KV store, sessions and transactions behind `/v1/kv/*`, `/v1/session/*`, `/v1/txn`. */
   readonly kv?: KvPort
 }

@@ -5,7 +5,7 @@ import type { KvEntry, KvPutMode } from '../../catalog/kv-types.js'
 import type { QueryResult } from '../../catalog/blocking.js'
 import { KV_MAX_VALUE_SIZE } from '../../catalog/kv-types.js'
 import { BadRequestError } from '../../lib/errors.js'
-import { parseConsistency } from '../catalog-read.js'
+import { beFresh, parseConsistency } from '../catalog-read.js'
 import { parseWaitMs } from '../params.js'
 import { headerValue, type ApiRequest } from '../request.js'
 import { jsonResponse, textResponse, type ApiResponse } from '../response.js'
@@ -72,6 +72,7 @@ export function kvRoutes(deps: RouteDeps): RouteSpec[] {
     if (dc !== '' && !kv.datacenters().includes(dc)) throw new UnknownDatacenterError(dc)
     const waitMs = parseWaitMs(req.query)
     const index = clientIndex(req.query)
+    await beFresh(kv, parseConsistency(req.query))
     return index > 0 ? kv.kvBlock(query, { index, waitMs, signal: req.signal }) : kv.kvRead(query)
   }
 

@@ -5,7 +5,7 @@ import type { ServiceCheckRef, SessionCreateRequest, SessionRecord } from '../..
 import type { CatalogQuery } from '../../catalog/queries.js'
 import { InvalidDurationError, parseGoDurationNs } from '../../lib/duration.js'
 import { BadRequestError, DecodeError } from '../../lib/errors.js'
-import { parseConsistency } from '../catalog-read.js'
+import { beFresh, parseConsistency } from '../catalog-read.js'
 import { parseWaitMs } from '../params.js'
 import type { ApiRequest } from '../request.js'
 import { jsonResponse, textResponse, type ApiResponse } from '../response.js'
@@ -123,6 +123,7 @@ export function sessionRoutes(deps: RouteDeps): RouteSpec[] {
     const waitMs = parseWaitMs(req.query)
     const raw = req.query.get('index') ?? ''
     const index = raw === '' ? 0 : Number(raw)
+    await beFresh(kv, consistency)
     const r: QueryResult<readonly SessionRecord[]> =
       index > 0 ? await kv.block(query, { index, waitMs, signal: req.signal }) : kv.read(query)
     return jsonResponse(r.value.map(renderSession), 200, readHeaders(r.index, consistency))
