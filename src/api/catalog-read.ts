@@ -24,18 +24,21 @@ export function catalogOf(deps: RouteDeps): CatalogPort {
 
 export type Consistency = 'leader' | 'stale' | 'consistent'
 
-/** Longest a `consistent` read waits for this server's view to reach the store's revision. */
-export const CONSISTENT_WAIT_MS = 10_000
+/** Longest a read waits for this server's view to reach the store's revision. */
+export const FRESH_WAIT_MS = 10_000
 
 /**
- * A `consistent` read first waits until this server's view has every write acknowledged before
- * it, by any server sharing the store (servers.md §4: freshness across servers).
+ * Freshness across servers (servers.md §4, pitfalls 5 and 8): a read in the default or
+ * `consistent` mode first waits until this server's view has every write acknowledged before it,
+ * by any server sharing the store, so a client that moves between servers never sees an index
+ * go back (Consul gets this by sending such reads to its leader). A `stale` read answers from the
+ * view as it is. With one server in process the view is always current and this costs one await.
  */
 export async function beFresh(
   port: { fresh?(maxMs: number): Promise<void> },
   consistency: Consistency,
 ): Promise<void> {
-  if (consistency === 'consistent') await port.fresh?.(CONSISTENT_WAIT_MS)
+  if (consistency !== 'stale') await port.fresh?.(FRESH_WAIT_MS)
 }
 
 /** `stale`/`consistent`/`cached`/`max_stale` as Consul's parseConsistency reads them. */
