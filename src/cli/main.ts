@@ -19,6 +19,7 @@ import { lockCommand } from './lock-command.js'
 import { membersCommand } from './members-command.js'
 import { reloadCommand } from './reload-command.js'
 import { servicesDeregisterCommand, servicesRegisterCommand } from './services-command.js'
+import { snapshotInspectCommand, snapshotRestoreCommand, snapshotSaveCommand } from './snapshot-command.js'
 import {
   sessionCreateCommand,
   sessionDeleteCommand,
@@ -56,6 +57,9 @@ export const commands: Readonly<Record<string, Command>> = {
   'session list': sessionListCommand,
   'session read': sessionReadCommand,
   'session renew': sessionRenewCommand,
+  'snapshot inspect': snapshotInspectCommand,
+  'snapshot restore': snapshotRestoreCommand,
+  'snapshot save': snapshotSaveCommand,
   version: versionCommand,
   watch: watchCommand,
 }
@@ -68,6 +72,7 @@ const groups: Readonly<Record<string, string>> = {
   services: 'Interact with services',
   sync: "Inspect the agent's anti-entropy",
   session: 'Interact with sessions',
+  snapshot: 'Saves, restores and inspects snapshots of the catalog',
 }
 
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {

@@ -9,6 +9,7 @@ import { VIGIL_VERSION } from '../agent/agent-settings.js'
 import type { NodeInfo } from '../agent/sync/catalog-port.js'
 import { Catalog } from '../catalog/catalog.js'
 import { LeaderTasks } from '../catalog/leader.js'
+import { assertNoRestoreFence, snapshotPort, type SnapshotPort } from '../catalog/snapshot.js'
 import { nodeRegistration } from '../catalog/types.js'
 import type { Clock } from '../lib/clock.js'
 import { serfHealthCheck } from '../cluster/serf-health.js'
@@ -21,6 +22,8 @@ import type { Store } from '../store/store.js'
 
 export interface ServerRole {
   readonly catalog: Catalog
+  /** `/v1/snapshot`: save and restore this datacenter's catalog (docs/snapshot.md). */
+  readonly snapshots: SnapshotPort
   /** `"<ip>:<port>"` of the leader (this server). */
   readonly leaderAddress: string
   close(): Promise<void>
@@ -115,6 +118,11 @@ async function openStore(opts: ServerRoleOptions): Promise<{ store: Store; prefi
       certFile: etcd.certFile,
       keyFile: etcd.keyFile,
     })
+    // A prefix an offline snapshot restore is still writing would serve a partial catalog.
+    await assertNoRestoreFence(store, prefix).catch(async (err: unknown) => {
+      await store.close()
+      throw err
+    })
     return { store, prefix }
   }
   const store =
@@ -145,6 +153,7 @@ export async function startServerRole(opts: ServerRoleOptions): Promise<ServerRo
   const host = config.advertiseAddr.includes(':') ? `[${config.advertiseAddr}]` : config.advertiseAddr
   return {
     catalog,
+    snapshots: snapshotPort({ store, prefix, datacenter: config.datacenter, now: () => clock.now() }),
     leaderAddress: `${host}:${config.ports.server}`,
     close: async () => {
       await leader.stop()
