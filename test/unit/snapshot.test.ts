@@ -219,7 +219,7 @@ test('an embedded data dir restored offline keeps every row index and serves the
   assert.ok(w.index > snap.header.index, 'the next write is above the snapshot index')
 })
 
-test('snapshot inspect prints Consul-shaped columns with the row counts per table', async () => {
+test('snapshot inspect prints Consul-shaped columns with the row counts per table', () => {
   const out = formatInspect(sample(), 321)
   const lines = out.split('\n')
   assert.equal(lines[0], ' ID              42-1767322945000')
