@@ -6,12 +6,12 @@
  * between stores with indexes that never go backwards.
  */
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { SnapshotInvalidError } from '../catalog/errors.js'
 import { embeddedState, restoreIntoEtcd } from '../catalog/snapshot.js'
 import { decodeSnapshot, type Snapshot } from '../catalog/snapshot-format.js'
 import type { FlagSet, ParsedFlags } from '../config/flags.js'
 import { errorMessage } from '../lib/errors.js'
+import { catalogDataDir, catalogPrefix } from '../roles/server.js'
 import { createEmbeddedStore } from '../store/embedded.js'
 import { stringFlag } from './flag-values.js'
 import { ApiClient, ApiError, clientSettings, httpApiFlags } from './http-client.js'
@@ -208,10 +208,10 @@ async function verified(bytes: Buffer, io: CliIo): Promise<Snapshot | undefined>
 async function restoreDataDir(dataDir: string, bytes: Buffer, io: CliIo): Promise<number> {
   const snap = await verified(bytes, io)
   if (snap === undefined) return 1
-  // The server's catalog directory and prefix (src/roles/server.ts catalogDataDir, catalogPrefix).
-  const dir = join(dataDir, 'catalog')
+  // Where a server started with this data dir and the snapshot's datacenter reads its catalog.
+  const dir = catalogDataDir(dataDir)
   try {
-    await createEmbeddedStore(dir, embeddedState(snap, `vigil/${snap.header.datacenter}/`))
+    await createEmbeddedStore(dir, embeddedState(snap, catalogPrefix(snap.header.datacenter)))
   } catch (err) {
     io.stderr.write(`Error restoring snapshot: ${errorMessage(err)}\n`)
     return 1
