@@ -61,3 +61,22 @@ export class NotLeaderError extends VigilError {
     super('No cluster leader')
   }
 }
+
+/**
+ * A snapshot that cannot be read: not gzip, cut short, altered (checksum), or not vigil's format.
+ * Consul answers a bad snapshot with 500 and `failed to decompress snapshot: …` /
+ * `failed to read snapshot file: …`; nothing is restored.
+ */
+export class SnapshotInvalidError extends VigilError {
+  readonly code = 'VIGIL_ERR_SNAPSHOT_INVALID'
+  readonly statusCode = 500
+}
+
+/**
+ * A valid snapshot this store cannot take without breaking a guarantee (its indexes would go
+ * backwards, it is too large for one transaction, the target is not empty); nothing is restored.
+ */
+export class SnapshotRestoreError extends VigilError {
+  readonly code = 'VIGIL_ERR_SNAPSHOT_RESTORE'
+  readonly statusCode = 500
+}

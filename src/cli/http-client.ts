@@ -153,6 +153,21 @@ export class ApiClient {
 
   /** Sends the request and resolves with any status; throws ConnectionError when unreachable. */
   async send(method: string, path: string, opts: RequestOptions = {}): Promise<RawResponse> {
+    const res = await this.#fetch(method, path, opts)
+    return { status: res.status, text: await res.text(), headers: res.headers }
+  }
+
+  /** As `send`, with the body as bytes (`/v1/snapshot`). */
+  async sendForBytes(
+    method: string,
+    path: string,
+    opts: RequestOptions = {},
+  ): Promise<Readonly<{ status: number; bytes: Buffer; headers: Headers }>> {
+    const res = await this.#fetch(method, path, opts)
+    return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()), headers: res.headers }
+  }
+
+  async #fetch(method: string, path: string, opts: RequestOptions): Promise<Response> {
     const url = new URL(`${this.settings.baseUrl}${path}`)
     for (const [k, v] of Object.entries(opts.query ?? {})) {
       if (typeof v === 'string') url.searchParams.set(k, v)
@@ -179,7 +194,7 @@ export class ApiClient {
       if (opts.signal?.aborted === true) throw err
       throw new ConnectionError(describeFetchError(method, url, err), { cause: err })
     }
-    return { status: res.status, text: await res.text(), headers: res.headers }
+    return res
   }
 
   async getJson(path: string, query?: RequestOptions['query']): Promise<unknown> {

@@ -20,6 +20,7 @@ import { membersCommand } from './members-command.js'
 import { operatorRaftListPeersCommand } from './operator-command.js'
 import { reloadCommand } from './reload-command.js'
 import { servicesDeregisterCommand, servicesRegisterCommand } from './services-command.js'
+import { snapshotInspectCommand, snapshotRestoreCommand, snapshotSaveCommand } from './snapshot-command.js'
 import {
   sessionCreateCommand,
   sessionDeleteCommand,
@@ -58,6 +59,9 @@ export const commands: Readonly<Record<string, Command>> = {
   'session list': sessionListCommand,
   'session read': sessionReadCommand,
   'session renew': sessionRenewCommand,
+  'snapshot inspect': snapshotInspectCommand,
+  'snapshot restore': snapshotRestoreCommand,
+  'snapshot save': snapshotSaveCommand,
   version: versionCommand,
   watch: watchCommand,
 }
@@ -72,6 +76,7 @@ const groups: Readonly<Record<string, string>> = {
   services: 'Interact with services',
   sync: "Inspect the agent's anti-entropy",
   session: 'Interact with sessions',
+  snapshot: 'Saves, restores and inspects snapshots of the catalog',
 }
 
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {

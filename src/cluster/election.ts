@@ -155,8 +155,9 @@ export class ServerSession implements ServerDirectory {
   /** Takes a lease, writes this server's row and starts campaigning. */
   async start(): Promise<void> {
     await this.#renewLease()
+    const mine = `servers/${this.#opts.self.name.toLowerCase()}`
     this.#unsubscribe = this.#opts.catalog.onClusterChange((changed) => {
-      if (changed === null || changed.has('leader/')) this.#trigger.notify()
+      if (changed === null || changed.has('leader/') || changed.has(mine)) this.#trigger.notify()
     })
     const signal = this.#abort.signal
     this.#loop = this.#campaignLoop(signal)
@@ -288,6 +289,16 @@ export class ServerSession implements ServerDirectory {
   async #campaignOnce(): Promise<void> {
     const { catalog, self } = this.#opts
     const key = catalog.state.keys.leader()
+    // This server's row, deleted under it (a snapshot restore replaces the whole prefix): put back.
+    const own = this.#lease
+    if (own !== undefined && catalog.state.cluster.get('servers', self.name) === undefined) {
+      await catalog.commitRaw({
+        compare: [],
+        success: [
+          { type: 'put', key: catalog.state.keys.server(self.name), value: JSON.stringify(self), lease: own },
+        ],
+      })
+    }
     for (let round = 0; round < 3 && !this.#abort.signal.aborted; round++) {
       const lease = this.#lease
       if (lease === undefined) return

@@ -51,6 +51,7 @@ import { systemClock, type Clock } from '../lib/clock.js'
 import { errorMessage, JoinError, NoServersError, NotFoundError } from '../lib/errors.js'
 import { kvRoutes } from '../api/routes/kv.js'
 import { sessionRoutes } from '../api/routes/session.js'
+import { snapshotRoutes } from '../api/routes/snapshot.js'
 import { txnRoutes } from '../api/routes/txn.js'
 import { DnsServer } from '../dns/server.js'
 import { dnsSettingsFrom } from '../dns/settings.js'
@@ -308,7 +309,14 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
             catalog: server.catalog,
             kv: server.catalog,
             ...(cluster.directory === null ? {} : { servers: cluster.directory }),
-            routes: [...CATALOG_ROUTES, eventRoutes({ buffer: events, sink: cluster.eventSink })],
+            routes: [
+              ...CATALOG_ROUTES,
+              eventRoutes({ buffer: events, sink: cluster.eventSink }),
+              snapshotRoutes({
+                snapshots: server.snapshots,
+                afterRestore: () => registerServerNode(server.catalog, node(), config.ports.server),
+              }),
+            ],
           }),
     })
     started.push(() => api.close())

@@ -8,6 +8,7 @@ import type { AgentSettings } from '../agent/agent-settings.js'
 import { VIGIL_VERSION } from '../agent/agent-settings.js'
 import type { NodeInfo } from '../agent/sync/catalog-port.js'
 import { Catalog } from '../catalog/catalog.js'
+import { assertNoRestoreFence, snapshotPort, type SnapshotPort } from '../catalog/snapshot.js'
 import { nodeRegistration } from '../catalog/types.js'
 import type { Clock } from '../lib/clock.js'
 import { serfHealthCheck } from '../cluster/serf-health.js'
@@ -22,6 +23,8 @@ export interface ServerRole {
   readonly catalog: Catalog
   /** The store under the catalog (its leases carry the server's presence). */
   readonly store: Store
+  /** `/v1/snapshot`: save and restore this datacenter's catalog (docs/snapshot.md). */
+  readonly snapshots: SnapshotPort
   close(): Promise<void>
 }
 
@@ -114,6 +117,11 @@ async function openStore(opts: ServerRoleOptions): Promise<{ store: Store; prefi
       certFile: etcd.certFile,
       keyFile: etcd.keyFile,
     })
+    // A prefix an offline snapshot restore is still writing would serve a partial catalog.
+    await assertNoRestoreFence(store, prefix).catch(async (err: unknown) => {
+      await store.close()
+      throw err
+    })
     return { store, prefix }
   }
   const store =
@@ -141,6 +149,7 @@ export async function startServerRole(opts: ServerRoleOptions): Promise<ServerRo
   return {
     catalog,
     store,
+    snapshots: snapshotPort({ store, prefix, datacenter: config.datacenter, now: () => clock.now() }),
     close: async () => {
       await catalog.close()
       await store.close()

@@ -230,7 +230,11 @@ export async function openEmbeddedStore(dir: string, opts: EmbeddedStoreOptions)
   }
 }
 
-async function lock(dir: string, fs: StoreFs, opts: EmbeddedStoreOptions): Promise<void> {
+async function lock(
+  dir: string,
+  fs: StoreFs,
+  opts: Pick<EmbeddedStoreOptions, 'processAlive' | 'logger'>,
+): Promise<void> {
   const path = join(dir, 'LOCK')
   const alive = opts.processAlive ?? defaultProcessAlive
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -341,4 +345,44 @@ async function recover(
     history,
     ...(opts.historyRevisions !== undefined ? { historyRevisions: opts.historyRevisions } : {}),
   })
+}
+
+/**
+ * Creates the store in `dir` holding `state` (a restored snapshot): written to `snap-1.tmp`,
+ * synced, renamed to `snap-1` and the directory synced, so a crash leaves either no store or the
+ * whole state (a leftover `.tmp` is removed at the next open). Refused when `dir` already holds a
+ * store's snapshot or log, or another process has it open.
+ */
+export async function createEmbeddedStore(
+  dir: string,
+  state: StateSnapshot,
+  opts: Pick<EmbeddedStoreOptions, 'fs' | 'logger' | 'processAlive'> = {},
+): Promise<void> {
+  const fs = opts.fs ?? nodeStoreFs
+  const held = openHere.get(fs) ?? new Set<string>()
+  openHere.set(fs, held)
+  if (held.has(dir)) throw new StoreOpenError(`Store data dir ${dir} is already open in this process`)
+  try {
+    await fs.mkdir(dir)
+  } catch (err) {
+    throw new StoreOpenError(`Failed to create store data dir ${dir}: ${errorMessage(err)}`, { cause: err })
+  }
+  await lock(dir, fs, opts)
+  held.add(dir)
+  try {
+    const names = await fs.readdir(dir)
+    const used = names.filter((n) => /^(snap|wal)-\d+$/.test(n))
+    if (used.length > 0) {
+      throw new StoreOpenError(
+        `Store data dir ${dir} already holds a catalog (${used.sort().join(', ')}); restore into an empty data dir`,
+      )
+    }
+    const snap = join(dir, 'snap-1')
+    await fs.writeSynced(`${snap}.tmp`, encodeFrame(JSON.stringify(state)))
+    await fs.rename(`${snap}.tmp`, snap)
+    await fs.syncDir(dir)
+  } finally {
+    held.delete(dir)
+    await fs.unlink(join(dir, 'LOCK')).catch(() => undefined)
+  }
 }
