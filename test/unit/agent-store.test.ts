@@ -169,3 +169,46 @@ test('agent store reports disk faults as PersistenceError and leaves the previou
   )
   assert.deepEqual(await readdir(join(dir, 'services')), [fileNameFor('web')], 'no temp file is left behind')
 })
+
+test('a check moving between files; after a loss in between, load keeps the copy with the higher Seq', async (t) => {
+  const dir = await tempDir(t)
+  const store = await AgentStore.open(dir, { logger: recordingLogger() })
+  t.after(() => store.close())
+  await store.saveService({ service: serviceRecord('a'), token: '', source: 'remote' })
+  await store.saveCheck(checkRegistration({ id: 'c' }))
+  assert.deepEqual((await readdir(join(dir, 'checks'))).sort(), [fileNameFor('c'), 'state'].sort())
+  await store.saveCheck(checkRegistration({ id: 'c', serviceId: 'a' }))
+  assert.deepEqual(await readdir(join(dir, 'checks')), ['state'], 'its node-level file is gone')
+  assert.deepEqual(
+    decoded(await store.load()).checks.map((c) => [c.check.checkId, c.check.serviceId]),
+    [['c', 'a']],
+  )
+
+  // Both copies on disk, as a power loss between the two steps of a move leaves them.
+  const nodeCopy = (seq: number): string =>
+    JSON.stringify({ Format: 2, Seq: seq, Check: { ID: 'c', Name: 'c', TTL: '1m' }, Source: 'remote' })
+  const serviceSeq = (
+    JSON.parse(await readFile(join(dir, 'services', fileNameFor('a')), 'utf8')) as { Seq: number }
+  ).Seq
+  await writeFile(join(dir, 'checks', fileNameFor('c')), nodeCopy(serviceSeq - 1))
+  let loaded = decoded(await store.load())
+  assert.deepEqual(
+    loaded.checks.map((c) => [c.check.checkId, c.check.serviceId]),
+    [['c', 'a']],
+    'the older node-level copy loses',
+  )
+  assert.deepEqual(await readdir(join(dir, 'checks')), ['state'], 'and is removed')
+
+  await writeFile(join(dir, 'checks', fileNameFor('c')), nodeCopy(serviceSeq + 1))
+  loaded = decoded(await store.load())
+  assert.deepEqual(
+    loaded.checks.map((c) => [c.check.checkId, c.check.serviceId]),
+    [['c', '']],
+    'the newer node-level copy wins',
+  )
+  const file = JSON.parse(await readFile(join(dir, 'services', fileNameFor('a')), 'utf8')) as {
+    Checks: unknown[]
+  }
+  assert.deepEqual(file.Checks, [], "the service's file no longer holds it")
+  assert.equal(loaded.services.length, 1)
+})
