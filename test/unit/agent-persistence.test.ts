@@ -361,14 +361,16 @@ test('a persisted definition gets the defaults of an API registration', async (t
   const agent = await boot(dir, new FakeClock())
   t.after(() => agent.shutdown())
   const api = agent.state.service('api')?.service
-  assert.deepEqual(api?.weights, { passing: 1, warning: 1 })
-  assert.deepEqual(api?.taggedAddresses['lan_ipv4'], { address: '127.0.0.1', port: 8080 })
+  assert.ok(api !== undefined)
+  assert.deepEqual(api.weights, { passing: 1, warning: 1 })
+  assert.deepEqual(api.taggedAddresses['lan_ipv4'], { address: '127.0.0.1', port: 8080 })
   const check = agent.state.check('api-http')
-  assert.equal(check?.definition.method, 'GET')
-  assert.equal(check?.definition.intervalMs, 1000)
-  assert.equal(check?.definition.timeoutMs, 10_000)
-  assert.equal(check?.check.serviceName, 'api')
-  assert.equal(check?.check.status, 'critical')
+  assert.ok(check !== undefined)
+  assert.equal(check.definition.method, 'GET')
+  assert.equal(check.definition.intervalMs, 1000)
+  assert.equal(check.definition.timeoutMs, 10_000)
+  assert.equal(check.check.serviceName, 'api')
+  assert.equal(check.check.status, 'critical')
 })
 
 test('an invalid persisted definition is logged with its file and skipped; the others load', async (t) => {
