@@ -100,5 +100,12 @@ function maintenanceCheck(
   token: string,
   serviceId: string,
 ): CheckRegistration {
-  return maintenanceCheckRegistration({ nodeName: core.config.nodeName, checkId, name, notes, token, serviceId })
+  return maintenanceCheckRegistration({
+    nodeName: core.config.nodeName,
+    checkId,
+    name,
+    notes,
+    token,
+    serviceId,
+  })
 }

@@ -33,14 +33,18 @@ export async function restore(core: AgentCore): Promise<void> {
   const services = decodeAll(core, loaded.services, (s): PersistedService => {
     const p = decodeServiceEntry(s.path, s.entry, ctxFor)
     if (p.service.id !== s.serviceId) {
-      throw new Error(`Invalid service in ${s.path}: ID ${JSON.stringify(p.service.id)} is not ${JSON.stringify(s.serviceId)}`)
+      throw new Error(
+        `Invalid service in ${s.path}: ID ${JSON.stringify(p.service.id)} is not ${JSON.stringify(s.serviceId)}`,
+      )
     }
     return p
   })
   const checks = decodeAll(core, loaded.checks, (c): PersistedCheck => {
     const p = decodeCheckEntry(c.path, c.entry, ctxFor)
     if (p.check.checkId !== c.checkId) {
-      throw new Error(`Invalid check in ${c.path}: ID ${JSON.stringify(p.check.checkId)} is not ${JSON.stringify(c.checkId)}`)
+      throw new Error(
+        `Invalid check in ${c.path}: ID ${JSON.stringify(p.check.checkId)} is not ${JSON.stringify(c.checkId)}`,
+      )
     }
     return p
   })

@@ -390,7 +390,10 @@ export class AgentStore {
         ...[...step2].filter((id) => !step1.has(id)).map((id) => this.#homeOp(id, seq)),
         ...unlinks.map((path): FileOp => ({ kind: 'unlink', path, data: '' })),
       ]
-      this.#log.info({ files: first.length + second.length }, 'Rewriting persisted files in the current format')
+      this.#log.info(
+        { files: first.length + second.length },
+        'Rewriting persisted files in the current format',
+      )
       await this.#commitFiles([first, second])
     }
 
@@ -566,7 +569,11 @@ export class AgentStore {
   }
 
   #nodeCheckOp(id: string, entry: Entry, seq: number): FileOp {
-    return { kind: 'write', path: this.#path(CHECKS, id), data: JSON.stringify({ Format: FORMAT, Seq: seq, ...entry }) }
+    return {
+      kind: 'write',
+      path: this.#path(CHECKS, id),
+      data: JSON.stringify({ Format: FORMAT, Seq: seq, ...entry }),
+    }
   }
 
   async #commitFiles(steps: readonly (readonly FileOp[])[]): Promise<void> {
