@@ -1,10 +1,9 @@
 import { MaintenanceServiceMissingError } from '../lib/errors.js'
 import {
-  EMPTY_DEFINITION,
   NODE_MAINTENANCE_CHECK_ID,
+  maintenanceCheckRegistration,
   serviceMaintenanceCheckId,
   type CheckRegistration,
-  type HealthCheck,
 } from '../structs/check.js'
 import { serviceKey, type AgentCore } from './core.js'
 import { applyCheckRegistration, checkKeys, deleteCheck } from './registration.js'
@@ -45,7 +44,7 @@ export function setNodeMaintenance(
           'Node Maintenance Mode',
           reason || NODE_MAINTENANCE_DEFAULT_REASON,
           token,
-          null,
+          '',
         ),
         { persist: true },
       )
@@ -84,7 +83,7 @@ export function setServiceMaintenance(
           'Service Maintenance Mode',
           reason || SERVICE_MAINTENANCE_DEFAULT_REASON,
           token,
-          svc.service,
+          serviceId,
         ),
         { persist: true },
       )
@@ -99,27 +98,14 @@ function maintenanceCheck(
   name: string,
   notes: string,
   token: string,
-  service: { id: string; name: string; tags: readonly string[] | null } | null,
+  serviceId: string,
 ): CheckRegistration {
-  const check: HealthCheck = Object.freeze({
-    node: core.config.nodeName,
+  return maintenanceCheckRegistration({
+    nodeName: core.config.nodeName,
     checkId,
     name,
-    status: 'critical',
     notes,
-    output: '',
-    serviceId: service?.id ?? '',
-    serviceName: service?.name ?? '',
-    serviceTags: service?.tags ?? Object.freeze([]),
-    type: 'maintenance',
-    interval: '',
-    timeout: '',
-    exposedPort: 0,
-  })
-  return Object.freeze({
-    check,
-    definition: Object.freeze({ ...EMPTY_DEFINITION, type: 'maintenance' as const }),
     token,
-    source: 'local' as const,
+    serviceId,
   })
 }

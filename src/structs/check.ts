@@ -170,3 +170,37 @@ export const EMPTY_DEFINITION: CheckDefinition = Object.freeze({
   deregisterCriticalServiceAfterMs: 0,
   outputMaxSize: 0,
 })
+
+/**
+ * A maintenance check (agent-state.md §6): critical, no runner, Source `local`. Its service's
+ * name and tags are attached by the agent when it is registered.
+ */
+export function maintenanceCheckRegistration(opts: {
+  nodeName: string
+  checkId: string
+  name: string
+  notes: string
+  token: string
+  serviceId: string
+}): CheckRegistration {
+  return Object.freeze({
+    check: Object.freeze({
+      node: opts.nodeName,
+      checkId: opts.checkId,
+      name: opts.name,
+      status: 'critical' as const,
+      notes: opts.notes,
+      output: '',
+      serviceId: opts.serviceId,
+      serviceName: '',
+      serviceTags: Object.freeze([]),
+      type: 'maintenance' as const,
+      interval: '',
+      timeout: '',
+      exposedPort: 0,
+    }),
+    definition: Object.freeze({ ...EMPTY_DEFINITION, type: 'maintenance' as const }),
+    token: opts.token,
+    source: 'local' as const,
+  })
+}

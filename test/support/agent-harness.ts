@@ -46,12 +46,13 @@ export function startTestAgent(opts: {
   runnerFactory?: RunnerFactory
   settings?: Partial<AgentSettings>
   fs?: FsPort
+  logger?: AgentLogger
   /** Wraps the view of local state the check manager and runners get (see pre-fix.ts). */
   checkState?: (state: LocalState) => CheckStatePort
 }): Promise<Agent> {
   return Agent.start({
     config: testSettings(opts.settings),
-    logger: silentLogger,
+    logger: opts.logger ?? silentLogger,
     ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
     ...(opts.random !== undefined ? { random: opts.random } : {}),
     ...(opts.yieldPoint !== undefined ? { yieldPoint: opts.yieldPoint } : {}),

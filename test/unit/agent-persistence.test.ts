@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import type { Agent } from '../../src/agent/agent.js'
+import type { Agent, AgentLogger } from '../../src/agent/agent.js'
 import { fileNameFor } from '../../src/agent/persistence/agent-store.js'
 import { PersistenceError, ShuttingDownError } from '../../src/lib/errors.js'
 import { drainMicrotasks, FakeClock } from '../support/fake-clock.js'
@@ -265,4 +265,157 @@ test('registrations of different services wait for the disk together; one servic
   await Promise.all(both)
   assert.equal(agent.state.service('a')?.service.port, 3)
   assert.equal(agent.state.service('b')?.service.port, 2)
+})
+
+/** A logger that keeps its error lines. */
+function recordingLogger(): AgentLogger & { errors: { obj: object; msg: string }[] } {
+  const errors: { obj: object; msg: string }[] = []
+  const logger: AgentLogger & { errors: typeof errors } = {
+    errors,
+    debug() {},
+    info() {},
+    warn() {},
+    error(obj: object, msg: string) {
+      errors.push({ obj, msg })
+    },
+    child: () => logger,
+  }
+  return logger
+}
+
+test('a data dir written in format 1 (one file per object, records) is restored and rewritten', async (t) => {
+  const dir = await dataDir(t)
+  const clock = new FakeClock()
+  const ctx = {
+    nodeName: 'node1',
+    origin: 'api' as const,
+    enableScriptChecks: false,
+    enableLocalScriptChecks: false,
+  }
+  const web = normalizeServiceDefinition(
+    { Name: 'web', Port: 80, Tags: ['v1'], Token: 'tok', Check: { TTL: '30s' } },
+    ctx,
+  )
+  const disk = normalizeCheckDefinition({ Name: 'disk', HTTP: 'http://127.0.0.1:1/', Interval: '10s' }, ctx)
+  // The files exactly as the format-1 store wrote them.
+  const v1 = (value: object): string => JSON.stringify({ Format: 1, ...value })
+  for (const sub of ['services', 'checks', join('checks', 'state')])
+    await mkdir(join(dir, sub), { recursive: true })
+  await writeFile(
+    join(dir, 'services', fileNameFor('web')),
+    v1({ service: web.service, token: web.token, source: 'remote' }),
+  )
+  const webCheck = web.checks[0]!
+  await writeFile(join(dir, 'checks', fileNameFor('service:web')), v1(webCheck))
+  await writeFile(join(dir, 'checks', fileNameFor('disk')), v1(disk))
+  await writeFile(
+    join(dir, 'checks', 'state', fileNameFor('service:web')),
+    v1({ checkId: 'service:web', status: 'passing', output: 'ok', expiresMs: clock.now() + 30_000 }),
+  )
+
+  const agent = await boot(dir, clock)
+  assert.deepEqual(agent.state.service('web')?.service, web.service)
+  assert.equal(agent.state.service('web')?.token, 'tok')
+  assert.equal(agent.state.check('service:web')?.check.status, 'passing', 'TTL state of format 1 is read')
+  assert.deepEqual(agent.state.check('disk')?.definition, disk.definition)
+  await agent.shutdown()
+  assert.deepEqual(
+    (await readdir(join(dir, 'checks'))).sort(),
+    [fileNameFor('disk'), 'state'].sort(),
+    "the service's check moved into its service's file",
+  )
+  const file = JSON.parse(await readFile(join(dir, 'services', fileNameFor('web')), 'utf8')) as {
+    Format: number
+    Checks: unknown[]
+  }
+  assert.equal(file.Format, 2)
+  assert.equal(file.Checks.length, 1)
+
+  const again = await boot(dir, clock)
+  t.after(() => again.shutdown())
+  assert.deepEqual(again.state.service('web')?.service, web.service)
+  assert.equal(again.state.check('service:web')?.check.serviceName, 'web')
+  assert.deepEqual(again.state.check('disk')?.definition, disk.definition)
+})
+
+test('a persisted definition gets the defaults of an API registration', async (t) => {
+  const dir = await dataDir(t)
+  await mkdir(join(dir, 'services'), { recursive: true })
+  // Written by hand: no Weights, no ID, an HTTP check without Method, an interval below 1 s.
+  await writeFile(
+    join(dir, 'services', fileNameFor('api')),
+    JSON.stringify({
+      Format: 2,
+      Seq: 1,
+      ServiceID: 'api',
+      Service: { Name: 'api', Port: 8080, Address: '127.0.0.1' },
+      Source: 'remote',
+      Checks: [
+        {
+          Check: { Name: 'api-http', ServiceID: 'api', HTTP: 'http://127.0.0.1:1/', Interval: '100ms' },
+          Source: 'remote',
+        },
+      ],
+    }),
+  )
+  const agent = await boot(dir, new FakeClock())
+  t.after(() => agent.shutdown())
+  const api = agent.state.service('api')?.service
+  assert.ok(api !== undefined)
+  assert.deepEqual(api.weights, { passing: 1, warning: 1 })
+  assert.deepEqual(api.taggedAddresses['lan_ipv4'], { address: '127.0.0.1', port: 8080 })
+  const check = agent.state.check('api-http')
+  assert.ok(check !== undefined)
+  assert.equal(check.definition.method, 'GET')
+  assert.equal(check.definition.intervalMs, 1000)
+  assert.equal(check.definition.timeoutMs, 10_000)
+  assert.equal(check.check.serviceName, 'api')
+  assert.equal(check.check.status, 'critical')
+})
+
+test('an invalid persisted definition is logged with its file and skipped; the others load', async (t) => {
+  const dir = await dataDir(t)
+  const clock = new FakeClock()
+  const first = await boot(dir, clock)
+  await registerService(first, { Name: 'good', Port: 80, Check: { TTL: '1m' } })
+  await first.shutdown()
+  const file = (id: string, service: object, checks: object[]): string =>
+    JSON.stringify({ Format: 2, Seq: 1, ServiceID: id, Service: service, Source: 'remote', Checks: checks })
+  await writeFile(
+    join(dir, 'services', fileNameFor('bad')),
+    file('bad', { Name: 'bad', Address: '0.0.0.0' }, []),
+  )
+  await writeFile(
+    join(dir, 'services', fileNameFor('half')),
+    file('half', { Name: 'half' }, [
+      { Check: { ID: 'no-ttl', Name: 'no-ttl', ServiceID: 'half' }, Source: 'remote' },
+      { Check: { ID: 'ok', Name: 'ok', ServiceID: 'half', TTL: '1m' }, Source: 'remote' },
+    ]),
+  )
+  const logger = recordingLogger()
+  const second = await boot(dir, clock, { logger })
+  t.after(() => second.shutdown())
+  assert.deepEqual(
+    second.state
+      .services()
+      .map((s) => s.service.id)
+      .sort(),
+    ['good', 'half'],
+  )
+  assert.deepEqual(
+    second.state
+      .checks()
+      .map((c) => c.check.checkId)
+      .sort(),
+    ['ok', 'service:good'],
+  )
+  const logged = logger.errors.map((e) => JSON.stringify(e.obj))
+  assert.ok(
+    logged.some((l) => l.includes(fileNameFor('bad')) && l.includes('Invalid service address')),
+    JSON.stringify(logged),
+  )
+  assert.ok(
+    logged.some((l) => l.includes(fileNameFor('half')) && l.includes('TTL must be > 0')),
+    JSON.stringify(logged),
+  )
 })

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { RunnerLogger } from '../../src/agent/checks/runner.js'
-import { AgentStore, fileNameFor } from '../../src/agent/persistence/agent-store.js'
+import { AgentStore, fileNameFor, type LoadedState } from '../../src/agent/persistence/agent-store.js'
+import {
+  decodeCheckEntry,
+  decodeServiceEntry,
+  type PersistedCheck,
+  type PersistedService,
+} from '../../src/agent/persistence/entries.js'
 import { PersistenceError } from '../../src/lib/errors.js'
 import { faultyFs, type Faults } from '../support/faulty-fs.js'
 import { checkRegistration, serviceRecord } from '../support/records.js'
@@ -25,6 +31,21 @@ function recordingLogger(): RunnerLogger & { lines: Logged[] } {
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
 }
 
+const ctxFor = (origin: 'api' | 'config') => ({
+  nodeName: 'node1',
+  origin,
+  enableScriptChecks: false,
+  enableLocalScriptChecks: false,
+})
+
+/** What restore would make of the loaded entries (through the normalizer). */
+function decoded(loaded: LoadedState): { services: PersistedService[]; checks: PersistedCheck[] } {
+  return {
+    services: loaded.services.map((s) => decodeServiceEntry(s.path, s.entry, ctxFor)),
+    checks: loaded.checks.map((c) => decodeCheckEntry(c.path, c.entry, ctxFor)),
+  }
+}
+
 async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'vigil-store-'))
   t.after(() => rm(dir, { recursive: true, force: true }))
@@ -43,18 +64,25 @@ test('agent store round-trips services, checks and TTL state', async (t) => {
   await store.saveCheck(checkRegistration({ id: 'service:web', serviceId: 'web' }))
   await store.saveTtlState({ checkId: 'service:web', status: 'passing', output: 'ok', expiresMs: 123 })
   const loaded = await store.load()
-  assert.equal(loaded.services[0]!.service.port, 80)
-  assert.deepEqual(loaded.services[0]!.service.tags, ['a'])
-  assert.equal(loaded.checks[0]!.check.checkId, 'service:web')
+  const { services, checks } = decoded(loaded)
+  assert.equal(services[0]!.service.port, 80)
+  assert.deepEqual(services[0]!.service.tags, ['a'])
+  assert.equal(services[0]!.token, 't')
+  assert.equal(checks[0]!.check.checkId, 'service:web')
+  assert.equal(checks[0]!.definition.intervalMs, 10_000)
   assert.deepEqual(loaded.ttlStates.get('service:web'), {
     checkId: 'service:web',
     status: 'passing',
     output: 'ok',
     expiresMs: 123,
   })
-  assert.ok(Object.isFrozen(loaded.services[0]!.service))
-  const names = await readdir(join(dir, 'services'))
-  assert.deepEqual(names, [fileNameFor('web')])
+  assert.ok(Object.isFrozen(services[0]!.service))
+  assert.deepEqual(await readdir(join(dir, 'services')), [fileNameFor('web')])
+  assert.deepEqual(
+    await readdir(join(dir, 'checks')),
+    ['state'],
+    "a service's checks live in its service's file",
+  )
   await store.deleteCheck('service:web')
   const after = await store.load()
   assert.equal(after.checks.length, 0)
@@ -74,7 +102,7 @@ test('agent store moves a corrupt or truncated file aside and loads the rest', a
   await writeFile(join(dir, 'services', `${fileNameFor('x')}-abc.tmp`), '{')
   const loaded = await store.load()
   assert.deepEqual(
-    loaded.services.map((s) => s.service.id),
+    loaded.services.map((s) => s.serviceId),
     ['good'],
   )
   const corrupt = await readdir(join(dir, 'corrupt'))
@@ -134,6 +162,53 @@ test('agent store reports disk faults as PersistenceError and leaves the previou
   )
   faults.rename = undefined
   const loaded = await store.load()
-  assert.equal(loaded.services[0]!.service.port, 1, 'the acknowledged version survives failed writes')
+  assert.equal(
+    decoded(loaded).services[0]!.service.port,
+    1,
+    'the acknowledged version survives failed writes',
+  )
   assert.deepEqual(await readdir(join(dir, 'services')), [fileNameFor('web')], 'no temp file is left behind')
+})
+
+test('a check moving between files; after a loss in between, load keeps the copy with the higher Seq', async (t) => {
+  const dir = await tempDir(t)
+  const store = await AgentStore.open(dir, { logger: recordingLogger() })
+  t.after(() => store.close())
+  await store.saveService({ service: serviceRecord('a'), token: '', source: 'remote' })
+  await store.saveCheck(checkRegistration({ id: 'c' }))
+  assert.deepEqual((await readdir(join(dir, 'checks'))).sort(), [fileNameFor('c'), 'state'].sort())
+  await store.saveCheck(checkRegistration({ id: 'c', serviceId: 'a' }))
+  assert.deepEqual(await readdir(join(dir, 'checks')), ['state'], 'its node-level file is gone')
+  assert.deepEqual(
+    decoded(await store.load()).checks.map((c) => [c.check.checkId, c.check.serviceId]),
+    [['c', 'a']],
+  )
+
+  // Both copies on disk, as a power loss between the two steps of a move leaves them.
+  const nodeCopy = (seq: number): string =>
+    JSON.stringify({ Format: 2, Seq: seq, Check: { ID: 'c', Name: 'c', TTL: '1m' }, Source: 'remote' })
+  const serviceSeq = (
+    JSON.parse(await readFile(join(dir, 'services', fileNameFor('a')), 'utf8')) as { Seq: number }
+  ).Seq
+  await writeFile(join(dir, 'checks', fileNameFor('c')), nodeCopy(serviceSeq - 1))
+  let loaded = decoded(await store.load())
+  assert.deepEqual(
+    loaded.checks.map((c) => [c.check.checkId, c.check.serviceId]),
+    [['c', 'a']],
+    'the older node-level copy loses',
+  )
+  assert.deepEqual(await readdir(join(dir, 'checks')), ['state'], 'and is removed')
+
+  await writeFile(join(dir, 'checks', fileNameFor('c')), nodeCopy(serviceSeq + 1))
+  loaded = decoded(await store.load())
+  assert.deepEqual(
+    loaded.checks.map((c) => [c.check.checkId, c.check.serviceId]),
+    [['c', '']],
+    'the newer node-level copy wins',
+  )
+  const file = JSON.parse(await readFile(join(dir, 'services', fileNameFor('a')), 'utf8')) as {
+    Checks: unknown[]
+  }
+  assert.deepEqual(file.Checks, [], "the service's file no longer holds it")
+  assert.equal(loaded.services.length, 1)
 })

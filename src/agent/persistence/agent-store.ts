@@ -1,28 +1,21 @@
 import { createHash, randomUUID } from 'node:crypto'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { PersistenceError, errorMessage } from '../../lib/errors.js'
-import { deepFreeze } from '../../lib/object.js'
-import {
-  isStatus,
-  type CheckDefinition,
-  type HealthCheck,
-  type Source,
-  type Status,
-} from '../../structs/check.js'
+import { isStatus, type CheckDefinition, type HealthCheck, type Status } from '../../structs/check.js'
 import type { Service } from '../../structs/service.js'
 import type { RunnerLogger } from '../checks/runner.js'
+import {
+  checkEntryId,
+  encodeCheckEntry,
+  encodeServiceEntry,
+  isRecord,
+  type Entry,
+  type PersistedCheck,
+  type PersistedService,
+} from './entries.js'
 import { isNotFound, nodeFs, type FsPort } from './fs-port.js'
 
-/** A service as persisted: the record and its registration bookkeeping. */
-export type PersistedService = Readonly<{ service: Service; token: string; source: Source }>
-
-/** A check as persisted: the record (status is not trusted on load), its runner definition, bookkeeping. */
-export type PersistedCheck = Readonly<{
-  check: HealthCheck
-  definition: CheckDefinition
-  token: string
-  source: Source
-}>
+export type { PersistedCheck, PersistedService } from './entries.js'
 
 /** The last TTL update of a check, valid until `expiresMs`. */
 export type PersistedTtlState = Readonly<{
@@ -59,13 +52,45 @@ interface Job {
   readonly reject: (err: unknown) => void
 }
 
+/** A persisted service entry as read (decode it with `decodeServiceEntry`), and its file. */
+export interface StoredService {
+  readonly path: string
+  readonly serviceId: string
+  readonly entry: Entry
+}
+
+/** A persisted check entry as read (decode it with `decodeCheckEntry`), and its file. */
+export interface StoredCheck {
+  readonly path: string
+  readonly checkId: string
+  readonly entry: Entry
+}
+
 export interface LoadedState {
-  readonly services: readonly PersistedService[]
-  readonly checks: readonly PersistedCheck[]
+  readonly services: readonly StoredService[]
+  readonly checks: readonly StoredCheck[]
   readonly ttlStates: ReadonlyMap<string, PersistedTtlState>
 }
 
-const FORMAT = 1
+/**
+ * The persisted objects of one service ID, kept in one file `services/<sha256hex(id)>`: the
+ * service entry (null when the service itself is not persisted, e.g. a config-file service with
+ * API-registered checks) and the entries of its checks.
+ */
+interface Home {
+  service: Entry | null
+  readonly checks: Map<string, Entry>
+}
+
+/** The file operations of one `apply`, and how to forget its changes of the mirror. */
+interface Plan {
+  readonly steps: readonly (readonly FileOp[])[]
+  readonly revert: () => void
+}
+
+/** Format 1: one file per service and per check, vigil's records (read and migrated on load). */
+const FORMAT_V1 = 1
+const FORMAT = 2
 const SERVICES = 'services'
 const CHECKS = 'checks'
 const CHECK_STATE = join('checks', 'state')
@@ -78,22 +103,33 @@ export function fileNameFor(id: string): string {
 }
 
 /**
- * Agent persistence in the data dir (agent-state.md §12): one JSON file per service, check and
- * TTL check state, each written atomically (temp file, fsync, rename, directory fsync) so a
- * crash or power loss at any moment leaves either the old or the new file. A second agent on the
- * same dir is refused through a lock file.
+ * Agent persistence in the data dir (agent-state.md §12). One JSON file per service ID,
+ * `services/<sha256hex(id)>`, holds the service and every persisted check of that service; a
+ * node-level check has its own file `checks/<sha256hex(id)>`; TTL check state lives in
+ * `checks/state/`. Each file is written atomically (temp file, fsync, rename, directory fsync),
+ * so a crash or power loss at any moment leaves either the old or the new file — and a service
+ * and its checks change together: registering a service with its checks costs one file, one
+ * file fsync and one directory fsync. A second agent on the same dir is refused through a lock
+ * file. Entries are definitions the normalizer reads (entries.ts).
  *
- * Durability contract: `commit` (and the save/delete methods, one-step commits) resolves only
- * after every file it wrote and every directory it changed is fsynced. Steps of one commit become
- * durable in order: nothing of step n+1 is visible on disk before step n is durable. Concurrent
- * commits share the syncs (group commit): the commits queued while the previous group was
- * syncing form the next group (each commit wrote and fsynced its temp files before queueing);
- * step by step, the renames and unlinks of that step of every commit are applied and made
- * durable with one fsync per changed directory.
+ * The store keeps a mirror of what its files hold, so a change of one check rewrites its
+ * service's file from the mirror. Every file carries `Seq`, the number of the `apply` that wrote
+ * it. A check that moves between files (another service, or node level) is written to its new
+ * file first and removed from the old one after; a power loss in between leaves it in both, and
+ * `load` keeps the copy with the higher `Seq`.
  *
- * Concurrency contract: changes of one object are serialized by the caller (the agent's key
- * locks); changes of different objects may run concurrently. Methods throw PersistenceError with
- * the file and the cause; nothing in memory changes here.
+ * Durability contract: `apply` (and the save/delete methods) resolves only after every file it
+ * wrote and every directory it changed is fsynced. Steps of one commit become durable in order:
+ * nothing of step n+1 is visible on disk before step n is durable. Concurrent commits share the
+ * syncs (group commit): the commits queued while the previous group was syncing form the next
+ * group (each commit wrote and fsynced its temp files before queueing); step by step, the renames
+ * and unlinks of that step of every commit are applied and made durable with one fsync per
+ * changed directory, the directories fsynced concurrently.
+ *
+ * Concurrency contract: changes of one service ID (the service and its checks) and of one check
+ * are serialized by the caller (the agent's key locks); others may run concurrently. Methods
+ * throw PersistenceError with the file and the cause; a failed `apply` leaves the mirror as it
+ * was, and the files it touched hold the old or the new content (the caller writes them again).
  */
 export class AgentStore {
   readonly dir: string
@@ -104,6 +140,12 @@ export class AgentStore {
   #flushing = false
   /** Per step index: done when the latest group finished that step. */
   readonly #stageTails: Promise<void>[] = []
+  /** What `services/` holds, by service ID. */
+  readonly #homes = new Map<string, Home>()
+  /** Where each persisted check lives: its service's ID, or null for `checks/<sha256hex(id)>`. */
+  readonly #checkHome = new Map<string, string | null>()
+  /** The `Seq` of the latest `apply`. */
+  #seq = 0
 
   private constructor(dir: string, fs: FsPort, log: RunnerLogger) {
     this.dir = dir
@@ -156,41 +198,34 @@ export class AgentStore {
   }
 
   /**
-   * Applies `steps` in order, each durable before anything of the next one reaches the disk (see
-   * the class comment). On failure the steps before the failing one stay applied; the failing
-   * step may be partly applied.
+   * Applies `changes` (in order, to the mirror) and makes them durable: the files that gain an
+   * entry first, then those that only lose entries and the removed files (see the class comment).
    */
-  commit(steps: readonly (readonly StoreChange[])[]): Promise<void> {
-    return this.#commitFiles(steps.map((step) => step.flatMap((c) => this.#fileOps(c))))
-  }
-
-  /**
-   * Commits `changes` in the two steps that keep restore safe at every instant: check files
-   * written and service files removed first, then service files written and check files removed.
-   * A crash in between leaves check files without their service (restore discards them), never
-   * a service without its checks nor a deregistered service that comes back.
-   */
-  apply(changes: readonly StoreChange[]): Promise<void> {
-    const first = changes.filter((c) => c.op === 'saveCheck' || c.op === 'deleteService')
-    const second = changes.filter((c) => c.op === 'saveService' || c.op === 'deleteCheck')
-    return this.commit([first, second])
+  async apply(changes: readonly StoreChange[]): Promise<void> {
+    const plan = this.#plan(changes)
+    try {
+      await this.#commitFiles(plan.steps)
+    } catch (err) {
+      plan.revert()
+      throw err
+    }
   }
 
   saveService(entry: PersistedService): Promise<void> {
-    return this.commit([[{ op: 'saveService', entry }]])
+    return this.apply([{ op: 'saveService', entry }])
   }
 
   deleteService(id: string): Promise<void> {
-    return this.commit([[{ op: 'deleteService', id }]])
+    return this.apply([{ op: 'deleteService', id }])
   }
 
   saveCheck(entry: PersistedCheck): Promise<void> {
-    return this.commit([[{ op: 'saveCheck', entry }]])
+    return this.apply([{ op: 'saveCheck', entry }])
   }
 
-  /** Deletes a check's file and its TTL state. */
+  /** Deletes a check's entry and its TTL state. */
   deleteCheck(id: string): Promise<void> {
-    return this.commit([[{ op: 'deleteCheck', id }]])
+    return this.apply([{ op: 'deleteCheck', id }])
   }
 
   /** TTL state; written with rename but, like Consul, without fsync (survives process crashes). */
@@ -216,14 +251,163 @@ export class AgentStore {
   }
 
   /**
-   * Reads everything persisted. Leftover temp files are removed; a file that cannot be decoded
-   * is logged with its name, moved to `<data-dir>/corrupt/`, and skipped.
+   * Reads everything persisted and fills the mirror; call once, before any change. Leftover temp
+   * files are removed; a file that cannot be parsed is logged with its name, moved to
+   * `<data-dir>/corrupt/`, and skipped. Files of format 1 are rewritten in the current layout, and
+   * a check found in two files keeps only its newer copy (both durably, before this resolves).
    */
   async load(): Promise<LoadedState> {
-    const services = await this.#readAll(SERVICES, decodeService)
-    const checks = await this.#readAll(CHECKS, decodeCheck)
-    const ttl = await this.#readAll(CHECK_STATE, decodeTtlState)
-    return { services, checks, ttlStates: new Map(ttl.map((s) => [s.checkId, s])) }
+    this.#homes.clear()
+    this.#checkHome.clear()
+    const nodeChecks = new Map<string, { path: string; entry: Entry }>()
+    const seqOf = new Map<string, number>()
+    const step1 = new Set<string>()
+    const step1Node = new Set<string>()
+    const step2 = new Set<string>()
+    const unlinks: string[] = []
+    let maxSeq = 0
+    const homeOf = (id: string): Home => {
+      let home = this.#homes.get(id)
+      if (home === undefined) {
+        home = { service: null, checks: new Map() }
+        this.#homes.set(id, home)
+      }
+      return home
+    }
+    const drop = (id: string): void => {
+      const at = this.#checkHome.get(id)
+      if (at === null) {
+        unlinks.push(this.#path(CHECKS, id))
+        nodeChecks.delete(id)
+      } else if (at !== undefined) {
+        this.#homes.get(at)?.checks.delete(id)
+        step2.add(at)
+      }
+      this.#checkHome.delete(id)
+    }
+    /** Places a check read from `path` unless a newer copy is known; false if it lost. */
+    const place = (id: string, at: string | null, entry: Entry, seq: number, path: string): boolean => {
+      const known = seqOf.get(id)
+      if (known !== undefined && known >= seq) {
+        this.#log.warn({ file: path, check: id }, 'Dropping an older copy of a check found in two files')
+        if (at === null) unlinks.push(path)
+        else step2.add(at)
+        return false
+      }
+      if (known !== undefined) drop(id)
+      seqOf.set(id, seq)
+      this.#checkHome.set(id, at)
+      if (at === null) nodeChecks.set(id, { path, entry })
+      else homeOf(at).checks.set(id, entry)
+      return true
+    }
+
+    for (const { path, value } of await this.#readAll(SERVICES)) {
+      if (value['Format'] === FORMAT) {
+        const { ServiceID: id, Seq: seq, Service: service, Checks: checks } = value
+        if (typeof id !== 'string' || typeof seq !== 'number' || !Array.isArray(checks)) {
+          await this.#quarantine(path, SERVICES)
+          continue
+        }
+        if (service !== null && !isRecord(service)) {
+          await this.#quarantine(path, SERVICES)
+          continue
+        }
+        maxSeq = Math.max(maxSeq, seq)
+        const home = homeOf(id)
+        home.service =
+          service === null
+            ? null
+            : {
+                Service: service,
+                Source: value['Source'],
+                ...(value['LocallyRegisteredAsSidecar'] === true ? { LocallyRegisteredAsSidecar: true } : {}),
+              }
+        for (const entry of checks as unknown[]) {
+          const checkId = isRecord(entry) ? checkEntryId(entry) : undefined
+          if (isRecord(entry) && checkId !== undefined) place(checkId, id, entry, seq, path)
+          else this.#log.error({ file: path }, 'Skipping a persisted check without an ID or Name')
+        }
+        continue
+      }
+      const old = value['Format'] === FORMAT_V1 ? decodeServiceV1(value) : undefined
+      if (old === undefined) {
+        await this.#quarantine(path, SERVICES)
+        continue
+      }
+      homeOf(old.service.id).service = encodeServiceEntry(old)
+      step1.add(old.service.id)
+      if (path !== this.#path(SERVICES, old.service.id)) unlinks.push(path)
+    }
+
+    for (const { path, value } of await this.#readAll(CHECKS)) {
+      if (value['Format'] === FORMAT) {
+        const seq = value['Seq']
+        const checkId = checkEntryId(value)
+        if (typeof seq !== 'number' || checkId === undefined) {
+          await this.#quarantine(path, CHECKS)
+          continue
+        }
+        maxSeq = Math.max(maxSeq, seq)
+        const { Format: _format, Seq: _seq, ...entry } = value
+        place(checkId, null, entry, seq, path)
+        continue
+      }
+      const old = value['Format'] === FORMAT_V1 ? decodeCheckV1(value) : undefined
+      if (old === undefined) {
+        await this.#quarantine(path, CHECKS)
+        continue
+      }
+      const id = old.check.checkId
+      const at = old.check.serviceId === '' ? null : old.check.serviceId
+      if (!place(id, at, encodeCheckEntry(old), 0, path)) continue
+      if (at === null) step1Node.add(id)
+      else {
+        step1.add(at)
+        unlinks.push(path)
+      }
+    }
+
+    this.#seq = maxSeq
+    const ttl = await this.#readAll(CHECK_STATE)
+    const ttlStates = new Map<string, PersistedTtlState>()
+    for (const { path, value } of ttl) {
+      const state = decodeTtlState(value)
+      if (state === undefined) await this.#quarantine(path, CHECK_STATE)
+      else ttlStates.set(state.checkId, state)
+    }
+
+    if (step1.size + step1Node.size + step2.size + unlinks.length > 0) {
+      const seq = ++this.#seq
+      const first: FileOp[] = [
+        ...[...step1].map((id) => this.#homeOp(id, seq)),
+        ...[...step1Node].flatMap((id) => {
+          const node = nodeChecks.get(id)
+          return node === undefined ? [] : [this.#nodeCheckOp(id, node.entry, seq)]
+        }),
+      ]
+      const second: FileOp[] = [
+        ...[...step2].filter((id) => !step1.has(id)).map((id) => this.#homeOp(id, seq)),
+        ...unlinks.map((path): FileOp => ({ kind: 'unlink', path, data: '' })),
+      ]
+      this.#log.info(
+        { files: first.length + second.length },
+        'Rewriting persisted files in the current format',
+      )
+      await this.#commitFiles([first, second])
+    }
+
+    const services: StoredService[] = []
+    const checks: StoredCheck[] = []
+    for (const [serviceId, home] of this.#homes) {
+      const path = this.#path(SERVICES, serviceId)
+      if (home.service !== null) services.push({ path, serviceId, entry: home.service })
+      for (const [checkId, entry] of home.checks) checks.push({ path, checkId, entry })
+    }
+    for (const [checkId, { entry }] of nodeChecks) {
+      checks.push({ path: this.#path(CHECKS, checkId), checkId, entry })
+    }
+    return { services, checks, ttlStates }
   }
 
   // ---- internals -----------------------------------------------------------------------------
@@ -273,23 +457,122 @@ export class AgentStore {
     throw new PersistenceError(`Failed to lock data dir ${this.dir}`)
   }
 
-  #fileOps(change: StoreChange): FileOp[] {
-    switch (change.op) {
-      case 'saveService':
-        return [
-          { kind: 'write', path: this.#path(SERVICES, change.entry.service.id), data: encode(change.entry) },
-        ]
-      case 'saveCheck':
-        return [
-          { kind: 'write', path: this.#path(CHECKS, change.entry.check.checkId), data: encode(change.entry) },
-        ]
-      case 'deleteService':
-        return [{ kind: 'unlink', path: this.#path(SERVICES, change.id), data: '' }]
-      case 'deleteCheck':
-        return [
-          { kind: 'unlink', path: this.#path(CHECKS, change.id), data: '' },
-          { kind: 'unlink', path: this.#path(CHECK_STATE, change.id), data: '' },
-        ]
+  /** Applies `changes` to the mirror and returns the file operations that make them durable. */
+  #plan(changes: readonly StoreChange[]): Plan {
+    const seq = ++this.#seq
+    const homesBefore = new Map<string, Home | undefined>()
+    const placesBefore = new Map<string, string | null | undefined>()
+    const gained = new Set<string>()
+    const lost = new Set<string>()
+    const nodeWrites = new Map<string, Entry>()
+    const unlinks = new Set<string>()
+    const home = (id: string): Home => {
+      const current = this.#homes.get(id)
+      if (!homesBefore.has(id)) {
+        homesBefore.set(id, current && { service: current.service, checks: new Map(current.checks) })
+      }
+      if (current !== undefined) return current
+      const created: Home = { service: null, checks: new Map() }
+      this.#homes.set(id, created)
+      return created
+    }
+    const setPlace = (id: string, at: string | null | undefined): void => {
+      if (!placesBefore.has(id)) placesBefore.set(id, this.#checkHome.get(id))
+      if (at === undefined) this.#checkHome.delete(id)
+      else this.#checkHome.set(id, at)
+    }
+    const removeCheck = (id: string): void => {
+      const at = this.#checkHome.get(id)
+      if (at === undefined || at === null) {
+        // Node level, or not in the mirror (e.g. the file of a failed write): remove its file.
+        nodeWrites.delete(id)
+        unlinks.add(this.#path(CHECKS, id))
+      } else {
+        home(at).checks.delete(id)
+        lost.add(at)
+      }
+      setPlace(id, undefined)
+    }
+    for (const change of changes) {
+      switch (change.op) {
+        case 'saveService': {
+          const id = change.entry.service.id
+          home(id).service = encodeServiceEntry(change.entry)
+          gained.add(id)
+          break
+        }
+        case 'deleteService':
+          if (this.#homes.has(change.id)) {
+            home(change.id).service = null
+            lost.add(change.id)
+          } else {
+            unlinks.add(this.#path(SERVICES, change.id))
+          }
+          break
+        case 'saveCheck': {
+          const id = change.entry.check.checkId
+          const at = change.entry.check.serviceId === '' ? null : change.entry.check.serviceId
+          if (this.#checkHome.get(id) !== at) removeCheck(id)
+          const entry = encodeCheckEntry(change.entry)
+          if (at === null) {
+            unlinks.delete(this.#path(CHECKS, id))
+            nodeWrites.set(id, entry)
+          } else {
+            home(at).checks.set(id, entry)
+            gained.add(at)
+          }
+          setPlace(id, at)
+          break
+        }
+        case 'deleteCheck':
+          removeCheck(change.id)
+          unlinks.add(this.#path(CHECK_STATE, change.id))
+          break
+      }
+    }
+    const first: FileOp[] = []
+    const second: FileOp[] = []
+    for (const id of new Set([...gained, ...lost])) {
+      ;(gained.has(id) ? first : second).push(this.#homeOp(id, seq))
+    }
+    for (const [id, entry] of nodeWrites) first.push(this.#nodeCheckOp(id, entry, seq))
+    for (const path of unlinks) second.push({ kind: 'unlink', path, data: '' })
+    const revert = (): void => {
+      for (const [id, before] of homesBefore) {
+        if (before === undefined) this.#homes.delete(id)
+        else this.#homes.set(id, before)
+      }
+      for (const [id, at] of placesBefore) {
+        if (at === undefined) this.#checkHome.delete(id)
+        else this.#checkHome.set(id, at)
+      }
+    }
+    return { steps: [first, second], revert }
+  }
+
+  /** Writes the file of service ID `id` from the mirror, or removes it once it holds nothing. */
+  #homeOp(id: string, seq: number): FileOp {
+    const path = this.#path(SERVICES, id)
+    const home = this.#homes.get(id)
+    if (home === undefined || (home.service === null && home.checks.size === 0)) {
+      this.#homes.delete(id)
+      return { kind: 'unlink', path, data: '' }
+    }
+    const data = JSON.stringify({
+      Format: FORMAT,
+      Seq: seq,
+      ServiceID: id,
+      ...(home.service ?? { Service: null }),
+      Checks: [...home.checks.values()],
+    })
+    return { kind: 'write', path, data }
+  }
+
+  #nodeCheckOp(id: string, entry: Entry, seq: number): FileOp {
+    return {
+      kind: 'write',
+      path: this.#path(CHECKS, id),
+      data: JSON.stringify({ Format: FORMAT, Seq: seq, ...entry }),
     }
   }
 
@@ -430,7 +713,11 @@ export class AgentStore {
     }
   }
 
-  async #readAll<T>(sub: string, decode: (value: unknown) => T | undefined): Promise<T[]> {
+  /**
+   * The JSON objects in `<data-dir>/<sub>`, in name order. Leftover temp files are removed;
+   * directories are skipped; a file that is not a JSON object is moved aside.
+   */
+  async #readAll(sub: string): Promise<{ path: string; value: Record<string, unknown> }[]> {
     const dir = join(this.dir, sub)
     let names: string[]
     try {
@@ -441,7 +728,7 @@ export class AgentStore {
     }
     // Files are read concurrently (a large data dir is latency-bound, not CPU-bound), and kept
     // in name order.
-    const results: (T | undefined)[] = new Array<T | undefined>(names.length)
+    const results = new Array<{ path: string; value: Record<string, unknown> } | undefined>(names.length)
     let next = 0
     const readOne = async (index: number): Promise<void> => {
       const name = names[index] ?? ''
@@ -457,24 +744,26 @@ export class AgentStore {
         if ((err as NodeJS.ErrnoException).code === 'EISDIR') return // e.g. checks/state
         throw new PersistenceError(`Failed to read ${path}: ${errorMessage(err)}`, { cause: err })
       }
-      let value: T | undefined
+      let value: unknown
       try {
-        value = decode(JSON.parse(text))
+        value = JSON.parse(text)
       } catch {
         value = undefined
       }
-      if (value === undefined) await this.#quarantine(path, sub, name)
-      else results[index] = value
+      if (isRecord(value)) results[index] = { path, value }
+      else await this.#quarantine(path, sub)
     }
     await Promise.all(
       Array.from({ length: Math.min(READ_CONCURRENCY, names.length) }, async () => {
         while (next < names.length) await readOne(next++)
       }),
     )
-    return results.filter((v): v is T => v !== undefined)
+    return results.filter((v) => v !== undefined)
   }
 
-  async #quarantine(path: string, sub: string, name: string): Promise<void> {
+  /** Moves a file that cannot be read aside to `<data-dir>/corrupt/`, and logs it. */
+  async #quarantine(path: string, sub: string): Promise<void> {
+    const name = basename(path)
     const target = join(this.dir, CORRUPT, `${sub.replace(/[\\/]/g, '-')}-${name}-${Date.now()}`)
     try {
       await this.#fs.mkdir(join(this.dir, CORRUPT), { recursive: true, mode: 0o700 })
@@ -493,39 +782,30 @@ function encode(value: object): string {
   return JSON.stringify({ Format: FORMAT, ...value })
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
-
-function isSource(v: unknown): v is Source {
+function isSource(v: unknown): v is PersistedService['source'] {
   return v === 'remote' || v === 'local'
 }
 
-function decodeService(v: unknown): PersistedService | undefined {
-  if (!isRecord(v) || v['Format'] !== FORMAT || !isRecord(v['service']) || !isSource(v['source']))
-    return undefined
+/** A format-1 service file (vigil's record); the shape is checked, the content is re-encoded. */
+function decodeServiceV1(v: Record<string, unknown>): PersistedService | undefined {
+  if (!isRecord(v['service']) || !isSource(v['source'])) return undefined
   const service = v['service'] as unknown as Service
   if (typeof service.id !== 'string' || typeof service.name !== 'string') return undefined
-  return deepFreeze({ service, token: typeof v['token'] === 'string' ? v['token'] : '', source: v['source'] })
+  return { service, token: typeof v['token'] === 'string' ? v['token'] : '', source: v['source'] }
 }
 
-function decodeCheck(v: unknown): PersistedCheck | undefined {
-  if (!isRecord(v) || v['Format'] !== FORMAT || !isRecord(v['check']) || !isRecord(v['definition']))
-    return undefined
-  if (!isSource(v['source'])) return undefined
+/** A format-1 check file (vigil's record); the shape is checked, the content is re-encoded. */
+function decodeCheckV1(v: Record<string, unknown>): PersistedCheck | undefined {
+  if (!isRecord(v['check']) || !isRecord(v['definition']) || !isSource(v['source'])) return undefined
   const check = v['check'] as unknown as HealthCheck
   const definition = v['definition'] as unknown as CheckDefinition
-  if (typeof check.checkId !== 'string' || typeof definition.type !== 'string') return undefined
-  return deepFreeze({
-    check,
-    definition,
-    token: typeof v['token'] === 'string' ? v['token'] : '',
-    source: v['source'],
-  })
+  if (typeof check.checkId !== 'string' || typeof check.serviceId !== 'string') return undefined
+  if (typeof definition.type !== 'string') return undefined
+  return { check, definition, token: typeof v['token'] === 'string' ? v['token'] : '', source: v['source'] }
 }
 
-function decodeTtlState(v: unknown): PersistedTtlState | undefined {
-  if (!isRecord(v) || v['Format'] !== FORMAT) return undefined
+function decodeTtlState(v: Record<string, unknown>): PersistedTtlState | undefined {
+  if (v['Format'] !== FORMAT && v['Format'] !== FORMAT_V1) return undefined
   const { checkId, status, output, expiresMs } = v
   if (
     typeof checkId !== 'string' ||
