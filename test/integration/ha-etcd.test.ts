@@ -205,9 +205,9 @@ test(
       const consul = new Consul({ host, port: 8500 })
       while (!stop) {
         try {
-          const session = (await consul.session.create({ ttl: '10s', lockdelay: '0s' })) as { ID: string }
+          const session = await consul.session.create({ ttl: '10s', lockdelay: '0s' })
           const got = await consul.kv.set({ key: 'ha/lock', value: String(who), acquire: session.ID })
-          if (got === true) {
+          if (got) {
             const from = Date.now()
             await sleep(100)
             const to = Date.now()
@@ -311,6 +311,8 @@ test(
     t.diagnostic(
       `${ackedNodes.size} registrations and ${ackedKv.size} KV keys acknowledged; ${holds.length} lock holds; ${blockingAnswers} blocking answers`,
     )
-    void client
+    // The client agent's member list, from its heartbeats: every server and itself.
+    const seen = JSON.parse((await request(`${client.url}/v1/agent/members`)).body) as Json[]
+    assert.deepEqual(seen.map((m) => m['Name']).sort(), ['client1', 'server1', 'server2', 'server3'])
   },
 )
