@@ -19,7 +19,7 @@ export type ClusterRow = Readonly<{
   modRevision: Revision
 }>
 
-export type ClusterTable = 'servers' | 'members' | 'alive'
+export type ClusterTable = 'servers' | 'members' | 'alive' | 'events'
 
 export class ClusterTables {
   #leader: ClusterRow | undefined
@@ -27,6 +27,7 @@ export class ClusterTables {
     servers: new Map(),
     members: new Map(),
     alive: new Map(),
+    events: new Map(),
   }
 
   clear(): void {

@@ -14,6 +14,7 @@
  *   <prefix>/cluster/servers/<n>   ServerInfo  on that server's lease
  *   <prefix>/members/<node>        MemberRecord  the datacenter's member list
  *   <prefix>/alive/<node>          {server}    on the lease of the server the member heartbeats to
+ *   <prefix>/events/<id>           user event  on a short lease: how servers share fired events
  *
  * KV keys and session IDs are kept verbatim (case-sensitive, `/` allowed).
  *
@@ -72,10 +73,19 @@ export type ParsedKey =
   | ClusterParsedKey
 
 /** A key of the cluster tables (`name` lower-cased; '' for the leader key). */
-export type ClusterParsedKey = Readonly<{ table: 'leader' | 'servers' | 'members' | 'alive'; name: string }>
+export type ClusterParsedKey = Readonly<{
+  table: 'leader' | 'servers' | 'members' | 'alive' | 'events'
+  name: string
+}>
 
 export function isClusterParsedKey(p: ParsedKey): p is ClusterParsedKey {
-  return p.table === 'leader' || p.table === 'servers' || p.table === 'members' || p.table === 'alive'
+  return (
+    p.table === 'leader' ||
+    p.table === 'servers' ||
+    p.table === 'members' ||
+    p.table === 'alive' ||
+    p.table === 'events'
+  )
 }
 
 /** A key of the KV and session tables: `key` is a KV key, or a session ID for the session tables. */
@@ -154,6 +164,10 @@ export class CatalogKeys {
     return `${this.root}alive/${escapeSegment(name)}`
   }
 
+  event(id: string): string {
+    return `${this.root}events/${escapeSegment(id)}`
+  }
+
   /** The table a key belongs to, or undefined for keys the catalog does not own. */
   parse(key: string): ParsedKey | undefined {
     if (!key.startsWith(this.root)) return undefined
@@ -179,6 +193,7 @@ export class CatalogKeys {
         return { table: 'servers', name: unescapeSegment(tail.slice(8)) }
       case 'members':
       case 'alive':
+      case 'events':
         return tail === '' || tail.includes('/') ? undefined : { table, name: unescapeSegment(tail) }
       case 'tomb':
         return { table, key: tail } // a recursive delete of "" leaves the tombstone of ""

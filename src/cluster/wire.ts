@@ -283,6 +283,11 @@ export function decodeHeartbeat(body: string): HeartbeatRequest {
   return Object.freeze({ ...v, eventSeq: cursorField(field(raw, 'eventSeq'), 'heartbeat.eventSeq') })
 }
 
+/** A user event as the servers share it in the store (event-share.ts): the same checks. */
+export function decodeStoredEvent(value: unknown): UserEvent {
+  return userEvent(value, 'event')
+}
+
 /** A user event fired on a client agent, forwarded to a server. */
 export function decodeEventFire(body: string): UserEvent {
   return userEvent(parse(body), 'event')

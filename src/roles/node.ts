@@ -516,6 +516,7 @@ async function startMembership(o: {
     events: stream,
   })
   const { membership, session } = serverCluster
+  const eventSink = serverCluster.eventSink ?? stream
   const catalog = localCatalogPort(o.server.catalog)
   const aliasReader = catalogAliasReader(o.server.catalog)
   let closed = false
@@ -551,12 +552,12 @@ async function startMembership(o: {
       aliasReader,
       dnsDump: catalogDnsDump(o.server.catalog),
       fireEvent: (event) => {
-        stream.append(event)
+        eventSink.deliver(event)
       },
     },
     dnsDump: null,
     directory: session,
-    eventSink: stream,
+    eventSink,
     forwarder: { forward: () => Promise.reject(new NoServersError()) },
     get closed() {
       return closed

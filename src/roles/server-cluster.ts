@@ -11,7 +11,9 @@ import type { Member } from '../agent/member.js'
 import type { NodeInfo } from '../agent/sync/catalog-port.js'
 import type { Catalog, Fence } from '../catalog/catalog.js'
 import { LeaderTasks } from '../catalog/leader.js'
+import type { EventSink } from '../agent/events.js'
 import { ServerSession, type ServerInfo } from '../cluster/election.js'
+import { EventShare } from '../cluster/event-share.js'
 import type { EventStream } from '../cluster/event-stream.js'
 import { MemberReconciler, Membership, type MembershipLogger } from '../cluster/membership.js'
 import type { ServerAddress } from '../cluster/wire.js'
@@ -39,6 +41,8 @@ export interface ServerClusterOptions {
 export interface ServerCluster {
   readonly session: ServerSession
   readonly membership: Membership
+  /** Where events fired on this server (or forwarded to it) go: shared with every server. */
+  readonly eventSink: EventSink | null
   close(): Promise<void>
 }
 
@@ -109,10 +113,16 @@ export async function startServerCluster(o: ServerClusterOptions): Promise<Serve
   late.membership = membership
   await membership.ready()
   membershipReady()
+  const share =
+    o.events === undefined
+      ? null
+      : new EventShare({ catalog: o.catalog, store: o.store, stream: o.events, logger: o.logger })
   return {
     session,
     membership,
+    eventSink: share,
     close: async () => {
+      share?.close()
       await membership.close()
       await session.close()
       await stopLeading()

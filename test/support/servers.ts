@@ -4,7 +4,9 @@
  * A server can be cut off from the store (every call fails, its watch is cancelled) and healed:
  * a network partition between it and the store, injected through the store port.
  */
+import type { UserEvent } from '../../src/agent/events.js'
 import { Catalog } from '../../src/catalog/catalog.js'
+import { EventStream } from '../../src/cluster/event-stream.js'
 import { startServerCluster, type ServerCluster } from '../../src/roles/server-cluster.js'
 import { StoreUnavailableError, type Store, type Watch, type WatchHandlers } from '../../src/store/store.js'
 import { MemoryStore } from '../../src/store/memory.js'
@@ -100,6 +102,9 @@ export class PartitionedStore implements Store {
 
 export interface TestServer {
   readonly name: string
+  /** The server's event stream, and the events it delivered to its own agent, in order. */
+  readonly stream: EventStream
+  readonly delivered: UserEvent[]
   readonly link: PartitionedStore
   readonly catalog: Catalog
   readonly cluster: ServerCluster
@@ -131,6 +136,8 @@ export async function startServers(
       clock,
       random: () => 0,
     })
+    const delivered: UserEvent[] = []
+    const stream = new EventStream({ onAppend: (e) => delivered.push(e) })
     const index = servers.length + 1
     const addr = `10.0.0.${index}`
     const cluster = await startServerCluster({
@@ -145,11 +152,14 @@ export async function startServers(
       reconnectTimeoutMs: opts.reconnectTimeoutMs ?? 3_600_000,
       logger: silent,
       epoch: `${name}-epoch`,
+      events: stream,
       ...(opts.leaseTtlMs === undefined ? {} : { leaseTtlMs: opts.leaseTtlMs }),
     })
     let closed: Promise<void> | undefined
     const server: TestServer = {
       name,
+      stream,
+      delivered,
       link,
       catalog,
       cluster,

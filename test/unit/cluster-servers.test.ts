@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import type { UserEvent } from '../../src/agent/events.js'
 import { NotLeaderError } from '../../src/catalog/errors.js'
 import { nodeChecksQuery } from '../../src/catalog/queries.js'
 import { SERVER_LEASE_TTL_MS } from '../../src/cluster/election.js'
@@ -158,4 +159,49 @@ test('the leader dies: its members fail over to another server without flapping;
   assert.ok(s2.cluster.session.isLeader)
   assert.deepEqual(history, ['passing'], 'c1 stayed passing throughout')
   await waitFor(() => serf(s2, 's1') === 'critical', { what: 'the dead server is marked failed' })
+})
+
+test('a user event fired on any server reaches every server once, in one order', async (t) => {
+  const g = await startServers(['s1', 's2', 's3'])
+  t.after(() => g.close())
+  const [s1, s2, s3] = g.servers
+  assert.ok(s1 !== undefined && s2 !== undefined && s3 !== undefined)
+  const event = (n: number): UserEvent =>
+    Object.freeze({
+      id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+      name: `deploy-${n}`,
+      payload: null,
+      nodeFilter: '',
+      serviceFilter: '',
+      tagFilter: '',
+      version: 1,
+      ltime: 0,
+    })
+  const fire = (s: TestServer, n: number): void => {
+    const sink = s.cluster.eventSink
+    assert.ok(sink !== null)
+    sink.deliver(event(n))
+  }
+  fire(s1, 1)
+  fire(s2, 2)
+  fire(s3, 3)
+  fire(s1, 4)
+  const names = (s: TestServer): string[] => s.delivered.map((e) => e.name)
+  await waitFor(() => g.servers.every((s) => s.delivered.length === 4), {
+    what: 'every event on every server',
+  })
+  assert.deepEqual(names(s2), names(s1), 'one order')
+  assert.deepEqual(names(s3), names(s1), 'one order')
+  assert.deepEqual([...names(s1)].sort(), ['deploy-1', 'deploy-2', 'deploy-3', 'deploy-4'])
+  // A resync shows the stored events again: nothing is delivered twice.
+  s2.link.cut()
+  s2.link.heal()
+  await advance(g, 2_000)
+  await waitFor(() => s2.catalog.resyncs > 0)
+  assert.equal(s2.delivered.length, 4)
+  // A server started later does not replay what was fired before it.
+  const s4 = await g.start('s4')
+  fire(s4, 5)
+  await waitFor(() => g.servers.every((s) => s.delivered.at(-1)?.name === 'deploy-5'))
+  assert.deepEqual(names(s4), ['deploy-5'])
 })
