@@ -7,7 +7,7 @@
  * the same order on every server. A server remembers the IDs it appended (the last few thousand):
  * an event is delivered once, even when a resync shows it again.
  *
- * Best effort, as serf's user events: a fired event that the store refuses is logged and lost.
+ * A fire answers once the event is stored; when the store refuses it, the fire request fails.
  */
 import type { EventSink, UserEvent } from '../agent/events.js'
 import type { Catalog } from '../catalog/catalog.js'
@@ -46,11 +46,17 @@ export class EventShare implements EventSink {
     })
   }
 
-  /** Fires an event: stores it; every server (this one included) delivers it from its view. */
-  deliver(event: UserEvent): void {
-    void this.#fire(event).catch((err: unknown) => {
+  /**
+   * Fires an event: stores it; every server (this one included) delivers it from its view.
+   * Settles once stored; a rejection is the fire request's error.
+   */
+  async deliver(event: UserEvent): Promise<void> {
+    try {
+      await this.#fire(event)
+    } catch (err) {
       this.#logger.warn({ event: event.name, error: errorMessage(err) }, 'Could not share a user event')
-    })
+      throw err
+    }
   }
 
   close(): void {

@@ -52,8 +52,8 @@ export interface ClusterServerRpc {
   readonly aliasReader: AliasTargetReader
   /** Blocking reads of what DNS answers from, for the DNS mirrors of client agents. */
   readonly dnsDump: DnsDumpSource
-  /** A user event fired on a client agent: appended to the datacenter's event stream. */
-  fireEvent(event: UserEvent): void
+  /** A user event fired on a client agent: handed to the datacenter's events (settles once stored). */
+  fireEvent(event: UserEvent): void | Promise<void>
 }
 
 /** One server as `/v1/operator/raft/configuration` lists it. */

@@ -551,9 +551,7 @@ async function startMembership(o: {
       catalog,
       aliasReader,
       dnsDump: catalogDnsDump(o.server.catalog),
-      fireEvent: (event) => {
-        eventSink.deliver(event)
-      },
+      fireEvent: (event) => eventSink.deliver(event),
     },
     dnsDump: null,
     directory: session,

@@ -177,15 +177,12 @@ test('a user event fired on any server reaches every server once, in one order',
       version: 1,
       ltime: 0,
     })
-  const fire = (s: TestServer, n: number): void => {
+  const fire = async (s: TestServer, n: number): Promise<void> => {
     const sink = s.cluster.eventSink
     assert.ok(sink !== null)
-    sink.deliver(event(n))
+    await sink.deliver(event(n))
   }
-  fire(s1, 1)
-  fire(s2, 2)
-  fire(s3, 3)
-  fire(s1, 4)
+  await Promise.all([fire(s1, 1), fire(s2, 2), fire(s3, 3), fire(s1, 4)])
   const names = (s: TestServer): string[] => s.delivered.map((e) => e.name)
   await waitFor(() => g.servers.every((s) => s.delivered.length === 4), {
     what: 'every event on every server',
@@ -201,7 +198,7 @@ test('a user event fired on any server reaches every server once, in one order',
   assert.equal(s2.delivered.length, 4)
   // A server started later does not replay what was fired before it.
   const s4 = await g.start('s4')
-  fire(s4, 5)
+  await fire(s4, 5)
   await waitFor(() => g.servers.every((s) => s.delivered.at(-1)?.name === 'deploy-5'))
   assert.deepEqual(names(s4), ['deploy-5'])
 })

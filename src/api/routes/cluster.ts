@@ -107,8 +107,8 @@ export function clusterServerRoutes(rpc: ClusterRpc): RouteSpec[] {
       await server.catalog.register(decodeRegister(req.body))
       return EMPTY_OK
     }),
-    post('/event/fire', (req) => {
-      server.fireEvent(decodeEventFire(req.body))
+    post('/event/fire', async (req) => {
+      await server.fireEvent(decodeEventFire(req.body))
       return EMPTY_OK
     }),
     post('/catalog/deregister', async (req) => {
