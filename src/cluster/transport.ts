@@ -11,7 +11,10 @@ export type Endpoint = Readonly<{ addr: string; port: number }>
 export interface ClusterResponse {
   readonly status: number
   readonly headers: Readonly<Record<string, string>>
+  /** The body as UTF-8 text. */
   readonly body: string
+  /** The body's bytes, when the transport kept them (forwarded answers may be binary). */
+  readonly bytes?: Buffer
 }
 
 export interface ClusterTransport {
@@ -23,7 +26,8 @@ export interface ClusterTransport {
       /** Path and query, already escaped. */
       target: string
       headers?: Readonly<Record<string, string>>
-      body?: string
+      /** Text, or bytes (a forwarded request's body as it came: KV values, snapshots). */
+      body?: string | Buffer
       signal?: AbortSignal
       timeoutMs?: number
     }>,
@@ -78,12 +82,12 @@ export const httpTransport: ClusterTransport = {
       const init: RequestInit = { method: req.method, headers: req.headers ?? {}, signal }
       if (req.body !== undefined && req.method !== 'GET') init.body = req.body
       const res = await fetch(url, init)
-      const body = await res.text()
+      const bytes = Buffer.from(await res.arrayBuffer())
       const headers: Record<string, string> = {}
       res.headers.forEach((value, name) => {
         headers[name] = value
       })
-      return { status: res.status, headers, body }
+      return { status: res.status, headers, body: bytes.toString('utf8'), bytes }
     } catch (err) {
       const cause = (err as { cause?: unknown }).cause
       throw new Error(`${req.method} ${url}: ${errorMessage(cause ?? err)}`, { cause: err })

@@ -29,6 +29,7 @@ import { healthRoutes } from '../api/routes/health.js'
 import { forwardedRoutes, type Forwarder } from '../api/routes/forward.js'
 import { statusRoutes } from '../api/routes/status.js'
 import type { RouteSpec } from '../api/routing.js'
+import type { RouteDeps } from '../api/routes/deps.js'
 import { startHttpApi, type HttpApiOptions } from '../api/server.js'
 import type { ApiLogger, HttpApiSettings } from '../api/settings.js'
 import { catalogAliasReader, remoteAliasReader } from '../cluster/alias-reader.js'
@@ -269,12 +270,24 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
     }
     const lan = (): RouteSpec[] => guarded(clusterLanRoutes(rpc), allowClusterTraffic)
     await listen(config.ports.serfLan, [lan])
+    // `/v1/snapshot` on this server, for its HTTP API and for client agents forwarding to it.
+    const serverSnapshots = (role: ServerRole): ((deps: RouteDeps) => RouteSpec[]) =>
+      snapshotRoutes({
+        snapshots: role.snapshots,
+        afterRestore: () => registerServerNode(role.catalog, node(), config.ports.server),
+      })
     if (server !== null) {
+      const snapshots = serverSnapshots(server)
       await listen(config.ports.server, [
         lan,
         (deps) =>
           guarded(
-            [...clusterServerRoutes(rpc), ...statusRoutes(deps), ...CATALOG_ROUTES.flatMap((g) => g(deps))],
+            [
+              ...clusterServerRoutes(rpc),
+              ...statusRoutes(deps),
+              ...CATALOG_ROUTES.flatMap((g) => g(deps)),
+              ...snapshots(deps),
+            ],
             allowClusterTraffic,
           ),
       ])
@@ -312,10 +325,7 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
             routes: [
               ...CATALOG_ROUTES,
               eventRoutes({ buffer: events, sink: cluster.eventSink }),
-              snapshotRoutes({
-                snapshots: server.snapshots,
-                afterRestore: () => registerServerNode(server.catalog, node(), config.ports.server),
-              }),
+              serverSnapshots(server),
             ],
           }),
     })

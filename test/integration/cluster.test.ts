@@ -87,6 +87,17 @@ test('cluster: clients join a server; members, catalog and health across nodes; 
   assert.equal(await c2.kv.set('cluster/key', 'v1'), true)
   const kv = (await c3.kv.get('cluster/key')) as unknown as Json | undefined
   assert.equal(kv?.['Value'], 'v1', 'KV written through one client, read through the other')
+  // Bytes through the forwarding both ways: a binary value (not UTF-8) comes back as it went.
+  const blob = Buffer.from([0x00, 0xff, 0xfe, 0x80, 0xc3, 0x28, 0x0a, 0x7f])
+  const putBlob = await fetch(`${node2.url}/v1/kv/cluster/blob`, { method: 'PUT', body: blob })
+  assert.equal(await putBlob.text(), 'true')
+  const gotBlob = Buffer.from(await (await fetch(`${node3.url}/v1/kv/cluster/blob?raw`)).arrayBuffer())
+  assert.deepEqual([...gotBlob], [...blob], 'a binary KV value through two client agents')
+  const raft = (await (await fetch(`${node3.url}/v1/operator/raft/configuration`)).json()) as Json
+  assert.deepEqual(
+    (raft['Servers'] as Json[]).map((x) => [x['Node'], x['Address'], x['Leader']]),
+    [['node1', '127.0.0.1:8300', true]],
+  )
   await c2.agent.service.register({
     name: 'web',
     id: 'web1',

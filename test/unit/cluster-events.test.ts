@@ -154,7 +154,7 @@ class FakeServer implements ClusterTransport {
     return [membership, stream]
   }
 
-  send(to: Endpoint, req: { target: string; body?: string }): Promise<ClusterResponse> {
+  send(to: Endpoint, req: { target: string; body?: string | Buffer }): Promise<ClusterResponse> {
     const ok = (body: string): Promise<ClusterResponse> => Promise.resolve({ status: 200, headers: {}, body })
     if (to.port === 8301) {
       return ok(
@@ -167,7 +167,7 @@ class FakeServer implements ClusterTransport {
       )
     }
     if (req.target.endsWith('/heartbeat'))
-      return ok(this.membership.heartbeatJson(decodeHeartbeat(req.body ?? '')))
+      return ok(this.membership.heartbeatJson(decodeHeartbeat(req.body?.toString() ?? '')))
     return Promise.reject(new Error(`unexpected ${req.target}`))
   }
 }

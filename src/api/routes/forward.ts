@@ -1,7 +1,8 @@
 /**
  * On a client agent, the public routes a server answers (catalog, health, KV, sessions, txn,
  * status; later events) are forwarded to a server's cluster listener as they came: method, path,
- * query (so `stale`, `consistent`, `index`, `wait`, `filter` keep their meaning), token and body;
+ * query (so `stale`, `consistent`, `index`, `wait`, `filter` keep their meaning), token and body
+ * (its bytes: KV values and snapshots are binary);
  * the server's status, body and `X-Consul-*` headers come back unchanged. Which server answered
  * is logged at debug level. No known server → 500 `No known Consul servers`.
  */
@@ -17,7 +18,8 @@ export interface Forwarder {
       method: string
       target: string
       headers: Readonly<Record<string, string>>
-      body: string
+      /** The request's bytes when it had a body read as bytes, else its text. */
+      body: string | Buffer
       signal?: AbortSignal
       timeoutMs: number
     }>,
@@ -57,7 +59,7 @@ export function forwardedRoutes(
       method: req.method,
       target,
       headers,
-      body: req.body,
+      body: req.bytes ?? req.body,
       signal: req.signal,
       // A blocking query may wait max_query_time plus jitter on the server.
       timeoutMs: opts.maxQueryTimeMs + opts.maxQueryTimeMs / 16 + 30_000,
@@ -70,10 +72,14 @@ export function forwardedRoutes(
     for (const [name, value] of Object.entries(res.headers)) if (keepResponseHeader(name)) out[name] = value
     const contentType = res.headers['content-type']
     if (contentType === undefined && res.body === '') return { status: res.status, headers: out }
+    // Bytes as they came: a KV value read with `?raw` (or a snapshot) may be any binary.
     return {
       status: res.status,
       headers: out,
-      body: { text: res.body, contentType: contentType ?? 'text/plain' },
+      body:
+        res.bytes === undefined
+          ? { text: res.body, contentType: contentType ?? 'text/plain' }
+          : { bytes: res.bytes, contentType: contentType ?? 'text/plain' },
     }
   }
   return [
@@ -84,5 +90,7 @@ export function forwardedRoutes(
     { pattern: '/v1/txn', methods: ['PUT'], handler },
     { pattern: '/v1/status/leader', methods: ['GET'], handler },
     { pattern: '/v1/status/peers', methods: ['GET'], handler },
+    { pattern: '/v1/operator/raft/configuration', methods: ['GET'], handler },
+    { pattern: '/v1/snapshot', methods: ['GET', 'PUT'], handler },
   ]
 }
