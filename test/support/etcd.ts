@@ -1,14 +1,16 @@
 /**
  * A single etcd member on loopback with a temp data dir, for tests and benchmarks: started by
- * `startEtcd`, killed and restarted on the same data (`restart`), removed by `stop`.
+ * `startEtcd`, killed and restarted on the same data (`restart`), removed by `stop`. The process
+ * supervision (`etcdProcess`) and member flags (`memberFlags`) are shared with the cluster of
+ * test/support/etcd-cluster.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Etcd3 } from 'etcd3'
+import { freePort } from './agent-process.js'
 
 export interface EtcdMember {
   /** The client URL, e.g. `http://127.0.0.1:23790`. */
@@ -23,12 +25,94 @@ export interface EtcdMember {
   stop(): Promise<void>
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
+/** A member's loopback URLs on free ports. */
+export interface MemberUrls {
+  readonly name: string
+  readonly clientUrl: string
+  readonly peerUrl: string
+}
+
+export async function memberUrls(name: string, scheme: 'http' | 'https' = 'http'): Promise<MemberUrls> {
+  return {
+    name,
+    clientUrl: `${scheme}://127.0.0.1:${await freePort()}`,
+    peerUrl: `http://127.0.0.1:${await freePort()}`,
+  }
+}
+
+/** The flags that run `self` in the cluster `initialCluster` (which includes it) from `dataDir`. */
+export function memberFlags(
+  self: MemberUrls,
+  dataDir: string,
+  initialCluster: readonly MemberUrls[],
+): string[] {
+  return [
+    `--name=${self.name}`,
+    `--data-dir=${dataDir}`,
+    `--listen-client-urls=${self.clientUrl}`,
+    `--advertise-client-urls=${self.clientUrl}`,
+    `--listen-peer-urls=${self.peerUrl}`,
+    `--initial-advertise-peer-urls=${self.peerUrl}`,
+    `--initial-cluster=${initialCluster.map((m) => `${m.name}=${m.peerUrl}`).join(',')}`,
+    '--log-level=error',
+  ]
+}
+
+/** One etcd process on fixed flags. */
+export interface EtcdProcess {
+  /** Spawns it and resolves once `client` answers a status call (at most 30 s). */
+  readonly launch: () => Promise<void>
+  /** SIGKILL, then waits for the exit. */
+  readonly kill: () => Promise<void>
+  /** SIGTERM, then waits for the exit. */
+  readonly terminate: () => Promise<void>
+  /** Whether a launched process has not been killed or terminated. */
+  readonly running: boolean
+}
+
+/** Supervises `etcd <argv>`, asking `client` (on that member alone) whether it is up. */
+export function etcdProcess(argv: readonly string[], client: Etcd3): EtcdProcess {
+  let child: ChildProcess | undefined
+  let exited: Promise<void> = Promise.resolve()
+  let stderr = ''
+  const stopWith = async (signal: NodeJS.Signals): Promise<void> => {
+    child?.kill(signal)
+    await exited
+    child = undefined
+  }
+  return {
+    get running() {
+      return child !== undefined
+    },
+    launch: async () => {
+      let spawnError: Error | undefined
+      const proc = spawn('etcd', argv, { stdio: ['ignore', 'ignore', 'pipe'] })
+      child = proc
+      proc.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')))
+      exited = new Promise<void>((resolve) => {
+        proc.once('exit', () => resolve())
+        proc.once('error', (err) => {
+          spawnError = err
+          resolve()
+        })
+      })
+      const deadline = Date.now() + 30_000
+      for (;;) {
+        try {
+          await client.maintenance.status()
+          return
+        } catch (err) {
+          if (spawnError !== undefined || Date.now() > deadline || proc.exitCode !== null) {
+            await stopWith('SIGKILL')
+            throw new Error(`etcd did not start: ${spawnError?.message ?? stderr}`, { cause: err })
+          }
+          await new Promise((r) => setTimeout(r, 100))
+        }
+      }
+    },
+    kill: () => stopWith('SIGKILL'),
+    terminate: () => stopWith('SIGTERM'),
+  }
 }
 
 /**
@@ -40,77 +124,32 @@ export async function startEtcd(
   tls?: { readonly certFile: string; readonly keyFile: string },
 ): Promise<EtcdMember> {
   const dir = await mkdtemp(join(tmpdir(), 'vigil-etcd-'))
-  const clientUrl = `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${await freePort()}`
-  const peerUrl = `http://127.0.0.1:${await freePort()}`
+  const urls = await memberUrls('test', tls === undefined ? 'http' : 'https')
   const argv = [
-    '--name=test',
-    `--data-dir=${dir}`,
-    `--listen-client-urls=${clientUrl}`,
-    `--advertise-client-urls=${clientUrl}`,
-    `--listen-peer-urls=${peerUrl}`,
-    `--initial-advertise-peer-urls=${peerUrl}`,
-    `--initial-cluster=test=${peerUrl}`,
-    '--log-level=error',
+    ...memberFlags(urls, dir, [urls]),
     ...(tls === undefined ? [] : [`--cert-file=${tls.certFile}`, `--key-file=${tls.keyFile}`]),
     ...args,
   ]
   const client = new Etcd3({
-    hosts: clientUrl,
+    hosts: urls.clientUrl,
     ...(tls === undefined ? {} : { credentials: { rootCertificate: readFileSync(tls.certFile) } }),
   })
-  let child: ChildProcess | undefined
-  let exited: Promise<void> = Promise.resolve()
-  let stderr = ''
-
-  const launch = async (): Promise<void> => {
-    let spawnError: Error | undefined
-    const proc = spawn('etcd', argv, { stdio: ['ignore', 'ignore', 'pipe'] })
-    child = proc
-    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')))
-    exited = new Promise<void>((resolve) => {
-      proc.once('exit', () => resolve())
-      proc.once('error', (err) => {
-        spawnError = err
-        resolve()
-      })
-    })
-    const deadline = Date.now() + 30_000
-    for (;;) {
-      try {
-        await client.maintenance.status()
-        return
-      } catch (err) {
-        if (spawnError !== undefined || Date.now() > deadline || proc.exitCode !== null) {
-          throw new Error(`etcd did not start: ${spawnError?.message ?? stderr}`, { cause: err })
-        }
-        await new Promise((r) => setTimeout(r, 100))
-      }
-    }
-  }
-
-  const kill = async (): Promise<void> => {
-    child?.kill('SIGKILL')
-    await exited
-    child = undefined
-  }
-
+  const proc = etcdProcess(argv, client)
   try {
-    await launch()
+    await proc.launch()
   } catch (err) {
-    await kill()
     client.close()
     await rm(dir, { recursive: true, force: true })
     throw err
   }
   return {
-    endpoint: clientUrl,
+    endpoint: urls.clientUrl,
     client,
-    kill,
-    restart: launch,
+    kill: proc.kill,
+    restart: proc.launch,
     stop: async () => {
       client.close()
-      child?.kill('SIGTERM')
-      await exited
+      await proc.terminate()
       await rm(dir, { recursive: true, force: true })
     },
   }
