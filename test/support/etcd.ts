@@ -70,6 +70,12 @@ export interface EtcdProcess {
   readonly running: boolean
 }
 
+const live = new Set<ChildProcess>()
+// A test process that dies without stopping its members must not leave them running.
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL')
+})
+
 /** Supervises `etcd <argv>`, asking `client` (on that member alone) whether it is up. */
 export function etcdProcess(argv: readonly string[], client: Etcd3): EtcdProcess {
   let child: ChildProcess | undefined
@@ -88,9 +94,13 @@ export function etcdProcess(argv: readonly string[], client: Etcd3): EtcdProcess
       let spawnError: Error | undefined
       const proc = spawn('etcd', argv, { stdio: ['ignore', 'ignore', 'pipe'] })
       child = proc
+      live.add(proc)
       proc.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')))
       exited = new Promise<void>((resolve) => {
-        proc.once('exit', () => resolve())
+        proc.once('exit', () => {
+          live.delete(proc)
+          resolve()
+        })
         proc.once('error', (err) => {
           spawnError = err
           resolve()
