@@ -10,6 +10,10 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { Etcd3 } from 'etcd3'
+import { decodeCatalogRegister } from '../src/api/catalog-body.js'
+import { Catalog } from '../src/catalog/catalog.js'
+import { systemClock } from '../src/lib/clock.js'
+import { openEtcdStore } from '../src/store/etcd.js'
 import { startEtcdCluster, type EtcdCluster } from '../test/support/etcd-cluster.js'
 import { registerBody, wakeAll, writeBody, type CatalogRow, type WakeResult } from './catalog.js'
 import { inParallel, load, log, median, procUsage, put, startVigil, type Proc } from './lib.js'
@@ -33,6 +37,9 @@ export type HaSuite = 'writes' | 'reads' | 'blocking' | 'watches'
 const WRITERS = 64
 const SERVERS = 3
 const PREFIX = '/vigil/dc1'
+/** The service the blocking queries wait on: 3 instances, as in the single-server wake-all. */
+const WAKE = 'api'
+const WAKE_INSTANCES = 3
 
 function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US')
@@ -108,8 +115,37 @@ async function rawPutRate(client: Etcd3, round: number, count: number): Promise<
   return rate(count, WRITERS, (i) => client.put(`${prefix}${i}`).value(VALUE).exec())
 }
 
+/**
+ * etcd txns shaped like a registration's (4 compares on absent keys; 8 puts: node, service and
+ * check rows of ~400 B, 3 index keys every txn shares, 2 of its own; ~1.4 KB in all).
+ */
+async function rawTxnRate(client: Etcd3, round: number, count: number): Promise<number> {
+  const p = `/bench/txn/r${round}/`
+  const row = 'r'.repeat(380)
+  return rate(count, WRITERS, (i) =>
+    client
+      .if(`${p}node/${i % 64}`, 'Mod', '==', 0)
+      .and(`${p}svc/${i}`, 'Mod', '==', 0)
+      .and(`${p}chk/${i}`, 'Mod', '==', 0)
+      .and(`${p}idx/node.${i}`, 'Mod', '==', 0)
+      .then(
+        client.put(`${p}node/${i % 64}`).value(row),
+        client.put(`${p}svc/${i}`).value(row),
+        client.put(`${p}chk/${i}`).value(row),
+        client.put(`${p}idx/nodes`).value(String(i)),
+        client.put(`${p}idx/services`).value(String(i)),
+        client.put(`${p}idx/checks`).value(String(i)),
+        client.put(`${p}idx/node.${i}`).value(String(i)),
+        client.put(`${p}idx/service.${i}`).value(String(i)),
+      )
+      .commit(),
+  )
+}
+
 interface WriteRates {
   readonly raw: number[]
+  readonly txn: number[]
+  readonly inProcess: number[]
   readonly one: number[]
   readonly spread: number[]
 }
@@ -122,24 +158,42 @@ async function writes(
 ): Promise<WriteRates> {
   const count = opts.quick ? 500 : 2000
   const rounds = opts.quick ? 1 : opts.rounds
-  const res: WriteRates = { raw: [], one: [], spread: [] }
+  const res: WriteRates = { raw: [], txn: [], inProcess: [], one: [], spread: [] }
   const first = servers[0] as Proc
-  for (let r = 0; r < rounds; r++) {
-    // Distinct services every time: round numbers per etcd size, mode and round.
-    const base = tag * 100 + r * 3
-    res.raw.push(await rawPutRate(cluster.client, base, count))
-    res.one.push(
-      await rate(count, WRITERS, (i) => put(`${first.url}/v1/catalog/register`, writeBody(base + 1, i))),
-    )
-    res.spread.push(
-      await rate(count, WRITERS, (i) =>
-        put(`${(servers[i % servers.length] as Proc).url}/v1/catalog/register`, writeBody(base + 2, i)),
-      ),
-    )
-    log(
-      `ha writes round ${r + 1}/${rounds}: etcd put ${res.raw.at(-1)?.toFixed(0)}, ` +
-        `1 server ${res.one.at(-1)?.toFixed(0)}, ${servers.length} servers ${res.spread.at(-1)?.toFixed(0)}`,
-    )
+  // The catalog of a server, in this process, on its own prefix of the same etcd.
+  const prefix = '/bench/inproc/dc1/'
+  const store = await openEtcdStore({ endpoints: cluster.endpoints, prefix })
+  const catalog = await Catalog.open({ store, prefix, datacenter: 'dc1', clock: systemClock })
+  try {
+    for (let r = 0; r < rounds; r++) {
+      // Distinct services every time: round numbers per etcd size, mode and round.
+      const base = tag * 100 + r * 4
+      res.raw.push(await rawPutRate(cluster.client, base, count))
+      res.txn.push(await rawTxnRate(cluster.client, base, count))
+      const bodies = Array.from(
+        { length: count },
+        (_, i) => decodeCatalogRegister(JSON.stringify(writeBody(base + 3, i))).request,
+      )
+      res.inProcess.push(
+        await rate(count, WRITERS, (i) => catalog.register(bodies[i] ?? (bodies[0] as never))),
+      )
+      res.one.push(
+        await rate(count, WRITERS, (i) => put(`${first.url}/v1/catalog/register`, writeBody(base + 1, i))),
+      )
+      res.spread.push(
+        await rate(count, WRITERS, (i) =>
+          put(`${(servers[i % servers.length] as Proc).url}/v1/catalog/register`, writeBody(base + 2, i)),
+        ),
+      )
+      log(
+        `ha writes round ${r + 1}/${rounds}: etcd put ${res.raw.at(-1)?.toFixed(0)}, txn ${res.txn.at(-1)?.toFixed(0)}, ` +
+          `in process ${res.inProcess.at(-1)?.toFixed(0)}, ` +
+          `1 server ${res.one.at(-1)?.toFixed(0)}, ${servers.length} servers ${res.spread.at(-1)?.toFixed(0)}`,
+      )
+    }
+  } finally {
+    await catalog.close()
+    await store.close()
   }
   return res
 }
@@ -148,8 +202,8 @@ interface ReadRates {
   readonly one: number[]
   readonly spread: number[]
   readonly bytes: number
-  /** CPU seconds per second of each server process while reads went to all of them. */
-  readonly cpu: number[]
+  /** Per round: CPU seconds per second of each server process, then of the load generator, while reads were spread. */
+  readonly cpu: number[][]
 }
 
 async function reads(opts: HaBenchOptions, servers: readonly Proc[]): Promise<ReadRates> {
@@ -164,6 +218,7 @@ async function reads(opts: HaBenchOptions, servers: readonly Proc[]): Promise<Re
       (await load({ url: `${first.url}${path}`, seconds: opts.seconds, connections })).requestsPerSec,
     )
     const before = servers.map((s) => procUsage(s.child.pid ?? 0).cpuSeconds)
+    const own = process.cpuUsage()
     const t0 = performance.now()
     const each = await Promise.all(
       servers.map((s) => load({ url: `${s.url}${path}`, seconds: opts.seconds, connections: 10 })),
@@ -171,10 +226,12 @@ async function reads(opts: HaBenchOptions, servers: readonly Proc[]): Promise<Re
     const elapsed = (performance.now() - t0) / 1000
     res.spread.push(each.reduce((a, b) => a + b.requestsPerSec, 0))
     const cpu = servers.map((s, i) => (procUsage(s.child.pid ?? 0).cpuSeconds - (before[i] ?? 0)) / elapsed)
-    if (r === 0) res.cpu.push(...cpu)
+    const used = process.cpuUsage(own)
+    cpu.push((used.user + used.system) / 1e6 / elapsed)
+    res.cpu.push(cpu)
     log(
       `ha reads round ${r + 1}/${opts.rounds}: 1 server ${res.one.at(-1)?.toFixed(0)}, ` +
-        `${servers.length} servers ${res.spread.at(-1)?.toFixed(0)} (CPU ${cpu.map((c) => c.toFixed(2)).join(' / ')})`,
+        `${servers.length} servers ${res.spread.at(-1)?.toFixed(0)} (CPU: servers, load generator ${cpu.map((c) => c.toFixed(2)).join(' / ')})`,
     )
   }
   return res
@@ -195,22 +252,22 @@ async function blocking(
   const first = servers[0] as Proc
   const out: BlockingResult = { rounds: [], watchesWhileWaiting: [] }
   for (let r = 0; r < rounds; r++) {
-    const head = await fetch(`${first.url}/v1/health/service/web`)
+    const head = await fetch(`${first.url}/v1/health/service/${WAKE}`)
     await head.arrayBuffer()
     const index = Number(head.headers.get('x-consul-index'))
-    await allCaughtUp(servers, '/v1/health/service/web', index)
+    await allCaughtUp(servers, `/v1/health/service/${WAKE}`, index)
     const result = await wakeAll({
       port: first.port,
       pid: first.child.pid ?? 0,
       ports: servers.map((s) => s.port),
       otherPids: servers.slice(1).map((s) => s.child.pid ?? 0),
-      path: `/v1/health/service/web?index=${index}&wait=5m`,
+      path: `/v1/health/service/${WAKE}?index=${index}&wait=5m`,
       count,
       minIndex: index,
       change: () =>
         put(
           `${first.url}/v1/catalog/register`,
-          registerBody(`node-wake-${r}`, 'web', `web-wake-${r}`, 200 + r),
+          registerBody(`node-wake-${r}`, WAKE, `${WAKE}-new-${r}`, 200 + r),
         ),
       whileWaiting: async () => {
         out.watchesWhileWaiting.push(await etcdWatches(cluster))
@@ -257,6 +314,9 @@ async function onCluster(opts: HaBenchOptions, size: number, parts: readonly HaS
       16,
       (i) => put(`${first.url}/v1/catalog/register`, registerBody(`node-${i}`, 'web', `web-${i}`, i)),
     )
+    for (let i = 0; i < WAKE_INSTANCES; i++) {
+      await put(`${first.url}/v1/catalog/register`, registerBody(`node-${i}`, WAKE, `${WAKE}-${i}`, i))
+    }
     const head = await fetch(`${first.url}/v1/health/service/web`)
     await head.arrayBuffer()
     await allCaughtUp(servers.list, '/v1/health/service/web', Number(head.headers.get('x-consul-index')))
@@ -284,13 +344,17 @@ const NOTES = [
   `- Writes: ${WRITERS} writers in flight, each a \`PUT /v1/catalog/register\` (fetch, keep-alive) of a distinct`,
   '  service with a passing check on one of 64 nodes, answered once durable in etcd and applied to the',
   "  answering server's view; spread: the i-th write goes to server i mod 3. Raw etcd: puts of a ~200 B",
-  `  value to fresh keys with the etcd3 client on every endpoint, ${WRITERS} in flight. The three alternate in`,
-  '  each round. A registration is one etcd txn: 4 compares and 8 puts (node, service, check and five',
-  '  index keys), ~1.4 KB.',
+  `  value to fresh keys with the etcd3 client on every endpoint, ${WRITERS} in flight. A registration is one`,
+  '  etcd txn: 4 compares and 8 puts (node, service, check and five index keys), ~1.4 KB; the',
+  '  registration-shaped txns measure what etcd alone does with such txns, and `Catalog.register` in the',
+  '  benchmark process (over the etcd store, on its own prefix) what the catalog adds without HTTP and',
+  '  without a second process. All five alternate in each round.',
   '- Reads: autocannon, keep-alive; through 1 server 30 connections, spread: 10 connections to each of',
   '  the 3 servers at once (three autocannon instances in the benchmark process).',
   '- Wake-all: one connection per blocking query, opened round-robin over the 3 servers; the change is',
-  '  a registration of a new `web` instance through the first server. A write through vigil is answered',
+  `  a registration of a new \`${WAKE}\` instance through the first server (${WAKE_INSTANCES} instances, as in the catalog`,
+  '  wake-all above; with the 100 `web` instances each answer is 72 KB, 0.7 GB for 10,000 answers).',
+  '  A write through vigil is answered',
   "  once the answering server's view has it, so the answers can come before its acknowledgement: the",
   '  latency is counted from sending the write.',
   '- etcd watches: `etcd_debugging_mvcc_watcher_total` and `etcd_debugging_mvcc_watch_stream_total` from',
@@ -321,6 +385,14 @@ export async function haBenchmarks(
         goal: 'ratio ≥ 0.5',
         met: one / raw >= 0.5,
       })
+      const txn = median(r.writes.txn)
+      const inProcess = median(r.writes.inProcess)
+      rows.push({
+        name: `Like for like on the same ${on}: etcd txns shaped like a registration's (4 compares, 8 puts, ~1.4 KB) / raw puts; Catalog.register in process / those txns; 1 server over HTTP / Catalog in process`,
+        value: `${fmt(txn)} / ${fmt(raw)} = ${(txn / raw).toFixed(2)}; ${fmt(inProcess)} / ${fmt(txn)} = ${(inProcess / txn).toFixed(2)}; ${fmt(one)} / ${fmt(inProcess)} = ${(one / inProcess).toFixed(2)}`,
+        goal: '—',
+        met: null,
+      })
       rows.push({
         name: `Durable registrations/s on a ${on}, ${WRITERS} concurrent writers spread over ${SERVERS} vigil servers / raw etcd puts`,
         value: `${fmt(spread)} / ${fmt(raw)} = **${(spread / raw).toFixed(2)}**`,
@@ -343,7 +415,7 @@ export async function haBenchmarks(
       const p50 = median(b.map((w) => w.p50FromSendMs))
       const p99 = median(b.map((w) => w.p99FromSendMs))
       rows.push({
-        name: `${fmt(b[0]?.waiting ?? 0)} blocking GET /v1/health/service/web?index=N spread over ${SERVERS} servers on a ${on}, one registration through one server: wake-all p50 / p99 from sending the write (the write's own round trip)`,
+        name: `${fmt(b[0]?.waiting ?? 0)} blocking GET /v1/health/service/${WAKE}?index=N (${WAKE_INSTANCES} instances, as in the single-server row) spread over ${SERVERS} servers on a ${on}, one registration through one server: wake-all p50 / p99 from sending the write (the write's own round trip)`,
         value: `${p50.toFixed(0)} ms / ${p99.toFixed(0)} ms (${median(b.map((w) => w.writeMs)).toFixed(0)} ms)`,
         goal: 'p99 < 1 s',
         met: p99 < 1000,
@@ -386,24 +458,31 @@ function section(r: SizeResult): string {
   if (r.writes !== undefined) {
     const w = r.writes
     lines.push(
-      `Durable writes, ${WRITERS} writers: raw etcd puts, registrations through 1 server, spread over ${SERVERS} (req/s).`,
+      `Durable writes/s, ${WRITERS} in flight: raw etcd puts; raw etcd txns shaped like a registration's; registrations`,
+      `through \`Catalog.register\` in the benchmark process (its own etcd prefix); through 1 server; spread over ${SERVERS}.`,
       '',
-      '| round | etcd put | 1 server | 3 servers |',
-      '| --- | --- | --- | --- |',
-      ...w.raw.map((v, i) => `| ${i + 1} | ${fmt(v)} | ${fmt(w.one[i] ?? 0)} | ${fmt(w.spread[i] ?? 0)} |`),
-      `| **median** | ${fmt(median(w.raw))} | ${fmt(median(w.one))} | ${fmt(median(w.spread))} |`,
+      '| round | etcd put | etcd txn, registration-shaped | Catalog in process | 1 server | 3 servers |',
+      '| --- | --- | --- | --- | --- | --- |',
+      ...w.raw.map(
+        (v, i) =>
+          `| ${i + 1} | ${[v, w.txn[i], w.inProcess[i], w.one[i], w.spread[i]].map((x) => fmt(x ?? 0)).join(' | ')} |`,
+      ),
+      `| **median** | ${[w.raw, w.txn, w.inProcess, w.one, w.spread].map((x) => fmt(median(x))).join(' | ')} |`,
       '',
     )
   }
   if (r.reads !== undefined) {
     const rd = r.reads
     lines.push(
-      'Health reads (req/s): 1 server with 30 connections, 3 servers with 10 connections each.',
-      `CPU of the ${SERVERS} servers while reads were spread (cores, first round): ${rd.cpu.map((c) => c.toFixed(2)).join(' / ')}.`,
+      'Health reads (req/s): 1 server with 30 connections, 3 servers with 10 connections each; the CPU (in cores)',
+      'of each server and of the load generator while the reads were spread.',
       '',
-      '| round | 1 server | 3 servers |',
-      '| --- | --- | --- |',
-      ...rd.one.map((v, i) => `| ${i + 1} | ${fmt(v)} | ${fmt(rd.spread[i] ?? 0)} |`),
+      '| round | 1 server | 3 servers | CPU: servers / load generator |',
+      '| --- | --- | --- | --- |',
+      ...rd.one.map(
+        (v, i) =>
+          `| ${i + 1} | ${fmt(v)} | ${fmt(rd.spread[i] ?? 0)} | ${(rd.cpu[i] ?? []).map((c) => c.toFixed(2)).join(' / ')} |`,
+      ),
       `| **median** | ${fmt(median(rd.one))} | ${fmt(median(rd.spread))} |`,
       '',
     )
