@@ -63,7 +63,7 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 /** A `/v1/catalog/register` body: node `node` with one instance of `service` and its passing check. */
-function registerBody(node: string, service: string, id: string, i: number): Record<string, unknown> {
+export function registerBody(node: string, service: string, id: string, i: number): Record<string, unknown> {
   return {
     Node: node,
     Address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
@@ -161,7 +161,7 @@ export async function metricsHeap(vigil: Proc): Promise<number> {
 }
 
 /** Waits until the process has used less than 2% of a core for two 500 ms windows in a row. */
-async function quiesce(pid: number, maxMs: number): Promise<void> {
+export async function quiesce(pid: number, maxMs: number): Promise<void> {
   const deadline = Date.now() + maxMs
   let calm = 0
   let last = procUsage(pid).cpuSeconds
@@ -183,6 +183,10 @@ export interface WakeResult {
   readonly heapPerWaiter: number
   /** Responses read before the change: must be 0. */
   readonly early: number
+  /** The same percentiles measured from the moment the write was sent, and the write's own time. */
+  readonly p50FromSendMs: number
+  readonly p99FromSendMs: number
+  readonly writeMs: number
 }
 
 /**
@@ -194,16 +198,24 @@ export interface WakeResult {
 export async function wakeAll(target: {
   port: number
   pid: number
+  /** Spread the waiters round-robin over these ports instead of `port` alone. */
+  ports?: readonly number[]
+  /** More server processes to let settle before the connections and the change (besides `pid`). */
+  otherPids?: readonly number[]
   path: string
   count: number
   minIndex: number
   change: () => Promise<void>
   heap?: () => Promise<number>
+  /** Runs once all waiters wait, before the change (e.g. to sample a server's load). */
+  whileWaiting?: () => Promise<void>
 }): Promise<WakeResult> {
   const { count, pid } = target
+  const ports = target.ports ?? [target.port]
+  const pids = [pid, ...(target.otherPids ?? [])]
   const waiters: HttpWaiter[] = []
   try {
-    await quiesce(pid, 10_000)
+    for (const p of pids) await quiesce(p, 10_000)
     const before = procUsage(pid).rssBytes
     const heapBefore = (await target.heap?.()) ?? Number.NaN
     let done = 0
@@ -214,19 +226,23 @@ export async function wakeAll(target: {
     }
     const ids = Array.from({ length: count }, (_, i) => i)
     // Connections are opened 256 at a time: the listen backlog (somaxconn) must not overflow.
-    await inParallel(ids, 256, async () => {
-      waiters.push(await openWaiter(target.port, target.path, onDone))
+    await inParallel(ids, 256, async (i) => {
+      waiters.push(await openWaiter(ports[i % ports.length] ?? target.port, target.path, onDone))
     })
-    await quiesce(pid, 60_000)
+    for (const p of pids) await quiesce(p, 60_000)
     const early = done
     const after = procUsage(pid).rssBytes
     const heapAfter = (await target.heap?.()) ?? Number.NaN
+    await target.whileWaiting?.()
+    const sentAt = performance.now()
     await target.change()
     const ackAt = performance.now()
     await Promise.race([finished, new Promise((r) => setTimeout(r, 120_000))])
-    const lat = waiters
-      .filter((w) => w.doneAt !== undefined && w.status === 200 && w.index > target.minIndex)
-      .map((w) => Math.max(0, (w.doneAt ?? 0) - ackAt))
+    const woken = waiters.filter(
+      (w) => w.doneAt !== undefined && w.status === 200 && w.index > target.minIndex,
+    )
+    const lat = woken.map((w) => Math.max(0, (w.doneAt ?? 0) - ackAt))
+    const fromSend = woken.map((w) => Math.max(0, (w.doneAt ?? 0) - sentAt))
     if (lat.length !== count) log(`wake-all: ${lat.length} of ${count} answered as expected`)
     return {
       waiting: count,
@@ -236,6 +252,9 @@ export async function wakeAll(target: {
       rssPerWaiter: (after - before) / count,
       heapPerWaiter: (heapAfter - heapBefore) / count,
       early,
+      p50FromSendMs: percentile(fromSend, 50),
+      p99FromSendMs: lat.length === count ? percentile(fromSend, 99) : Number.POSITIVE_INFINITY,
+      writeMs: ackAt - sentAt,
     }
   } finally {
     for (const w of waiters) w.socket.destroy()
@@ -410,7 +429,7 @@ async function rate(count: number, width: number, fn: (i: number) => Promise<unk
 }
 
 /** A registration of service `svc-<round>-<i>` on one of 64 nodes (one per writer). */
-function writeBody(round: number, i: number): Record<string, unknown> {
+export function writeBody(round: number, i: number): Record<string, unknown> {
   return registerBody(`node-${i % 64}`, `svc-${round}-${i}`, `svc-${round}-${i}`, i % 64)
 }
 

@@ -13,6 +13,7 @@ import { catalogBenchmarks, type CatalogSuite } from './catalog.js'
 import { aliasLatencyHttp, aliasLatencyInProcess } from './alias.js'
 import { clusterBenchmarks } from './cluster.js'
 import { dnsBenchmarks } from './dns.js'
+import { haBenchmarks, type HaSuite } from './ha.js'
 import { kvBenchmarks, type KvSuite } from './kv.js'
 import { registrationRate, restartWithDataDir } from './persistence.js'
 import { storeThroughput } from './store.js'
@@ -416,6 +417,22 @@ const suites: Record<string, () => Promise<void>> = {
     const res = await kvBenchmarks({ quick, rounds: ROUNDS, seconds: SECONDS }, parts)
     rows.push(...res.rows)
     sections.push(...res.sections)
+  },
+  ha: async () => {
+    const parts = process.argv
+      .find((a) => a.startsWith('--ha='))
+      ?.slice('--ha='.length)
+      .split(',') as HaSuite[] | undefined
+    const sizes = process.argv
+      .find((a) => a.startsWith('--ha-etcd='))
+      ?.slice('--ha-etcd='.length)
+      .split(',')
+      .map(Number)
+    const res = await haBenchmarks(
+      { quick, rounds: ROUNDS, seconds: SECONDS, ...(sizes !== undefined ? { etcdSizes: sizes } : {}) },
+      parts,
+    )
+    sections.push(res.section)
   },
 }
 for (const [name, fn] of Object.entries(suites)) {
