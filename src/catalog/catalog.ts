@@ -6,7 +6,7 @@
  *   `watch(prefix, R + 1)` whose batches are applied in revision order. A cancelled watch is
  *   followed by a full resync (range, rebuild, wake every waiter, watch again).
  * - Writes: planned against the view (planner.ts), sent as one txn comparing the modRevision of
- *   every key read; on a failed compare, wait for the view to catch up and plan again (bounded).
+ *   every key read (concurrent registrations share txns: write-batch.ts); on a failed compare, wait for the view to catch up and plan again (bounded).
  *   A write resolves only once the view has applied its revision, so a read after it sees it.
  *   A write that changes nothing sends its compares alone: no op, no revision, no wake-up, and
  *   no write lost to a view that lagged another server's. A refusal is confirmed the same way.
@@ -69,6 +69,7 @@ import type { CatalogPort } from './port.js'
 import type { CatalogQuery } from './queries.js'
 import { idxWakeKey, nodeWakeKey } from './reader.js'
 import { CatalogState } from './state.js'
+import { WriteBatcher, type Prepared as BatchEntry } from './write-batch.js'
 import type { DeregisterRequest, RegisterRequest, WriteResult } from './types.js'
 
 export interface CatalogOptions {
@@ -107,6 +108,9 @@ export interface Fence {
 /** Listens to changes of the cluster tables: the `<table>/<name>` rows changed; null after a resync (anything may have). */
 export type ClusterListener = (changed: ReadonlySet<string> | null) => void
 
+/** A planned catalog write as the batcher sends it. */
+type Prepared = BatchEntry & { readonly plan: Plan }
+
 /** A write's answer with what the catalog did: `index` as in `WriteResult`. */
 export type Committed<R> = Readonly<{ index: number; changed: boolean; result: R }>
 
@@ -137,6 +141,8 @@ export class Catalog implements CatalogPort, KvPort {
   /** Prefixes blocking KV reads wait on. */
   readonly #kvPrefixes = new PrefixSet()
   readonly #listeners = new Set<() => void>()
+  /** Concurrent catalog registrations and deregistrations share store txns (write-batch.ts). */
+  readonly #batcher: WriteBatcher
   readonly #clusterListeners = new Set<ClusterListener>()
   /** Readers of the store's revision for `consistent` reads: one request in flight, one queued. */
   #revisionRead: Promise<Revision> | undefined
@@ -155,6 +161,11 @@ export class Catalog implements CatalogPort, KvPort {
     this.#kvMaxValueSize = opts.kvMaxValueSize ?? KV_MAX_VALUE_SIZE
     this.#sessionTtlMinMs = opts.sessionTtlMinMs ?? SESSION_TTL_MIN_MS
     this.#newSessionId = opts.newSessionId ?? randomUUID
+    this.#batcher = new WriteBatcher({
+      store: opts.store,
+      idxPrefix: this.#state.keys.idx(''),
+      reach: (revision) => this.#reach(revision, this.#catchUpMs),
+    })
   }
 
   /** Loads the view from the store and starts following it. */
@@ -254,12 +265,25 @@ export class Catalog implements CatalogPort, KvPort {
   }
 
   async #write(plan: () => Plan, fence?: Fence): Promise<WriteResult> {
+    const fenced = (p: Plan): Prepared => ({
+      plan: p,
+      compare: fence === undefined ? p.compares : [...p.compares, fence.compare],
+      ops: p.ops,
+    })
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
       if (this.#closed) throw new CatalogClosedError()
       await this.#resyncing
-      let p: Plan
+      let sent: Readonly<{ prepared: Prepared; res: StoreTxnResult }>
       try {
-        p = plan()
+        const first = fenced(plan())
+        if (first.ops.length === 0) {
+          // No ops: a txn of compares alone confirms the no-op without moving the revision.
+          sent = { prepared: first, res: await this.#store.txn({ compare: first.compare, success: [] }) }
+        } else {
+          // Planned again when its txn is formed if the view moved meanwhile (write-batch.ts).
+          const at = this.#state.revision
+          sent = await this.#batcher.submit(() => (this.#state.revision === at ? first : fenced(plan())))
+        }
       } catch (err) {
         if (!(err instanceof CatalogRequestError)) throw err
         // A refusal read from a view behind the store may be stale: confirm it at the store's
@@ -269,11 +293,9 @@ export class Catalog implements CatalogPort, KvPort {
         await this.#reach(current, this.#catchUpMs)
         continue
       }
-      // No ops: a txn of compares alone confirms the no-op without moving the revision.
-      const compare = fence === undefined ? p.compares : [...p.compares, fence.compare]
-      const res = await this.#store.txn({ compare, success: p.ops })
+      const { prepared, res } = sent
       if (res.succeeded) {
-        if (p.ops.length === 0) return { index: Math.max(1, this.#state.revision), changed: false }
+        if (prepared.ops.length === 0) return { index: Math.max(1, this.#state.revision), changed: false }
         await this.#reach(res.revision, Number.POSITIVE_INFINITY)
         return { index: res.revision, changed: true }
       }

@@ -564,13 +564,20 @@ test('catalog blocking: wait defaults to 5 minutes, is clamped to 10, plus up to
 test('catalog blocking: a burst of committed batches costs each waiting query one evaluation', async (t) => {
   const h = await openCatalog()
   t.after(() => h.close())
-  const writer = await Catalog.open({ store: h.store, prefix: PREFIX, datacenter: 'dc1', clock: h.clock })
-  t.after(() => writer.close())
+  // Twenty writers (one catalog each, so no two writes share a txn): twenty revisions in a burst.
+  const writers = await Promise.all(
+    Array.from({ length: 20 }, () =>
+      Catalog.open({ store: h.store, prefix: PREFIX, datacenter: 'dc1', clock: h.clock }),
+    ),
+  )
+  t.after(async () => {
+    for (const w of writers) await w.close()
+  })
   // An index far ahead keeps the query armed through every change.
   void h.catalog.block(nodesQuery(), { index: 1e12 })
   await settle()
   const before = h.catalog.blockingStats().evaluations
-  const writes = await Promise.all(Array.from({ length: 20 }, (_, i) => writer.register(reg(`n${i}`))))
+  const writes = await Promise.all(writers.map((w, i) => w.register(reg(`n${i}`))))
   await settle()
   assert.equal(new Set(writes.map((w) => w.index)).size, 20, '20 revisions')
   const evaluations = h.catalog.blockingStats().evaluations - before
@@ -598,4 +605,68 @@ test('catalog reads: an unchanged view answers the same result object; any appli
   assert.equal(second.value.length, 2)
   assert.equal(second.revision, c.revision)
   assert.equal(first.value.length, 1, 'an earlier result never changes')
+})
+
+test('catalog writes: concurrent registrations share store txns; a write that enumerates a node never shares with one on that node', async (t) => {
+  const counted = { txns: 0 }
+  const h = await openCatalog({
+    wrap: (s): Store => ({
+      revision: () => s.revision(),
+      range: (prefix) => s.range(prefix),
+      txn: (req) => {
+        counted.txns++
+        return s.txn(req)
+      },
+      watch: (prefix, from, handlers) => s.watch(prefix, from, handlers),
+      grantLease: (ms) => s.grantLease(ms),
+      keepAlive: (lease) => s.keepAlive(lease),
+      revokeLease: (lease) => s.revokeLease(lease),
+      close: () => s.close(),
+    }),
+  })
+  t.after(() => h.close())
+  const c = h.catalog
+  const writes = await Promise.all(Array.from({ length: 32 }, (_, i) => c.register(reg(`n${i}`))))
+  assert.ok(counted.txns < 32, `${counted.txns} txns for 32 registrations`)
+  writes.forEach((w, i) => {
+    assert.equal(c.state.node(`n${i}`)?.createIndex, w.index, 'committed once, at the index it answered')
+  })
+  // Services on one node and a node-level check at once: the check's write enumerates the node's
+  // instances (it must move each one's index), so it never shares a txn with a write of them.
+  const services = Array.from({ length: 8 }, (_, i) => c.register(reg('n0', { service: svc(`s${i}`) })))
+  const check = c.register(reg('n0', { checks: [chk('nc', { status: 'critical' })] }))
+  const [checked] = await Promise.all([check, ...services])
+  assert.ok(checked !== undefined)
+  for (let i = 0; i < 8; i++) {
+    const health = c.read(serviceHealthQuery(`s${i}`))
+    assert.deepEqual(
+      health.value[0]?.checks.map((x) => x.check.checkId),
+      ['nc'],
+    )
+    assert.ok(health.index >= checked.index, `s${i}: index ${health.index} moved with the node check`)
+  }
+})
+
+test('catalog writes: a write that reads what another deletes never shares its txn (no orphan check)', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const c = h.catalog
+  for (let round = 0; round < 20; round++) {
+    await c.register(reg('n0', { service: svc('web') }))
+    // A write in flight first, so that the next two wait together for the next txn.
+    const results = await Promise.allSettled([
+      c.register(reg(`other${round}`)),
+      c.deregister({ node: 'n0', serviceId: 'web', checkId: '' }),
+      c.register(reg('n0', { checks: [chk(`wc${round}`, { serviceId: 'web', status: 'passing' })] })),
+    ])
+    assert.equal(results[1].status, 'fulfilled')
+    const orphans = c.state
+      .checksOnNode('n0')
+      .filter((x) => x.check.serviceId !== '' && c.state.service('n0', x.check.serviceId) === undefined)
+    assert.deepEqual(
+      orphans.map((x) => x.check.checkId),
+      [],
+      `round ${round}: no check outlives its service`,
+    )
+  }
 })
