@@ -202,3 +202,20 @@ test('a user event fired on any server reaches every server once, in one order',
   await waitFor(() => g.servers.every((s) => s.delivered.at(-1)?.name === 'deploy-5'))
   assert.deepEqual(names(s4), ['deploy-5'])
 })
+
+test('steady heartbeats write nothing: the store moves only when a member joins, changes or moves', async (t) => {
+  const g = await startServers(['s1', 's2'])
+  t.after(() => g.close())
+  const [s1, s2] = g.servers
+  assert.ok(s1 !== undefined && s2 !== undefined)
+  beat(s1, 'c1')
+  await waitFor(() => serf(s1, 'c1') === 'passing')
+  const before = await g.store.revision()
+  for (let i = 0; i < 20; i++) {
+    beat(s1, 'c1')
+    await advance(g, 1_000, 1_000)
+  }
+  assert.equal(await g.store.revision(), before, '20 heartbeats over 20 s: no write')
+  beat(s2, 'c1') // it moves: one write puts its liveness key on s2's lease
+  await waitFor(() => s1.catalog.state.cluster.get('alive', 'c1')?.lease === s2.cluster.session.lease)
+})
