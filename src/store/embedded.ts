@@ -206,6 +206,25 @@ class LogJournal implements Journal {
 /** Opens (creating when needed) the embedded store in `dir`. */
 export async function openEmbeddedStore(dir: string, opts: EmbeddedStoreOptions): Promise<MemoryStore> {
   const fs = opts.fs ?? nodeStoreFs
+  const release = await holdDir(dir, fs, opts)
+  try {
+    return await recover(dir, fs, opts, release)
+  } catch (err) {
+    await release()
+    if (err instanceof StoreOpenError) throw err
+    throw new StoreOpenError(`Failed to open store data dir ${dir}: ${errorMessage(err)}`, { cause: err })
+  }
+}
+
+/**
+ * Creates `dir` when needed and takes it: refused when this process or another (its LOCK file)
+ * holds it. Resolves with the release.
+ */
+async function holdDir(
+  dir: string,
+  fs: StoreFs,
+  opts: Pick<EmbeddedStoreOptions, 'processAlive' | 'logger'>,
+): Promise<() => Promise<void>> {
   const held = openHere.get(fs) ?? new Set<string>()
   openHere.set(fs, held)
   if (held.has(dir)) throw new StoreOpenError(`Store data dir ${dir} is already open in this process`)
@@ -216,17 +235,9 @@ export async function openEmbeddedStore(dir: string, opts: EmbeddedStoreOptions)
   }
   await lock(dir, fs, opts)
   held.add(dir)
-  const lockPath = join(dir, 'LOCK')
-  const release = async (): Promise<void> => {
+  return async () => {
     held.delete(dir)
-    await fs.unlink(lockPath).catch(() => undefined)
-  }
-  try {
-    return await recover(dir, fs, opts, release)
-  } catch (err) {
-    await release()
-    if (err instanceof StoreOpenError) throw err
-    throw new StoreOpenError(`Failed to open store data dir ${dir}: ${errorMessage(err)}`, { cause: err })
+    await fs.unlink(join(dir, 'LOCK')).catch(() => undefined)
   }
 }
 
@@ -359,16 +370,7 @@ export async function createEmbeddedStore(
   opts: Pick<EmbeddedStoreOptions, 'fs' | 'logger' | 'processAlive'> = {},
 ): Promise<void> {
   const fs = opts.fs ?? nodeStoreFs
-  const held = openHere.get(fs) ?? new Set<string>()
-  openHere.set(fs, held)
-  if (held.has(dir)) throw new StoreOpenError(`Store data dir ${dir} is already open in this process`)
-  try {
-    await fs.mkdir(dir)
-  } catch (err) {
-    throw new StoreOpenError(`Failed to create store data dir ${dir}: ${errorMessage(err)}`, { cause: err })
-  }
-  await lock(dir, fs, opts)
-  held.add(dir)
+  const release = await holdDir(dir, fs, opts)
   try {
     const names = await fs.readdir(dir)
     const used = names.filter((n) => /^(snap|wal)-\d+$/.test(n))
@@ -382,7 +384,6 @@ export async function createEmbeddedStore(
     await fs.rename(`${snap}.tmp`, snap)
     await fs.syncDir(dir)
   } finally {
-    held.delete(dir)
-    await fs.unlink(join(dir, 'LOCK')).catch(() => undefined)
+    await release()
   }
 }
