@@ -12,10 +12,14 @@
  *   above the client's; a blocked query that answered although its answer did not change
  *   carries the current index (never a stale one).
  *
- * Runs: VIGIL_SIM_RUNS (default 200). Replay a failure with VIGIL_SIM_SEED and VIGIL_SIM_PATH.
+ * The same properties run on the memory store (fake clock) and on a real etcd member: one suite
+ * for every store (servers.md §2).
+ *
+ * Runs: VIGIL_SIM_RUNS (default 200) on memory, VIGIL_SIM_ETCD_RUNS (default 30) on etcd. Replay
+ * a failure with VIGIL_SIM_SEED and VIGIL_SIM_PATH.
  */
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { after, test } from 'node:test'
 import fc from 'fast-check'
 import type { QueryResult } from '../../src/catalog/blocking.js'
 import { Catalog } from '../../src/catalog/catalog.js'
@@ -32,8 +36,12 @@ import {
   type CatalogQuery,
 } from '../../src/catalog/queries.js'
 import type { DeregisterRequest, RegisterRequest, ServiceRecord } from '../../src/catalog/types.js'
+import { systemClock } from '../../src/lib/clock.js'
+import { openEtcdStore } from '../../src/store/etcd.js'
+import type { Store } from '../../src/store/store.js'
 import type { Status } from '../../src/structs/check.js'
 import { PREFIX, chk, openCatalog, reg, settle, svc } from '../support/catalog.js'
+import { startEtcd, type EtcdMember } from '../support/etcd.js'
 
 // ---- the oracle ------------------------------------------------------------------------------
 
@@ -485,17 +493,44 @@ function resolve(op: Op, sent: readonly Sent[]): Sent | undefined {
   return earlier === undefined ? undefined : { ...earlier, via: op.via }
 }
 
-// ---- the property -----------------------------------------------------------------------------
+// ---- the beds: two catalogs (two servers) on one store -----------------------------------------
 
-async function scenario(ops: readonly Op[]): Promise<void> {
+interface Bed {
+  readonly store: Store
+  readonly a: Catalog
+  readonly b: Catalog
+  /** Resolves once both views have every committed write and the wake-ups it caused ran. */
+  settle(): Promise<void>
+  close(): Promise<void>
+}
+
+/** The memory store on a fake clock: every step settles in a few turns of the event loop. */
+async function memoryBed(): Promise<Bed> {
   const h = await openCatalog()
-  const other = await Catalog.open({
+  const b = await Catalog.open({
     store: h.store,
     prefix: PREFIX,
     datacenter: 'dc1',
     clock: h.clock,
     random: () => 0,
   })
+  return {
+    store: h.store,
+    a: h.catalog,
+    b,
+    settle,
+    close: async () => {
+      await b.close()
+      await h.close()
+    },
+  }
+}
+
+// ---- the property -----------------------------------------------------------------------------
+
+async function scenario(bed: Bed, ops: readonly Op[]): Promise<void> {
+  const h = { catalog: bed.a, store: bed.store }
+  const other = bed.b
   const servers = [h.catalog, other] as const
   try {
     let oracle: OState = { nodes: new Map(), services: new Map(), checks: new Map() }
@@ -537,7 +572,7 @@ async function scenario(ops: readonly Op[]): Promise<void> {
       if (outcome === undefined) assert.equal(expected, oracle, `${ctx}: refused, but the oracle accepts`)
       else assert.equal(outcome.changed, changed, `${ctx}: changed`)
       oracle = expected
-      await settle()
+      await bed.settle()
       if (!changed) assert.equal(await h.store.revision(), revBefore, `${ctx}: a no-op write sent a txn`)
 
       const now = PROBES.map((p) => h.catalog.read(p.query))
@@ -570,8 +605,7 @@ async function scenario(ops: readonly Op[]): Promise<void> {
       previous = now
     }
   } finally {
-    await other.close()
-    await h.close()
+    await bed.close()
   }
 }
 
@@ -580,12 +614,17 @@ const seed = process.env['VIGIL_SIM_SEED']
 const path = process.env['VIGIL_SIM_PATH']
 
 test(`catalog model: two servers agree with the oracle; indexes and wake-ups follow Consul (${runs} runs)`, async () => {
-  await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), scenario), {
-    numRuns: runs,
-    includeErrorInReport: true,
-    ...(seed !== undefined ? { seed: Number(seed) } : {}),
-    ...(path !== undefined ? { path } : {}),
-  })
+  await fc.assert(
+    fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), async (ops) => {
+      await scenario(await memoryBed(), ops)
+    }),
+    {
+      numRuns: runs,
+      includeErrorInReport: true,
+      ...(seed !== undefined ? { seed: Number(seed) } : {}),
+      ...(path !== undefined ? { path } : {}),
+    },
+  )
 })
 
 // ---- concurrent writers ---------------------------------------------------------------------------
@@ -659,15 +698,9 @@ function assertCoherent(c: Catalog, ctx: string): void {
   }
 }
 
-async function concurrentScenario(rounds: readonly (readonly Op[])[]): Promise<void> {
-  const h = await openCatalog()
-  const other = await Catalog.open({
-    store: h.store,
-    prefix: PREFIX,
-    datacenter: 'dc1',
-    clock: h.clock,
-    random: () => 0,
-  })
+async function concurrentScenario(bed: Bed, rounds: readonly (readonly Op[])[]): Promise<void> {
+  const h = { catalog: bed.a }
+  const other = bed.b
   const servers = [h.catalog, other] as const
   try {
     for (const [i, round] of rounds.entries()) {
@@ -680,7 +713,7 @@ async function concurrentScenario(rounds: readonly (readonly Op[])[]): Promise<v
           })
         }),
       )
-      await settle()
+      await bed.settle()
       assert.equal(h.catalog.revision, other.revision, `round ${i}: views at different revisions`)
       for (const p of PROBES) {
         assert.deepEqual(
@@ -693,8 +726,7 @@ async function concurrentScenario(rounds: readonly (readonly Op[])[]): Promise<v
       assertCoherent(other, `round ${i} B`)
     }
   } finally {
-    await other.close()
-    await h.close()
+    await bed.close()
   }
 }
 
@@ -705,7 +737,9 @@ test(`catalog model: concurrent writes through two servers keep the catalog cohe
         minLength: 1,
         maxLength: 8,
       }),
-      concurrentScenario,
+      async (rounds) => {
+        await concurrentScenario(await memoryBed(), rounds)
+      },
     ),
     {
       numRuns: runs,
@@ -713,5 +747,77 @@ test(`catalog model: concurrent writes through two servers keep the catalog cohe
       ...(seed !== undefined ? { seed: Number(seed) } : {}),
       ...(path !== undefined ? { path } : {}),
     },
+  )
+})
+
+// ---- the same properties on etcd --------------------------------------------------------------
+
+/**
+ * The etcd store (a real member on loopback): both catalogs on their own etcd client, a fresh
+ * prefix per run; a step settles once both views reached the store's revision.
+ */
+let etcd: EtcdMember | undefined
+let beds = 0
+
+async function etcdBed(): Promise<Bed> {
+  etcd ??= await startEtcd(['--max-txn-ops=1024'])
+  const endpoint = etcd.endpoint
+  const prefix = `/vigil-model-${++beds}/dc1/`
+  const stores = [
+    await openEtcdStore({ endpoints: [endpoint], prefix }),
+    await openEtcdStore({ endpoints: [endpoint], prefix }),
+  ] as const
+  const [a, b] = await Promise.all(
+    stores.map((store) =>
+      Catalog.open({ store, prefix, datacenter: 'dc1', clock: systemClock, random: () => 0 }),
+    ),
+  )
+  assert.ok(a !== undefined && b !== undefined)
+  const store = stores[0]
+  return {
+    store,
+    a,
+    b,
+    settle: async () => {
+      const revision = await store.revision()
+      for (let i = 0; i < 2_500 && (a.revision < revision || b.revision < revision); i++) {
+        await new Promise((r) => setTimeout(r, 2))
+      }
+      await settle()
+    },
+    close: async () => {
+      await Promise.all([a.close(), b.close()])
+      await Promise.all(stores.map((s) => s.close()))
+    },
+  }
+}
+
+const etcdRuns = Number(process.env['VIGIL_SIM_ETCD_RUNS'] ?? 30)
+
+after(async () => {
+  await etcd?.stop()
+})
+
+test(`catalog model on etcd: two servers agree with the oracle; indexes and wake-ups follow Consul (${etcdRuns} runs)`, async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 20 }), async (ops) => {
+      await scenario(await etcdBed(), ops)
+    }),
+    { numRuns: etcdRuns, includeErrorInReport: true, ...(seed !== undefined ? { seed: Number(seed) } : {}) },
+  )
+})
+
+test(`catalog model on etcd: concurrent writes through two servers keep the catalog coherent (${etcdRuns} runs)`, async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.array(fc.oneof(registerArb, deregisterArb), { minLength: 2, maxLength: 4 }), {
+        minLength: 1,
+        maxLength: 6,
+      }),
+      async (rounds) => {
+        await concurrentScenario(await etcdBed(), rounds)
+      },
+    ),
+    { numRuns: etcdRuns, includeErrorInReport: true, ...(seed !== undefined ? { seed: Number(seed) } : {}) },
   )
 })
