@@ -211,6 +211,18 @@ export class Draft {
     return this.#get(key) as ServiceValue | undefined
   }
 
+  /**
+   * As `getService`, but the value is shared with the planner's own reads (and, once written,
+   * with the view): read it, never change it.
+   */
+  peekService(key: string): ServiceValue | undefined {
+    this.read(key)
+    const written = this.#writes.get(key)
+    if (written === null) return undefined
+    const text = written ?? this.#state.row(key)?.value
+    return text === undefined ? undefined : (this.#decode(text) as ServiceValue)
+  }
+
   getCheck(key: string): CheckValue | undefined {
     return this.#get(key) as CheckValue | undefined
   }
@@ -321,6 +333,8 @@ export class Draft {
       if (parsed.table === 'nodes' && v === null) deletedNodes.add(parsed.node)
       const stored = this.#state.row(key)
       const sides = [stored?.value, v ?? undefined].flatMap((t) => (t === undefined ? [] : [this.#decode(t)]))
+      // The view applies this row once written: it may take the decoded value, not parse again.
+      if (v !== null) this.#state.offerDecoded(v, this.#decode(v))
       switch (parsed.table) {
         case 'nodes':
           tables.add(IDX_NODES)
@@ -488,7 +502,7 @@ export function registerInto(d: Draft, req: RegisterRequest, defaults: PlanDefau
     let serviceName = ''
     let serviceTags: readonly string[] = []
     if (input.serviceId !== '') {
-      const owner = d.getService(d.keys.service(req.node, input.serviceId))
+      const owner = d.peekService(d.keys.service(req.node, input.serviceId))
       if (owner === undefined)
         throw new CatalogRequestError('failed inserting check: Missing service registration')
       serviceName = owner.service.name
