@@ -229,10 +229,36 @@ function quoteKey(key: string): string {
   return quoted
 }
 
+/**
+ * Sorted key lists by object shape: records of one kind list the same keys in the same order, so
+ * the sort is done once per shape. A shape is looked up by its first key and confirmed key by key;
+ * bounded like the quoted keys.
+ */
+const sortedShapes = new Map<
+  string,
+  { readonly keys: readonly string[]; readonly sorted: readonly string[] }
+>()
+const SORTED_SHAPES_MAX = 1000
+
+function sortedKeys(obj: object): readonly string[] {
+  const keys = Object.keys(obj)
+  const first = keys[0]
+  if (first === undefined) return keys
+  const known = sortedShapes.get(first)
+  if (known !== undefined && known.keys.length === keys.length) {
+    let same = true
+    for (let i = 1; i < keys.length && same; i++) same = known.keys[i] === keys[i]
+    if (same) return known.sorted
+  }
+  const sorted = [...keys].sort()
+  if (known !== undefined || sortedShapes.size < SORTED_SHAPES_MAX) sortedShapes.set(first, { keys, sorted })
+  return sorted
+}
+
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null)
-  // Loops and string concatenation rather than map/filter/join, and keys quoted once: every
-  // catalog write encodes its rows here, a large share of its cost.
+  // Loops and string concatenation rather than map/filter/join, keys sorted once per shape and
+  // quoted once: every catalog write encodes its rows here, a large share of its cost.
   if (Array.isArray(value)) {
     let out = '['
     for (let i = 0; i < value.length; i++) {
@@ -242,9 +268,8 @@ export function canonicalJson(value: unknown): string {
     return `${out}]`
   }
   const obj = value as Record<string, unknown>
-  const keys = Object.keys(obj).sort()
   let out = '{'
-  for (const k of keys) {
+  for (const k of sortedKeys(obj)) {
     const v = obj[k]
     if (v === undefined) continue
     if (out.length > 1) out += ','
