@@ -11,6 +11,7 @@ import { connect, type Socket } from 'node:net'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
+import type autocannon from 'autocannon'
 import { decodeCatalogRegister } from '../src/api/catalog-body.js'
 import { Catalog } from '../src/catalog/catalog.js'
 import { serviceHealthQuery } from '../src/catalog/queries.js'
@@ -19,7 +20,7 @@ import { catalogDataDir, catalogPrefix } from '../src/roles/server.js'
 import { openEmbeddedStore } from '../src/store/embedded.js'
 import { MemoryStore } from '../src/store/memory.js'
 import { startEtcd } from '../test/support/etcd.js'
-import { etcdRate } from './store.js'
+import { etcdTimedRate } from './store.js'
 import {
   capture,
   freePort,
@@ -455,6 +456,29 @@ async function embeddedCatalogRate(round: number, count: number, width: number):
   }
 }
 
+/**
+ * PUT /v1/catalog/register for `seconds` with `width` keep-alive connections (autocannon, the
+ * load generator of the KV rows), each request a distinct registration of round `round`.
+ */
+async function httpRegisterRate(
+  server: Proc,
+  round: number,
+  seconds: number,
+  width: number,
+): Promise<number> {
+  let n = 0
+  const requests: autocannon.Request[] = [
+    {
+      method: 'PUT',
+      setupRequest: (req) => ({ ...req, body: JSON.stringify(writeBody(round, n++)) }),
+    },
+  ]
+  const res = await load({ url: `${server.url}/v1/catalog/register`, seconds, connections: width, requests })
+  if (res.non2xx + res.errors > 0)
+    throw new Error(`PUT /v1/catalog/register: ${res.non2xx} non-2xx, ${res.errors} errors`)
+  return res.requestsPerSec
+}
+
 async function durableWrites(
   opts: CatalogBenchOptions,
   rows: CatalogRow[],
@@ -473,15 +497,22 @@ async function durableWrites(
   const server = await startVigil(['-server', '-bootstrap'], { dataDir: dir })
   const inproc: number[] = []
   const http: number[] = []
+  const fetched: number[] = []
   const etcdRates: number[] = []
   try {
+    // Warm-up, not counted: the etcd3 client's channel and both processes' JIT.
+    if (etcd !== undefined) await etcdTimedRate(etcd, 999, 1, width)
+    await httpRegisterRate(server, 999, 1, width)
     for (let r = 0; r < rounds; r++) {
       inproc.push(await embeddedCatalogRate(r, count, width))
-      if (etcd !== undefined) etcdRates.push(await etcdRate(etcd, 1000 + r, count, width))
-      http.push(await rate(count, width, (i) => put(`${server.url}/v1/catalog/register`, writeBody(r, i))))
+      if (etcd !== undefined) etcdRates.push(await etcdTimedRate(etcd, 1000 + r, opts.seconds, width))
+      http.push(await httpRegisterRate(server, r, opts.seconds, width))
+      fetched.push(
+        await rate(count, width, (i) => put(`${server.url}/v1/catalog/register`, writeBody(100 + r, i))),
+      )
       log(
         `catalog writes round ${r + 1}/${rounds}: in process ${inproc.at(-1)?.toFixed(0)}, ` +
-          `etcd ${etcdRates.at(-1)?.toFixed(0)}, HTTP ${http.at(-1)?.toFixed(0)}`,
+          `etcd ${etcdRates.at(-1)?.toFixed(0)}, HTTP ${http.at(-1)?.toFixed(0)} (fetch ${fetched.at(-1)?.toFixed(0)})`,
       )
     }
   } finally {
@@ -497,7 +528,7 @@ async function durableWrites(
     met: Number.isNaN(e) ? null : median(inproc) / e >= 1,
   })
   rows.push({
-    name: `Durable catalog registrations/s, ${width} concurrent writers: PUT /v1/catalog/register on \`-server -bootstrap -data-dir\` / etcd put`,
+    name: `Durable catalog registrations/s, ${width} concurrent writers: PUT /v1/catalog/register on \`-server -bootstrap -data-dir\` (autocannon) / etcd put`,
     value: `${fmt(median(http))} / ${fmt(e)} = **${(median(http) / e).toFixed(2)}**`,
     goal: 'ratio ≥ 1.0',
     met: Number.isNaN(e) ? null : median(http) / e >= 1,
@@ -506,15 +537,19 @@ async function durableWrites(
     [
       '## Catalog: durable registrations vs etcd puts, per round',
       '',
-      `${fmt(count)} registrations (or puts) per round over ${width} writers; a fresh data dir per round in process,`,
-      'one server process and one etcd member for all rounds (fresh keys each round).',
+      `In process ${fmt(count)} registrations per round over ${width} writers on a fresh data dir; etcd puts and`,
+      `HTTP registrations for ${opts.seconds} s with ${width} in flight (the etcd3 client; autocannon with ${width}`,
+      `connections, a distinct body per request), after a 1 s warm-up of each; then ${fmt(count)} registrations`,
+      `over ${width} fetch writers (the earlier method, for comparison). One server process and one etcd member`,
+      'for all rounds (fresh keys and services each round).',
       '',
-      '| round | Catalog in process | etcd put | HTTP -server -data-dir |',
-      '| --- | --- | --- | --- |',
+      '| round | Catalog in process | etcd put | HTTP (autocannon) | HTTP (fetch) |',
+      '| --- | --- | --- | --- | --- |',
       ...inproc.map(
-        (v, i) => `| ${i + 1} | ${fmt(v)} | ${fmt(etcdRates[i] ?? Number.NaN)} | ${fmt(http[i] ?? 0)} |`,
+        (v, i) =>
+          `| ${i + 1} | ${fmt(v)} | ${fmt(etcdRates[i] ?? Number.NaN)} | ${fmt(http[i] ?? 0)} | ${fmt(fetched[i] ?? 0)} |`,
       ),
-      `| **median** | ${fmt(median(inproc))} | ${fmt(e)} | ${fmt(median(http))} |`,
+      `| **median** | ${fmt(median(inproc))} | ${fmt(e)} | ${fmt(median(http))} | ${fmt(median(fetched))} |`,
       '',
       `Load average after the write rounds: ${loadavg()[0]?.toFixed(1)} on ${cpus().length} cores.`,
       '',

@@ -19,7 +19,7 @@ import type { Store } from '../src/store/store.js'
 import { startEtcd, type EtcdMember } from '../test/support/etcd.js'
 import { metricsHeap, percentile, wakeAll, type CatalogRow, type WakeResult } from './catalog.js'
 import { capture, freePort, inParallel, load, log, median, startBare, startVigil, type Proc } from './lib.js'
-import { VALUE, etcdRate } from './store.js'
+import { VALUE, etcdTimedRate } from './store.js'
 
 export interface KvBenchOptions {
   readonly quick: boolean
@@ -146,11 +146,14 @@ async function throughput(opts: KvBenchOptions, rows: CatalogRow[], sections: st
       if ((await res.text()).trim() !== 'true') throw new Error(`PUT /v1/kv → ${res.status}`)
       await etcd.client.put(`bench/get/${i}`).value(VALUE).exec()
     })
+    // Warm-up, not counted: the etcd3 client's channel and both processes' JIT.
+    await etcdTimedRate(etcd, 2999, 1, WIDTH)
+    await httpPutRate(server, 999, 1)
     for (let r = 0; r < opts.rounds; r++) {
       const [p, g] = await inProcessRound(r, count, reads)
       ipPut.push(p)
       ipGet.push(g)
-      ePut.push(await etcdRate(etcd, 3000 + r, count, WIDTH))
+      ePut.push(await etcdTimedRate(etcd, 3000 + r, opts.seconds, WIDTH))
       hPut.push(await httpPutRate(server, r, opts.seconds))
       eGet.push(await etcdGetRate(etcd, count * 2, keys))
       hGet.push(await httpGetRate(server, keys, opts.seconds))
@@ -183,7 +186,8 @@ async function throughput(opts: KvBenchOptions, rows: CatalogRow[], sections: st
       '## KV: puts and gets vs etcd, per round',
       '',
       `Puts of a ${VALUE.length}-byte value to fresh keys, each acknowledged once durable: ${fmt(count)} per round in`,
-      `process (a fresh data dir each round) and on etcd, ${opts.seconds} s of autocannon with ${WIDTH} connections over HTTP.`,
+      `process (a fresh data dir each round); ${opts.seconds} s with ${WIDTH} in flight on etcd (the etcd3 client) and over HTTP`,
+      `(autocannon with ${WIDTH} connections), after a 1 s warm-up of each.`,
       `Gets of ${fmt(keys)} preloaded keys: ${fmt(count * 2)} on etcd, ${fmt(reads)} in process, ${opts.seconds} s over HTTP.`,
       '',
       '| round | put: in process | put: etcd | put: HTTP | get: in process | get: etcd | get: HTTP |',

@@ -68,6 +68,30 @@ export async function etcdRate(
 }
 
 /**
+ * Durable puts/s on etcd with `width` in flight for `seconds` (fresh keys under `r<round>-t/`):
+ * the etcd side of every HTTP throughput row (catalog registrations, KV puts), the same shape as
+ * autocannon's `seconds` with `width` connections on vigil. The etcd3 client runs in the
+ * benchmark process, as autocannon does for vigil, and costs about twice etcd's own CPU per put.
+ */
+export async function etcdTimedRate(
+  etcd: EtcdMember,
+  round: number,
+  seconds: number,
+  width: number,
+): Promise<number> {
+  const prefix = `r${round}-t/services/node/`
+  let n = 0
+  const started = performance.now()
+  const until = started + seconds * 1000
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (performance.now() < until) await etcd.client.put(`${prefix}${n++}`).value(VALUE).exec()
+    }),
+  )
+  return n / ((performance.now() - started) / 1000)
+}
+
+/**
  * Medians over `rounds`. One etcd member serves every round (fresh keys each time); the embedded
  * store opens a fresh data dir each time. The two alternate within each round so that the
  * shared disk's load hits both alike.

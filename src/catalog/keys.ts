@@ -212,12 +212,68 @@ export class CatalogKeys {
  * JSON with object keys sorted at every level, so two equal records always encode to the same
  * text: the planner detects a no-op write by comparing encodings.
  */
+/**
+ * Object keys as JSON strings: a catalog row's keys are its record's field names, the same in
+ * every row, so each is quoted once. Bounded, since map keys (Meta, TaggedAddresses) are the
+ * user's; past the bound keys are quoted as they come.
+ */
+const quotedKeys = new Map<string, string>()
+const QUOTED_KEYS_MAX = 10_000
+
+function quoteKey(key: string): string {
+  let quoted = quotedKeys.get(key)
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key)
+    if (quotedKeys.size < QUOTED_KEYS_MAX) quotedKeys.set(key, quoted)
+  }
+  return quoted
+}
+
+/**
+ * Sorted key lists by object shape: records of one kind list the same keys in the same order, so
+ * the sort is done once per shape. A shape is looked up by its first key and confirmed key by key;
+ * bounded like the quoted keys.
+ */
+const sortedShapes = new Map<
+  string,
+  { readonly keys: readonly string[]; readonly sorted: readonly string[] }
+>()
+const SORTED_SHAPES_MAX = 1000
+
+function sortedKeys(obj: object): readonly string[] {
+  const keys = Object.keys(obj)
+  const first = keys[0]
+  if (first === undefined) return keys
+  const known = sortedShapes.get(first)
+  if (known !== undefined && known.keys.length === keys.length) {
+    let same = true
+    for (let i = 1; i < keys.length && same; i++) same = known.keys[i] === keys[i]
+    if (same) return known.sorted
+  }
+  const sorted = [...keys].sort()
+  if (known !== undefined || sortedShapes.size < SORTED_SHAPES_MAX) sortedShapes.set(first, { keys, sorted })
+  return sorted
+}
+
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null)
-  if (Array.isArray(value)) return `[${value.map((v: unknown) => canonicalJson(v)).join(',')}]`
+  // Loops and string concatenation rather than map/filter/join, keys sorted once per shape and
+  // quoted once: every catalog write encodes its rows here, a large share of its cost.
+  if (Array.isArray(value)) {
+    let out = '['
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ','
+      if (i in value) out += canonicalJson(value[i])
+    }
+    return `${out}]`
+  }
   const obj = value as Record<string, unknown>
-  const keys = Object.keys(obj)
-    .filter((k) => obj[k] !== undefined)
-    .sort()
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`
+  let out = '{'
+  for (const k of sortedKeys(obj)) {
+    const v = obj[k]
+    if (v === undefined) continue
+    if (out.length > 1) out += ','
+    out += `${quoteKey(k)}:${canonicalJson(v)}`
+  }
+  return `${out}}`
 }

@@ -33,7 +33,7 @@ import {
   nodeIdxName,
   serviceIdxName,
 } from './keys.js'
-import type { CatalogState } from './state.js'
+import type { CatalogState, StoredRow } from './state.js'
 import type { CatalogNode, CheckRecord, DeregisterRequest, RegisterRequest, ServiceRecord } from './types.js'
 
 /**
@@ -80,6 +80,22 @@ function uuidProblem(id: string): string | null {
   return `encoding/hex: invalid byte: U+${hex}${printable ? ` '${bad[0]}'` : ''}`
 }
 
+/**
+ * The canonical encoding of stored rows, by row object: a row is replaced (never changed) when
+ * its key is written, and a row is compared with every write to its key (a node's row with every
+ * registration on the node), so it is encoded once per version rather than once per comparison.
+ */
+const canonicalRows = new WeakMap<StoredRow, string>()
+
+function canonicalRow(row: StoredRow): string {
+  let text = canonicalRows.get(row)
+  if (text === undefined) {
+    text = canonicalJson(JSON.parse(row.value))
+    canonicalRows.set(row, text)
+  }
+  return text
+}
+
 /** Go's `%q` for the ASCII texts Consul formats. */
 function q(s: string): string {
   return JSON.stringify(s)
@@ -95,6 +111,8 @@ export class Draft {
   readonly #compares = new Map<string, number>()
   /** key → new encoded value, or null for a delete */
   readonly #writes = new Map<string, string | null>()
+  /** Row texts parsed for the planner's own reads (never handed out: callers may not mutate). */
+  readonly #decoded = new Map<string, unknown>()
 
   constructor(state: CatalogState, hooks: PlanHooks = {}) {
     this.#state = state
@@ -144,6 +162,16 @@ export class Draft {
     if (!this.#compares.has(key)) this.#compares.set(key, this.#state.idx(name) ?? 0)
   }
 
+  /** A row text parsed, once per draft: for reads inside the planner only. */
+  #decode(text: string): unknown {
+    let value = this.#decoded.get(text)
+    if (value === undefined) {
+      value = JSON.parse(text) as unknown
+      this.#decoded.set(text, value)
+    }
+    return value
+  }
+
   /** The value of a row as the draft would leave it (undefined when absent). */
   #get(key: string): unknown {
     this.read(key)
@@ -154,12 +182,45 @@ export class Draft {
     return row === undefined ? undefined : (JSON.parse(row.value) as unknown)
   }
 
+  /** Whether the row exists as the draft would leave it (as `value(key) !== undefined`, unparsed). */
+  exists(key: string): boolean {
+    this.read(key)
+    const written = this.#writes.get(key)
+    if (written !== undefined) return written !== null
+    return this.#state.row(key) !== undefined
+  }
+
+  /**
+   * The canonical JSON of the row as the draft would leave it (undefined when absent): written
+   * values are canonical already, stored ones are encoded once per row version.
+   */
+  canonical(key: string): string | undefined {
+    this.read(key)
+    const written = this.#writes.get(key)
+    if (written === null) return undefined
+    if (written !== undefined) return written
+    const row = this.#state.row(key)
+    return row === undefined ? undefined : canonicalRow(row)
+  }
+
   getNode(key: string): CatalogNode | undefined {
     return this.#get(key) as CatalogNode | undefined
   }
 
   getService(key: string): ServiceValue | undefined {
     return this.#get(key) as ServiceValue | undefined
+  }
+
+  /**
+   * As `getService`, but the value is shared with the planner's own reads (and, once written,
+   * with the view): read it, never change it.
+   */
+  peekService(key: string): ServiceValue | undefined {
+    this.read(key)
+    const written = this.#writes.get(key)
+    if (written === null) return undefined
+    const text = written ?? this.#state.row(key)?.value
+    return text === undefined ? undefined : (this.#decode(text) as ServiceValue)
   }
 
   getCheck(key: string): CheckValue | undefined {
@@ -173,9 +234,12 @@ export class Draft {
   put(key: string, value: unknown, always = false): boolean {
     this.read(key)
     const text = canonicalJson(value)
-    const current = this.#writes.has(key) ? this.#writes.get(key) : this.#state.row(key)?.value
-    if (!always && current !== undefined && current !== null && canonicalJson(JSON.parse(current)) === text)
-      return false
+    if (!always) {
+      const written = this.#writes.get(key)
+      const row = written === undefined ? this.#state.row(key) : undefined
+      const current = row !== undefined ? canonicalRow(row) : written
+      if (current !== undefined && current !== null && current === text) return false
+    }
     this.#writes.set(key, text)
     if (always) this.#always.add(key)
     return true
@@ -201,7 +265,7 @@ export class Draft {
       .map((r) => ({ node: r.node, service: r.service }))
     const prefix = this.keys.service(node, '')
     for (const [key, v] of this.#writes) {
-      if (key.startsWith(prefix) && v !== null) out.push(JSON.parse(v) as ServiceValue)
+      if (key.startsWith(prefix) && v !== null) out.push(this.#decode(v) as ServiceValue)
     }
     return out
   }
@@ -218,7 +282,7 @@ export class Draft {
     const prefix = this.keys.service('', '').slice(0, -1) // `<root>services/`
     let own = false
     for (const [key, v] of this.#writes) {
-      if (v !== null && key.startsWith(prefix) && match((JSON.parse(v) as ServiceValue).service)) own = true
+      if (v !== null && key.startsWith(prefix) && match((this.#decode(v) as ServiceValue).service)) own = true
     }
     let others = false
     let removes = false
@@ -234,7 +298,7 @@ export class Draft {
     const written = this.#writes.get(key)
     if (written === null) return undefined
     const text = written ?? this.#state.row(key)?.value
-    return text === undefined ? undefined : (JSON.parse(text) as unknown)
+    return text === undefined ? undefined : this.#decode(text)
   }
 
   plan(): Plan {
@@ -245,10 +309,7 @@ export class Draft {
     for (const [key, v] of [...this.#writes]) {
       if (this.#always.has(key)) continue
       const stored = this.#state.row(key)
-      const same =
-        v === null
-          ? stored === undefined
-          : stored !== undefined && canonicalJson(JSON.parse(stored.value)) === v
+      const same = v === null ? stored === undefined : stored !== undefined && canonicalRow(stored) === v
       if (same) this.#writes.delete(key)
     }
     const ops: Op[] = []
@@ -271,9 +332,9 @@ export class Draft {
       touchedNodes.add(parsed.node)
       if (parsed.table === 'nodes' && v === null) deletedNodes.add(parsed.node)
       const stored = this.#state.row(key)
-      const sides = [stored?.value, v ?? undefined].flatMap((t) =>
-        t === undefined ? [] : [JSON.parse(t) as unknown],
-      )
+      const sides = [stored?.value, v ?? undefined].flatMap((t) => (t === undefined ? [] : [this.#decode(t)]))
+      // The view applies this row once written: it may take the decoded value, not parse again.
+      if (v !== null) this.#state.offerDecoded(v, this.#decode(v))
       switch (parsed.table) {
         case 'nodes':
           tables.add(IDX_NODES)
@@ -293,7 +354,7 @@ export class Draft {
             const serviceKey = this.keys.service(parsed.node, c.check.serviceId)
             this.read(serviceKey) // the name whose entry moves is read from the instance
             const before = this.#state.row(serviceKey)
-            if (before !== undefined) affected.push(JSON.parse(before.value) as ServiceValue)
+            if (before !== undefined) affected.push(this.#decode(before.value) as ServiceValue)
             const after = this.#final(serviceKey) as ServiceValue | undefined
             if (after !== undefined) affected.push(after)
           }
@@ -404,8 +465,8 @@ export function registerInto(d: Draft, req: RegisterRequest, defaults: PlanDefau
       taggedAddresses: req.taggedAddresses,
       meta: req.nodeMeta,
     }
-    const existing = d.getNode(nodeKey)
-    if (existing === undefined || canonicalJson(existing) !== canonicalJson(node)) {
+    const existing = d.canonical(nodeKey)
+    if (existing === undefined || existing !== canonicalJson(node)) {
       if (node.id !== '') {
         const holder = state.nodeNameById(node.id)
         if (holder !== undefined && holder !== lower(node.node)) {
@@ -420,7 +481,7 @@ export function registerInto(d: Draft, req: RegisterRequest, defaults: PlanDefau
   }
 
   if (service !== null) {
-    if (d.getNode(nodeKey) === undefined) {
+    if (!d.exists(nodeKey)) {
       throw new CatalogRequestError('failed inserting service: Missing node registration')
     }
     const key = d.keys.service(req.node, service.id)
@@ -435,13 +496,13 @@ export function registerInto(d: Draft, req: RegisterRequest, defaults: PlanDefau
       throw new CatalogRequestError(`check node ${q(checkNode)} does not match node ${q(req.node)}`)
     }
     const checkId = input.checkId !== '' ? input.checkId : input.name
-    if (d.getNode(nodeKey) === undefined) {
+    if (!d.exists(nodeKey)) {
       throw new CatalogRequestError('failed inserting check: Missing node registration')
     }
     let serviceName = ''
     let serviceTags: readonly string[] = []
     if (input.serviceId !== '') {
-      const owner = d.getService(d.keys.service(req.node, input.serviceId))
+      const owner = d.peekService(d.keys.service(req.node, input.serviceId))
       if (owner === undefined)
         throw new CatalogRequestError('failed inserting check: Missing service registration')
       serviceName = owner.service.name

@@ -163,8 +163,11 @@ export function invalidateForCatalogWrites(d: Draft, now: number): void {
   for (const [key, v] of d.pendingWrites()) {
     const p = d.keys.parse(key)
     if (p?.table === 'checks') {
+      // Most checks have no session watching them: look that up before decoding the check.
+      const watching = d.state.kv.sessionIdsOnCheck(p.node, p.id)
+      if (watching.length === 0) continue
       const critical = v === null || (JSON.parse(v) as Pick<CheckRecord, 'check'>).check.status === 'critical'
-      if (critical) for (const id of d.state.kv.sessionIdsOnCheck(p.node, p.id)) doomed.add(id)
+      if (critical) for (const id of watching) doomed.add(id)
     } else if (p?.table === 'nodes' && v === null) {
       for (const id of d.state.kv.sessionIdsOnNode(p.node)) doomed.add(id)
     }

@@ -32,6 +32,9 @@ export interface StoredRow {
   readonly modRevision: Revision
 }
 
+/** Decoded row texts kept for the view at most (a write in flight offers a few). */
+const OFFERED_MAX = 4096
+
 function instanceKey(node: string, id: string): string {
   return `${lower(node)}\u0000${lower(id)}`
 }
@@ -79,6 +82,8 @@ export class CatalogState {
   readonly #idx = new Map<string, Revision>()
   /** key → raw stored value and mod revision (catalog rows only) */
   readonly #rows = new Map<string, StoredRow>()
+  /** Row texts the planner decoded for a write it sent (`offerDecoded`), taken when they arrive. */
+  readonly #offered = new Map<string, unknown>()
 
   constructor(prefix: string) {
     this.keys = new CatalogKeys(prefix)
@@ -105,6 +110,16 @@ export class CatalogState {
     this.cluster.clear()
     for (const kv of kvs) this.#put(kv, new Set(), new Set())
     this.#revision = revision
+  }
+
+  /**
+   * The planner's decoded value of a row text it is about to write, equal to `JSON.parse(text)`
+   * and not changed since: a row arriving with exactly this text takes it instead of parsing.
+   * Offers of writes that never arrive (a failed txn) are dropped in bulk past a bound.
+   */
+  offerDecoded(text: string, value: unknown): void {
+    if (this.#offered.size >= OFFERED_MAX) this.#offered.clear()
+    this.#offered.set(text, value)
   }
 
   /** Applies one revision's events; returns what changed, for waking waiters. */
@@ -142,10 +157,16 @@ export class CatalogState {
       return
     }
     let value: unknown
-    try {
-      value = deepFreeze(JSON.parse(kv.value) as unknown)
-    } catch {
-      return // not a catalog row: ignored, as a key the catalog does not own
+    const offered = this.#offered.get(kv.value)
+    if (offered !== undefined) {
+      this.#offered.delete(kv.value)
+      value = deepFreeze(offered)
+    } else {
+      try {
+        value = deepFreeze(JSON.parse(kv.value) as unknown)
+      } catch {
+        return // not a catalog row: ignored, as a key the catalog does not own
+      }
     }
     const indexes = { createIndex: kv.createRevision, modifyIndex: kv.modRevision }
     this.#delete(kv.key, idx, nodes)

@@ -61,11 +61,13 @@ const LOG_FLAGS = { dsync: true } as const
 const openHere = new WeakMap<StoreFs, Set<string>>()
 
 export function encodeFrame(payload: string): Buffer {
-  const body = Buffer.from(payload, 'utf8')
-  const frame = Buffer.allocUnsafe(HEADER + body.length)
-  frame.writeUInt32LE(body.length, 0)
-  frame.writeUInt32LE(crc32(body), 4)
-  body.copy(frame, HEADER)
+  // The payload is encoded straight into the frame: one buffer, no copy (a snapshot's payload is
+  // the whole state, hundreds of MB for a large catalog).
+  const length = Buffer.byteLength(payload, 'utf8')
+  const frame = Buffer.allocUnsafe(HEADER + length)
+  frame.write(payload, HEADER, length, 'utf8')
+  frame.writeUInt32LE(length, 0)
+  frame.writeUInt32LE(crc32(frame.subarray(HEADER)), 4)
   return frame
 }
 
