@@ -38,17 +38,16 @@ async function write(
   agent: AgentProcess,
   path: string,
   body: unknown,
-): Promise<{ status: number; index: number }> {
+): Promise<{ status: number; index: number; body: string }> {
   try {
     const res = await fetch(`${agent.url}${path}`, {
       method: 'PUT',
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(5_000),
     })
-    await res.arrayBuffer()
-    return { status: res.status, index: 0 }
+    return { status: res.status, index: 0, body: await res.text() }
   } catch {
-    return { status: 0, index: 0 }
+    return { status: 0, index: 0, body: '' }
   }
 }
 
@@ -71,7 +70,7 @@ async function worker(
     const track = tracks.get(node)!
     const register = !track.acked || rnd() < 0.3
     track.inFlight = register
-    const { status } = register
+    const { status, body } = register
       ? await write(agent, '/v1/catalog/register', {
           Node: node,
           Address: '192.0.2.7',
@@ -80,7 +79,7 @@ async function worker(
         })
       : await write(agent, '/v1/catalog/deregister', { Node: node })
     if (status === 0) return // the server died; this write's fate is unknown
-    assert.equal(status, 200)
+    assert.equal(status, 200, body)
     track.acked = register
     track.inFlight = null
     seen.acks++
