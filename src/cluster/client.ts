@@ -192,9 +192,14 @@ export class ClusterClient {
     this.#learn(servers)
   }
 
-  /** Graceful leave: tells a server this member left. Best effort when no server answers. */
+  /**
+   * Graceful leave: stops heartbeating (a heartbeat after the leave would make the member alive
+   * again), then tells a server this member left. Best effort when no server answers.
+   */
   async leave(): Promise<void> {
     const name = this.#opts.self().name
+    this.#abort.abort(new Error('leaving the cluster'))
+    await this.#loop
     try {
       // Bounded well inside the 15 s a graceful leave may take (cli.md §6).
       await this.rpc('POST', '/leave', { name }, { timeoutMs: 3_000 })

@@ -82,6 +82,16 @@ export class EtcdStoreOpenError extends Error {
   }
 }
 
+/** The call never reached a member: no connection could be made to the one the client picked. */
+function unsent(err: unknown): boolean {
+  return /No connection established|ECONNREFUSED/.test(errorMessage(err))
+}
+
+/** The member the call went to was unreachable (gRPC UNAVAILABLE), whether or not it was sent. */
+function unavailable(err: unknown): boolean {
+  return unsent(err) || /UNAVAILABLE|Connection dropped|ECONNRESET/.test(errorMessage(err))
+}
+
 /** The oldest etcd this store runs on (watch fragments, txn semantics). */
 const MIN_VERSION: readonly [number, number] = [3, 4]
 /** etcd 3.4's smallest lease TTL, in seconds. */
@@ -158,6 +168,8 @@ export class EtcdStore implements Store {
   readonly #maxTxnOps: number
   readonly #timeoutMs: number
   readonly #watchRetryMs: number
+  /** How many members the client knows: a call that cannot have taken effect is tried on each. */
+  readonly #endpoints: number
   readonly #inflight = new Set<Promise<unknown>>()
   readonly #watches = new Set<EtcdWatch>()
   #closing = false
@@ -172,6 +184,7 @@ export class EtcdStore implements Store {
       maxTxnOps: number
       timeoutMs: number
       watchRetryMs: number
+      endpoints: number
     },
   ) {
     this.#client = client
@@ -180,6 +193,7 @@ export class EtcdStore implements Store {
     this.#maxTxnOps = opts.maxTxnOps
     this.#timeoutMs = opts.timeoutMs
     this.#watchRetryMs = opts.watchRetryMs
+    this.#endpoints = Math.max(1, opts.endpoints)
   }
 
   /** Added to every etcd revision this store exposes. */
@@ -194,7 +208,9 @@ export class EtcdStore implements Store {
 
   revision(): Promise<Revision> {
     return this.#track(async () => {
-      const res = await this.#client.kv.range({ key: enc(this.#epochKey), count_only: true }, this.#call())
+      const res = await this.#failover('read', () =>
+        this.#client.kv.range({ key: enc(this.#epochKey), count_only: true }, this.#call()),
+      )
       return Number(res.header.revision) + this.#offset
     })
   }
@@ -219,9 +235,11 @@ export class EtcdStore implements Store {
     let from = key
     let revision = 0
     for (;;) {
-      const res = await this.#client.kv.range(
-        { key: from, range_end, limit: RANGE_PAGE, ...(revision > 0 ? { revision } : {}) },
-        this.#call(),
+      const res = await this.#failover('read', () =>
+        this.#client.kv.range(
+          { key: from, range_end, limit: RANGE_PAGE, ...(revision > 0 ? { revision } : {}) },
+          this.#call(),
+        ),
       )
       if (revision === 0) revision = Number(res.header.revision)
       for (const kv of res.kvs) {
@@ -248,7 +266,7 @@ export class EtcdStore implements Store {
       }
       const request: ITxnRequest = { compare, success, failure }
       try {
-        const res = await this.#client.kv.txn(request, this.#call())
+        const res = await this.#failover('write', () => this.#client.kv.txn(request, this.#call()))
         return { succeeded: res.succeeded, revision: Number(res.header.revision) + this.#offset }
       } catch (err) {
         throw this.#txnError(err, req)
@@ -278,7 +296,9 @@ export class EtcdStore implements Store {
       return Promise.reject(new RangeError(`invalid lease TTL ${ttlMs} ms`))
     return this.#track(async () => {
       const ttl = Math.max(MIN_LEASE_TTL_S, Math.ceil(ttlMs / 1000))
-      const res = await this.#client.leaseClient.leaseGrant({ TTL: ttl }, this.#call())
+      const res = await this.#failover('write', () =>
+        this.#client.leaseClient.leaseGrant({ TTL: ttl }, this.#call()),
+      )
       if (res.error !== '') throw new StoreUnavailableError(`etcd refused a lease: ${res.error}`)
       return res.ID
     })
@@ -337,6 +357,22 @@ export class EtcdStore implements Store {
 
   #call(): { deadline: number } {
     return { deadline: Date.now() + this.#timeoutMs }
+  }
+
+  /**
+   * Sends a call again (to another member: the client skips one whose connection failed) when
+   * it cannot have taken effect: a write only when no connection to the member it picked could be
+   * made, a read whenever the member was unavailable. One try per endpoint, at most.
+   */
+  async #failover<T>(kind: 'read' | 'write', fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn()
+      } catch (err) {
+        const again = kind === 'read' ? unavailable(err) : unsent(err)
+        if (!again || attempt >= this.#endpoints || this.#closing) throw err
+      }
+    }
   }
 
   #track<T>(fn: () => Promise<T>): Promise<T> {
@@ -722,6 +758,7 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> 
       maxTxnOps,
       timeoutMs,
       watchRetryMs: opts.watchRetryMs ?? 30_000,
+      endpoints: opts.endpoints.length,
     })
   } catch (err) {
     client.close()
