@@ -280,9 +280,12 @@ export class Catalog implements CatalogPort, KvPort {
           // No ops: a txn of compares alone confirms the no-op without moving the revision.
           sent = { prepared: first, res: await this.#store.txn({ compare: first.compare, success: [] }) }
         } else {
-          // Planned again when its txn is formed if the view moved meanwhile (write-batch.ts).
+          // Planned again when its txn is formed if what it read changed meanwhile (write-batch.ts):
+          // a plan is a function of the rows it read, which its compares name.
           const at = this.#state.revision
-          sent = await this.#batcher.submit(() => (this.#state.revision === at ? first : fenced(plan())))
+          sent = await this.#batcher.submit(() =>
+            this.#state.revision === at || this.#holds(first.compare) ? first : fenced(plan()),
+          )
         }
       } catch (err) {
         if (!(err instanceof CatalogRequestError)) throw err
@@ -303,6 +306,19 @@ export class Catalog implements CatalogPort, KvPort {
       if (fence !== undefined && !fence.holds(this.#state)) throw new NotLeaderError()
     }
     throw new CatalogConflictError(this.#maxAttempts)
+  }
+
+  /** Whether every modRevision compare still holds against the view (other compares are left to the store). */
+  #holds(compare: readonly Compare[]): boolean {
+    const idx = this.#state.keys.idx('')
+    for (const c of compare) {
+      if (c.target !== 'modRevision') continue
+      const now = c.key.startsWith(idx)
+        ? (this.#state.idx(c.key.slice(idx.length)) ?? 0)
+        : (this.#state.row(c.key)?.modRevision ?? 0)
+      if (now !== c.value) return false
+    }
+    return true
   }
 
   /** Resolves once the view has applied `revision`, after `maxMs`, or when closed. */
