@@ -460,7 +460,7 @@ async function embeddedCatalogRate(round: number, count: number, width: number):
  * PUT /v1/catalog/register for `seconds` with `width` keep-alive connections (autocannon, the
  * load generator of the KV rows), each request a distinct registration of round `round`.
  */
-async function httpRegisterRate(
+export async function httpRegisterRate(
   server: Proc,
   round: number,
   seconds: number,

@@ -313,6 +313,21 @@ export class CatalogState {
     return m === undefined ? [] : sortByKey(m)
   }
 
+  /** How many instances a service name has (case-insensitive); O(1). */
+  instanceCount(name: string): number {
+    return this.#byName.get(lower(name))?.size ?? 0
+  }
+
+  /** Instances of a service name, in no particular order (no sort: for counting and tests of membership). */
+  instancesOfUnordered(name: string): Iterable<ServiceRecord> {
+    return this.#byName.get(lower(name))?.values() ?? []
+  }
+
+  /** Connect proxies whose destination is `name`, in no particular order. */
+  proxiesForUnordered(name: string): Iterable<ServiceRecord> {
+    return this.#proxiesByDest.get(lower(name))?.values() ?? []
+  }
+
   /** Connect proxies whose destination is `name`, by node then service ID. */
   proxiesFor(name: string): ServiceRecord[] {
     const m = this.#proxiesByDest.get(lower(name))
