@@ -23,6 +23,7 @@ import { startEtcd } from '../test/support/etcd.js'
 import { etcdTimedRate } from './store.js'
 import {
   capture,
+  fmt,
   freePort,
   inParallel,
   load,
@@ -30,6 +31,7 @@ import {
   median,
   procUsage,
   put,
+  rate,
   startBare,
   startVigil,
   type Proc,
@@ -52,10 +54,6 @@ export interface CatalogBenchOptions {
 export interface CatalogBenchResult {
   readonly rows: CatalogRow[]
   readonly sections: string[]
-}
-
-function fmt(n: number): string {
-  return Math.round(n).toLocaleString('en-US')
 }
 
 export function percentile(values: readonly number[], p: number): number {
@@ -418,15 +416,6 @@ async function blocking(opts: CatalogBenchOptions, rows: CatalogRow[], sections:
       '',
     ].join('\n'),
   )
-}
-
-async function rate(count: number, width: number, fn: (i: number) => Promise<unknown>): Promise<number> {
-  const ids = Array.from({ length: count }, (_, i) => i)
-  const started = performance.now()
-  await inParallel(ids, width, async (i) => {
-    await fn(i)
-  })
-  return count / ((performance.now() - started) / 1000)
 }
 
 /** A registration of service `svc-<round>-<i>` on one of 64 nodes (one per writer). */

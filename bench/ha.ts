@@ -23,7 +23,7 @@ import {
   type CatalogRow,
   type WakeResult,
 } from './catalog.js'
-import { inParallel, load, log, median, procUsage, put, startVigil, type Proc } from './lib.js'
+import { fmt, inParallel, load, log, median, procUsage, put, rate, startVigil, type Proc } from './lib.js'
 import { VALUE } from './store.js'
 
 export interface HaBenchOptions {
@@ -47,19 +47,6 @@ const PREFIX = '/vigil/dc1'
 /** The service the blocking queries wait on: 3 instances, as in the single-server wake-all. */
 const WAKE = 'api'
 const WAKE_INSTANCES = 3
-
-function fmt(n: number): string {
-  return Math.round(n).toLocaleString('en-US')
-}
-
-async function rate(count: number, width: number, fn: (i: number) => Promise<unknown>): Promise<number> {
-  const ids = Array.from({ length: count }, (_, i) => i)
-  const started = performance.now()
-  await inParallel(ids, width, async (i) => {
-    await fn(i)
-  })
-  return count / ((performance.now() - started) / 1000)
-}
 
 /** etcd's watch gauges summed over the running members (each counts the watches it serves). */
 export async function etcdWatches(cluster: EtcdCluster): Promise<{ watchers: number; streams: number }> {

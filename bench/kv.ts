@@ -18,7 +18,19 @@ import { MemoryStore } from '../src/store/memory.js'
 import type { Store } from '../src/store/store.js'
 import { startEtcd, type EtcdMember } from '../test/support/etcd.js'
 import { metricsHeap, percentile, wakeAll, type CatalogRow, type WakeResult } from './catalog.js'
-import { capture, freePort, inParallel, load, log, median, startBare, startVigil, type Proc } from './lib.js'
+import {
+  capture,
+  fmt,
+  freePort,
+  inParallel,
+  load,
+  log,
+  median,
+  rate,
+  startBare,
+  startVigil,
+  type Proc,
+} from './lib.js'
 import { VALUE, etcdTimedRate } from './store.js'
 
 export interface KvBenchOptions {
@@ -48,19 +60,6 @@ async function ownPorts(): Promise<string[]> {
   ]
 }
 const VALUE_BYTES = Buffer.from(VALUE)
-
-function fmt(n: number): string {
-  return Math.round(n).toLocaleString('en-US')
-}
-
-async function rate(count: number, width: number, fn: (i: number) => Promise<unknown>): Promise<number> {
-  const ids = Array.from({ length: count }, (_, i) => i)
-  const started = performance.now()
-  await inParallel(ids, width, async (i) => {
-    await fn(i)
-  })
-  return count / ((performance.now() - started) / 1000)
-}
 
 function setRequest(key: string): KvPutRequest {
   return { key, value: VALUE_BYTES, flags: 0n, mode: { kind: 'set' } }

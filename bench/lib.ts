@@ -182,6 +182,25 @@ export async function put(url: string, body?: unknown): Promise<void> {
   if (res.status !== 200) throw new Error(`PUT ${url} → ${res.status} ${text}`)
 }
 
+/** Calls `fn(0…count-1)` with at most `width` in flight; the completed calls per second. */
+export async function rate(
+  count: number,
+  width: number,
+  fn: (i: number) => Promise<unknown>,
+): Promise<number> {
+  const ids = Array.from({ length: count }, (_, i) => i)
+  const started = performance.now()
+  await inParallel(ids, width, async (i) => {
+    await fn(i)
+  })
+  return count / ((performance.now() - started) / 1000)
+}
+
+/** A count rounded, with thousands separators. */
+export function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US')
+}
+
 /** Runs `fn` over `items` with at most `width` in flight. */
 export async function inParallel<T>(
   items: readonly T[],

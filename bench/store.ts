@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks'
 import { systemClock } from '../src/lib/clock.js'
 import { openEmbeddedStore } from '../src/store/embedded.js'
 import { startEtcd, type EtcdMember } from '../test/support/etcd.js'
-import { inParallel, log, median } from './lib.js'
+import { log, median, rate } from './lib.js'
 
 /** A catalog-sized value: a service registration as JSON. */
 export const VALUE = JSON.stringify({
@@ -33,15 +33,6 @@ export interface StoreBenchResult {
   readonly counts: readonly [number, number]
   /** Every round's rates, in the order above. */
   readonly rounds: readonly (readonly [number, number, number, number])[]
-}
-
-async function rate(count: number, width: number, fn: (i: number) => Promise<unknown>): Promise<number> {
-  const ids = Array.from({ length: count }, (_, i) => i)
-  const started = performance.now()
-  await inParallel(ids, width, async (i) => {
-    await fn(i)
-  })
-  return count / ((performance.now() - started) / 1000)
 }
 
 async function embeddedRate(count: number, width: number): Promise<number> {
