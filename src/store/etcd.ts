@@ -360,17 +360,21 @@ export class EtcdStore implements Store {
   }
 
   /**
-   * Sends a call again (to another member: the client skips one whose connection failed) when
-   * it cannot have taken effect: a write only when no connection to the member it picked could be
-   * made, a read whenever the member was unavailable. One try per endpoint, at most.
+   * Sends a call again when it cannot have taken effect: a write only when no connection to the
+   * member the client picked could be made, a read whenever the member was unavailable. The client
+   * picks members at random and stops picking one after three failures in a row (its circuit
+   * breaker), so a dead member may be picked again a few times: up to three tries per endpoint,
+   * a little apart (under 2 s in all).
    */
   async #failover<T>(kind: 'read' | 'write', fn: () => Promise<T>): Promise<T> {
+    const tries = 3 * this.#endpoints + 1
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn()
       } catch (err) {
         const again = kind === 'read' ? unavailable(err) : unsent(err)
-        if (!again || attempt >= this.#endpoints || this.#closing) throw err
+        if (!again || attempt >= tries || this.#closing) throw err
+        await new Promise((r) => setTimeout(r, Math.min(200, 10 * attempt)))
       }
     }
   }
