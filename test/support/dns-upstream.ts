@@ -28,36 +28,52 @@ export async function startUpstream(opts: { address?: string; rcode?: number } =
     })
   }
   const seen = { udp: 0, tcp: 0 }
-  const udp = createSocket('udp4')
-  udp.on('message', (msg, rinfo) => {
-    seen.udp++
-    udp.send(answer(msg), rinfo.port, rinfo.address)
-  })
-  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve))
-  const port = udp.address().port
   const conns = new Set<Socket>()
-  const tcp = createServer((c) => {
-    conns.add(c)
-    c.on('close', () => conns.delete(c))
-    c.on('error', () => c.destroy())
-    c.on('data', (chunk: Buffer) => {
-      seen.tcp++
-      const reply = answer(chunk.subarray(2))
-      const frame = Buffer.alloc(2)
-      frame.writeUInt16BE(reply.length)
-      c.write(Buffer.concat([frame, reply]))
+  // The port UDP got may be taken for TCP by another test's socket: pick again (bounded), and
+  // never leave a socket open behind a failed attempt (it would keep the test process alive).
+  for (let attempt = 1; ; attempt++) {
+    const udp = createSocket('udp4')
+    udp.on('message', (msg, rinfo) => {
+      seen.udp++
+      udp.send(answer(msg), rinfo.port, rinfo.address)
     })
-  })
-  await new Promise<void>((resolve) => tcp.listen(port, '127.0.0.1', resolve))
-  return {
-    port,
-    seen,
-    close: async () => {
-      for (const c of conns) c.destroy()
-      await Promise.all([
-        new Promise<void>((r) => udp.close(() => r())),
-        new Promise<void>((r) => tcp.close(() => r())),
-      ])
-    },
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve))
+    const port = udp.address().port
+    const tcp = createServer((c) => {
+      conns.add(c)
+      c.on('close', () => conns.delete(c))
+      c.on('error', () => c.destroy())
+      c.on('data', (chunk: Buffer) => {
+        seen.tcp++
+        const reply = answer(chunk.subarray(2))
+        const frame = Buffer.alloc(2)
+        frame.writeUInt16BE(reply.length)
+        c.write(Buffer.concat([frame, reply]))
+      })
+    })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject)
+        tcp.listen(port, '127.0.0.1', () => {
+          tcp.off('error', reject)
+          resolve()
+        })
+      })
+    } catch (err) {
+      await new Promise<void>((r) => udp.close(() => r()))
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 5) continue
+      throw err
+    }
+    return {
+      port,
+      seen,
+      close: async () => {
+        for (const c of conns) c.destroy()
+        await Promise.all([
+          new Promise<void>((r) => udp.close(() => r())),
+          new Promise<void>((r) => tcp.close(() => r())),
+        ])
+      },
+    }
   }
 }
