@@ -6,7 +6,8 @@
  *   `watch(prefix, R + 1)` whose batches are applied in revision order. A cancelled watch is
  *   followed by a full resync (range, rebuild, wake every waiter, watch again).
  * - Writes: planned against the view (planner.ts), sent as one txn comparing the modRevision of
- *   every key read (concurrent registrations share txns: write-batch.ts); on a failed compare, wait for the view to catch up and plan again (bounded).
+ *   every key read (concurrent registrations share txns: write-batch.ts); on a failed compare,
+ *   wait for the view to catch up and plan again (bounded).
  *   A write resolves only once the view has applied its revision, so a read after it sees it.
  *   A write that changes nothing sends its compares alone: no op, no revision, no wake-up, and
  *   no write lost to a view that lagged another server's. A refusal is confirmed the same way.
@@ -144,7 +145,7 @@ export class Catalog implements CatalogPort, KvPort {
   /** Concurrent catalog registrations and deregistrations share store txns (write-batch.ts). */
   readonly #batcher: WriteBatcher
   readonly #clusterListeners = new Set<ClusterListener>()
-  /** Readers of the store's revision for `consistent` reads: one request in flight, one queued. */
+  /** Reads of the store's revision for fresh reads (`fresh`): one request in flight, one queued. */
   #revisionRead: Promise<Revision> | undefined
   #revisionQueued: Promise<Revision> | undefined
 
@@ -233,8 +234,8 @@ export class Catalog implements CatalogPort, KvPort {
   }
 
   /**
-   * Resolves once the view has reached the store's current revision (a `consistent` read), or
-   * after `maxMs`. Concurrent callers share requests: one in flight, and one queued behind it for
+   * Resolves once the view has reached the store's current revision (reads in the default and
+   * `consistent` modes: api/catalog-read.ts `beFresh`), or after `maxMs`. Concurrent callers share requests: one in flight, and one queued behind it for
    * callers that arrived after it left (their read must see writes acknowledged before they came).
    */
   async fresh(maxMs: number): Promise<void> {

@@ -49,15 +49,19 @@ interface Footprint {
   readonly idxPuts: ReadonlySet<string>
 }
 
+/** An index-table entry put with the empty value: what every write puts the same way. */
+function isIdxPut(op: Op, idxPrefix: string): op is Extract<Op, { type: 'put' }> {
+  return op.type === 'put' && op.value === '' && op.lease === undefined && op.key.startsWith(idxPrefix)
+}
+
 function footprint(e: Prepared, idxPrefix: string): Footprint {
   const reads = new Set(e.compare.map((c) => c.key))
   const writes = new Set<string>()
   const idxPuts = new Set<string>()
   for (const op of e.ops) {
-    const key = op.type === 'deletePrefix' ? op.prefix : op.key
-    if (op.type === 'put' && op.value === '' && op.lease === undefined && key.startsWith(idxPrefix))
-      idxPuts.add(key)
-    else writes.add(op.type === 'deletePrefix' ? `${key}\u0000prefix` : key)
+    if (op.type === 'deletePrefix') writes.add(`${op.prefix}\u0000prefix`)
+    else if (isIdxPut(op, idxPrefix)) idxPuts.add(op.key)
+    else writes.add(op.key)
   }
   return { reads, writes, idxPuts }
 }
@@ -78,8 +82,9 @@ function compatible(a: Footprint, b: Footprint): boolean {
   return true
 }
 
-function sameCompare(a: Compare, b: Compare): boolean {
-  return a.key === b.key && a.target === b.target && a.op === b.op && a.value === b.value
+/** A compare as a string: two writes' identical compares are sent once. */
+function compareId(c: Compare): string {
+  return `${c.key}\u0000${c.target}\u0000${c.op}\u0000${String(c.value)}`
 }
 
 export interface WriteBatcherOptions {
@@ -174,13 +179,18 @@ export class WriteBatcher {
       return
     }
     const compare: Compare[] = []
-    for (const e of batch)
-      for (const c of e.compare) if (!compare.some((x) => sameCompare(x, c))) compare.push(c)
+    const compared = new Set<string>()
     const success: Op[] = []
     const put = new Set<string>()
     for (const e of batch) {
+      for (const c of e.compare) {
+        const id = compareId(c)
+        if (compared.has(id)) continue
+        compared.add(id)
+        compare.push(c)
+      }
       for (const op of e.ops) {
-        if (op.type === 'put' && op.value === '' && op.key.startsWith(this.#idxPrefix)) {
+        if (isIdxPut(op, this.#idxPrefix)) {
           if (put.has(op.key)) continue
           put.add(op.key)
         }

@@ -72,6 +72,14 @@ export function decodeServerInfo(value: unknown): ServerInfo | undefined {
   }
 }
 
+/** Every server with a live row in the catalog's view, by name. */
+export function liveServers(catalog: Catalog): readonly ServerInfo[] {
+  return catalog.state.cluster
+    .rows('servers')
+    .map((r) => decodeServerInfo(r.value))
+    .filter((s): s is ServerInfo => s !== undefined)
+}
+
 /** `"<ip>:<port>"` as `/v1/status/leader` and `peers` show a server (IPv6 bracketed). */
 export function serverEndpoint(s: Pick<ServerAddress, 'addr' | 'port'>): string {
   return s.addr.includes(':') ? `[${s.addr}]:${s.port}` : `${s.addr}:${s.port}`
@@ -122,10 +130,7 @@ export class ServerSession implements ServerDirectory {
 
   /** Every server with a live row, by name. */
   servers(): readonly ServerInfo[] {
-    return this.#opts.catalog.state.cluster
-      .rows('servers')
-      .map((r) => decodeServerInfo(r.value))
-      .filter((s): s is ServerInfo => s !== undefined)
+    return liveServers(this.#opts.catalog)
   }
 
   leader(): string {

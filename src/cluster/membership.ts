@@ -34,7 +34,7 @@ import type { Clock, Timer } from '../lib/clock.js'
 import { errorMessage, UnknownMemberError } from '../lib/errors.js'
 import { Trigger } from '../lib/trigger.js'
 import type { Compare, LeaseId, Op } from '../store/store.js'
-import { decodeServerInfo, type ServerInfo } from './election.js'
+import { liveServers } from './election.js'
 import { MemberTable, type MemberChange } from './member-table.js'
 import { SERF_HEALTH_CHECK_ID, serfHealthCheck } from './serf-health.js'
 import type { EventBatch, EventStream } from './event-stream.js'
@@ -174,11 +174,7 @@ export class Membership {
 
   /** The servers with a live row in the view (this one alone before the view has any). */
   servers(): readonly ServerAddress[] {
-    const rows = this.#opts.catalog.state.cluster
-      .rows('servers')
-      .map((r) => decodeServerInfo(r.value))
-      .filter((s): s is ServerInfo => s !== undefined)
-      .map((s) => ({ name: s.name, addr: s.addr, port: s.port }))
+    const rows = liveServers(this.#opts.catalog).map((s) => ({ name: s.name, addr: s.addr, port: s.port }))
     return rows.length === 0 ? [this.#opts.address] : rows
   }
 
