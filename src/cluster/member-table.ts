@@ -44,7 +44,8 @@ export interface MemberTableOptions {
   readonly onChange: (change: MemberChange) => void
 }
 
-const DEFAULT_LEFT_RETENTION_MS = 24 * 3_600_000
+/** Left members stay listed this long (Consul's tombstone timeout). */
+export const LEFT_RETENTION_MS = 24 * 3_600_000
 
 export class MemberTable {
   readonly #opts: MemberTableOptions
@@ -129,7 +130,7 @@ export class MemberTable {
   /** Applies every deadline that has passed. Runs by itself on the clock; callable directly. */
   sweep(): void {
     const { clock, livenessTimeoutMs, reconnectTimeoutMs } = this.#opts
-    const retention = this.#opts.leftRetentionMs ?? DEFAULT_LEFT_RETENTION_MS
+    const retention = this.#opts.leftRetentionMs ?? LEFT_RETENTION_MS
     const now = clock.now()
     let next = Number.POSITIVE_INFINITY
     for (const row of [...this.#rows.values()]) {
@@ -170,7 +171,7 @@ export class MemberTable {
       lower(row.member.name),
       Object.freeze({ ...row, member: Object.freeze({ ...row.member, status }), sinceMs: now }),
     )
-    const retention = this.#opts.leftRetentionMs ?? DEFAULT_LEFT_RETENTION_MS
+    const retention = this.#opts.leftRetentionMs ?? LEFT_RETENTION_MS
     this.#schedule(now + (status === 'failed' ? this.#opts.reconnectTimeoutMs : retention))
     this.#opts.onChange({ name: row.member.name, status, previous })
   }

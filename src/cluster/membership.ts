@@ -35,7 +35,7 @@ import { errorMessage, UnknownMemberError } from '../lib/errors.js'
 import { Trigger } from '../lib/trigger.js'
 import type { Compare, LeaseId, Op } from '../store/store.js'
 import { liveServers } from './election.js'
-import { MemberTable, type MemberChange } from './member-table.js'
+import { LEFT_RETENTION_MS, MemberTable, type MemberChange } from './member-table.js'
 import { SERF_HEALTH_CHECK_ID, serfHealthCheck } from './serf-health.js'
 import type { EventBatch, EventStream } from './event-stream.js'
 import { encodeUserEvent, type HeartbeatRequest, type ServerAddress } from './wire.js'
@@ -50,8 +50,6 @@ const RETRY_MS = 1_000
  * kept no records, has its record written within a heartbeat or two.
  */
 const ORPHAN_GRACE_MS = 30_000
-/** Left members stay listed this long (Consul's tombstone timeout). */
-export const LEFT_RETENTION_MS = 24 * 3_600_000
 
 export type RecordStatus = 'alive' | 'failed' | 'left'
 
