@@ -92,11 +92,12 @@ export class Dispatcher {
     }
   }
 
-  async #routed(
+  /** The checks before a route's handler; throws what they refuse. Not async: one frame less per waiting request. */
+  #routed(
     req: IncomingRequest,
     route: RouteSpec,
     at: { path: string; rest: string; query: URLSearchParams },
-  ): Promise<ApiResponse> {
+  ): ApiResponse | Promise<ApiResponse> {
     if (this.#settings.httpConfig.blockEndpoints.some((prefix) => at.path.startsWith(prefix))) {
       return textResponse(403, 'Endpoint is blocked by agent configuration')
     }
@@ -124,7 +125,7 @@ export class Dispatcher {
         return req.signal
       },
     }
-    return await route.handler(apiRequest)
+    return route.handler(apiRequest)
   }
 
   #mayWrite(remoteAddress: string): boolean {

@@ -132,25 +132,28 @@ export class BlockingQueries {
     return result
   }
 
-  /** Answers once the result's index exceeds `opts.index`, or at the deadline, or on abort. */
-  async run<T>(query: CatalogQuery<T>, opts: BlockingOptions): Promise<QueryResult<T>> {
+  /**
+   * Answers once the result's index exceeds `opts.index`, or at the deadline, or on abort. Not an
+   * async function: a waiting query holds its promise, its waiter and its timer, nothing more.
+   */
+  run<T>(query: CatalogQuery<T>, opts: BlockingOptions): Promise<QueryResult<T>> {
     const minIndex = opts.index ?? 0
-    if (minIndex <= 0 || opts.signal?.aborted === true) return this.current(query)
+    if (minIndex <= 0 || opts.signal?.aborted === true) return Promise.resolve(this.current(query))
     let shared = this.#shared.get(query.key)
     if (shared !== undefined) this.#refreshIfDue(shared)
     if (shared === undefined) {
       this.#evaluations++
       const first = evaluate<unknown>(this.#state, query)
-      if (first.result.index > minIndex) return first.result as QueryResult<T>
+      if (first.result.index > minIndex) return Promise.resolve(first.result as QueryResult<T>)
       shared = new SharedQuery(query, first)
       this.#arm(shared)
     } else if (shared.result.index > minIndex) {
-      return shared.result as QueryResult<T>
+      return Promise.resolve(shared.result as QueryResult<T>)
     }
     const base = Math.min((opts.waitMs ?? 0) > 0 ? (opts.waitMs ?? 0) : DEFAULT_WAIT_MS, MAX_WAIT_MS)
     const waitMs = base + (this.#random() * base) / 16
     const target = shared
-    await new Promise<void>((resolve) => {
+    return new Promise<QueryResult<T>>((resolve) => {
       const onAbort = (): void => {
         waiter.resolve()
       }
@@ -162,7 +165,7 @@ export class BlockingQueries {
           timer.cancel()
           opts.signal?.removeEventListener('abort', onAbort)
           if (target.waiters.size === 0) this.#disarm(target)
-          resolve()
+          resolve(target.result as QueryResult<T>)
         },
       }
       target.waiters.add(waiter)
@@ -170,13 +173,12 @@ export class BlockingQueries {
       const timer: Timer = this.#clock.setTimer(waitMs, waiter.resolve)
       opts.signal?.addEventListener('abort', onAbort, { once: true })
     })
-    return target.result as QueryResult<T>
   }
 
   /**
    * Marks the shared queries that read any of `keys` for re-evaluation, and answers those whose
-   * index moved once the current burst of changes is applied (one microtask later): a burst of
-   * batches costs each query one evaluation. A read of a marked query re-evaluates it at once.
+   * index moved once the current burst of changes is applied (in the next turn of the event loop):
+   * a burst of batches costs each query one evaluation. A read of a marked query re-evaluates it at once.
    */
   wake(keys: Iterable<string>): void {
     for (const k of keys) for (const s of this.#byDep.get(k) ?? []) this.#due.add(s)
@@ -193,7 +195,9 @@ export class BlockingQueries {
   #scheduleFlush(): void {
     if (this.#flushScheduled || this.#due.size === 0) return
     this.#flushScheduled = true
-    queueMicrotask(() => {
+    // A macrotask, not a microtask: the write that made the change answers its client first (its
+    // continuation is a microtask), and a burst of batches applied meanwhile costs one evaluation.
+    setImmediate(() => {
       this.#flushScheduled = false
       const due = [...this.#due]
       this.#due.clear()

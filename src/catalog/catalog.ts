@@ -362,10 +362,12 @@ export class Catalog implements CatalogPort, KvPort {
   }
 
   /** A blocking read (http-api.md §6): answers when the index passes `opts.index`, or at the deadline. */
-  async block<T>(query: CatalogQuery<T>, opts: BlockingOptions): Promise<QueryResult<T>> {
-    if (this.#closed) throw new CatalogClosedError()
-    await this.#resyncing
-    return this.#blocking.run(query, opts)
+  block<T>(query: CatalogQuery<T>, opts: BlockingOptions): Promise<QueryResult<T>> {
+    if (this.#closed) return Promise.reject(new CatalogClosedError())
+    // No async frame of its own: a waiting query holds as little as it can (thousands wait).
+    const resyncing = this.#resyncing
+    if (resyncing === undefined) return this.#blocking.run(query, opts)
+    return resyncing.then(() => this.#blocking.run(query, opts))
   }
 
   /** Evaluates without sharing (for tests comparing against an oracle). */

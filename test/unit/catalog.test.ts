@@ -289,6 +289,24 @@ test('catalog blocking: a waiter wakes only for what it read; identical waiters 
   assert.equal(c.blockingStats().armed, 0)
 })
 
+test('catalog blocking: the write that wakes waiters is acknowledged before they are answered', async (t) => {
+  // Under thousands of waiters the writer would otherwise wait for every one of their answers.
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const c = h.catalog
+  await c.register(reg('n1', { service: svc('x') }))
+  const idx = c.read(serviceHealthQuery('x')).index
+  const order: string[] = []
+  const waiters = Array.from({ length: 50 }, () =>
+    c.block(serviceHealthQuery('x'), { index: idx }).then(() => order.push('waiter')),
+  )
+  await settle()
+  await c.register(reg('n1', { service: svc('x', { port: 2 }) })).then(() => order.push('write'))
+  await Promise.all(waiters)
+  assert.equal(order[0], 'write')
+  assert.equal(order.length, 51)
+})
+
 test('catalog blocking: a woken query whose index did not pass re-arms; the deadline answers', async (t) => {
   const h = await openCatalog()
   t.after(() => h.close())

@@ -3,6 +3,7 @@ import {
   nodeChecksQuery,
   serviceChecksQuery,
   serviceHealthQuery,
+  type CheckServiceNode,
 } from '../../catalog/queries.js'
 import { isStatus } from '../../structs/check.js'
 import { BadRequestError } from '../../lib/errors.js'
@@ -27,6 +28,16 @@ export function parsePassing(query: URLSearchParams): boolean {
 
 /** Check lists take `filter=` on each check (http-api.md §8). */
 const CHECKS: ReadOptions = { filter: filterElements(healthCheckSchema) }
+
+/** Service health answers take `filter=` on each entry and name their query backend. */
+const SERVICE_HEALTH: ReadOptions = {
+  headers: { 'X-Consul-Query-Backend': 'blocking-query' },
+  filter: filterElements(checkServiceNodeSchema),
+}
+
+function renderServiceHealth(v: readonly CheckServiceNode[]): unknown {
+  return v.map(renderCheckServiceNode)
+}
 
 /** `/v1/health/*` (http-api.md §11), served from `deps.catalog`. */
 export function healthRoutes(deps: RouteDeps): RouteSpec[] {
@@ -56,10 +67,7 @@ export function healthRoutes(deps: RouteDeps): RouteSpec[] {
         passing: parsePassing(req.query),
         connect,
       })
-      return answerRead(deps, req, 'service-health', query, (v) => v.map(renderCheckServiceNode), {
-        headers: { 'X-Consul-Query-Backend': 'blocking-query' },
-        filter: filterElements(checkServiceNodeSchema),
-      })
+      return answerRead(deps, req, 'service-health', query, renderServiceHealth, SERVICE_HEALTH)
     }
 
   const state = async (req: ApiRequest): Promise<ApiResponse> => {
