@@ -5,11 +5,12 @@
  * `-server -bootstrap -data-dir`); the catalog benchmarks in process use `Catalog.open` over the
  * embedded store, as the server role does.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { connect, type Socket } from 'node:net'
 import { cpus, loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type autocannon from 'autocannon'
 import { decodeCatalogRegister } from '../src/api/catalog-body.js'
@@ -32,6 +33,8 @@ import {
   procUsage,
   put,
   rate,
+  retained,
+  GC_PROBE_ARGS,
   startBare,
   startVigil,
   type Proc,
@@ -142,7 +145,7 @@ function openWaiter(port: number, path: string, onDone: () => void): Promise<Htt
         need = end + 4 + Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? 0)
       }
       if (buf.length >= need && w.doneAt === undefined) {
-        w.doneAt = performance.now()
+        w.doneAt = nowMs()
         onDone()
       }
     })
@@ -180,6 +183,12 @@ export interface WakeResult {
   readonly rssPerWaiter: number
   /** NaN when the process does not report its heap. */
   readonly heapPerWaiter: number
+  /**
+   * After full collections (the process runs the GC probe, bench/gc-probe.ts): heap retained and
+   * resident set growth per waiter; NaN without the probe.
+   */
+  readonly retainedHeapPerWaiter: number
+  readonly retainedRssPerWaiter: number
   /** Responses read before the change: must be 0. */
   readonly early: number
   /** The same percentiles measured from the moment the write was sent, and the write's own time. */
@@ -188,11 +197,22 @@ export interface WakeResult {
   readonly writeMs: number
 }
 
+/** Which client reads the answers: the C++ epoll reader (bench/native), or Node sockets. */
+export type WakeReader = 'native' | 'node'
+
+/** The readers a wake-all can use here: the native one only when it could be built. */
+export function wakeReaders(): readonly WakeReader[] {
+  return nativeWakeReader() === undefined ? ['node'] : ['native', 'node']
+}
+
 /**
  * `count` blocking GETs of `path`, each on its own loopback connection, then `change()` (a write
  * acknowledged when it resolves). Latency runs from the acknowledgement to each response's last
  * byte (a response read before it counts as 0); a response must carry an index above `minIndex`.
  * Memory is the process's growth from before the first connection to all `count` waiting.
+ *
+ * The answers are read by `reader`: the native reader (default when built) costs the machine
+ * least, so that on 2 cores the latency is the server's; the Node reader is the earlier method.
  */
 export async function wakeAll(target: {
   port: number
@@ -208,36 +228,34 @@ export async function wakeAll(target: {
   heap?: () => Promise<number>
   /** Runs once all waiters wait, before the change (e.g. to sample a server's load). */
   whileWaiting?: () => Promise<void>
+  reader?: WakeReader
+  /** `pid` runs the GC probe: measure what it retains per waiter too. */
+  probe?: boolean
 }): Promise<WakeResult> {
   const { count, pid } = target
   const ports = target.ports ?? [target.port]
   const pids = [pid, ...(target.otherPids ?? [])]
-  const waiters: HttpWaiter[] = []
+  const native = target.reader === 'node' ? undefined : nativeWakeReader()
+  for (const p of pids) await quiesce(p, 10_000)
+  const before = procUsage(pid).rssBytes
+  const heapBefore = (await target.heap?.()) ?? Number.NaN
+  const keptBefore = target.probe === true ? await retained(pid) : undefined
+  const readers =
+    native !== undefined
+      ? await openNativeWaiters(native, ports, target.path, count)
+      : await openNodeWaiters(ports, target.path, count)
   try {
-    for (const p of pids) await quiesce(p, 10_000)
-    const before = procUsage(pid).rssBytes
-    const heapBefore = (await target.heap?.()) ?? Number.NaN
-    let done = 0
-    let allDone: () => void = () => undefined
-    const finished = new Promise<void>((resolve) => (allDone = resolve))
-    const onDone = (): void => {
-      if (++done === count) allDone()
-    }
-    const ids = Array.from({ length: count }, (_, i) => i)
-    // Connections are opened 256 at a time: the listen backlog (somaxconn) must not overflow.
-    await inParallel(ids, 256, async (i) => {
-      waiters.push(await openWaiter(ports[i % ports.length] ?? target.port, target.path, onDone))
-    })
     for (const p of pids) await quiesce(p, 60_000)
-    const early = done
     const after = procUsage(pid).rssBytes
     const heapAfter = (await target.heap?.()) ?? Number.NaN
+    const keptAfter = keptBefore !== undefined ? await retained(pid) : undefined
     await target.whileWaiting?.()
-    const sentAt = performance.now()
+    const sentAt = nowMs()
     await target.change()
-    const ackAt = performance.now()
-    await Promise.race([finished, new Promise((r) => setTimeout(r, 120_000))])
-    const woken = waiters.filter(
+    const ackAt = nowMs()
+    const answers = await readers.results(120_000)
+    const early = answers.filter((w) => w.doneAt !== undefined && w.doneAt < sentAt).length
+    const woken = answers.filter(
       (w) => w.doneAt !== undefined && w.status === 200 && w.index > target.minIndex,
     )
     const lat = woken.map((w) => Math.max(0, (w.doneAt ?? 0) - ackAt))
@@ -250,13 +268,123 @@ export async function wakeAll(target: {
       maxMs: lat.length === count ? Math.max(...lat) : Number.POSITIVE_INFINITY,
       rssPerWaiter: (after - before) / count,
       heapPerWaiter: (heapAfter - heapBefore) / count,
+      retainedHeapPerWaiter:
+        keptBefore !== undefined && keptAfter !== undefined
+          ? (keptAfter.heapUsed - keptBefore.heapUsed) / count
+          : Number.NaN,
+      retainedRssPerWaiter:
+        keptBefore !== undefined && keptAfter !== undefined
+          ? (keptAfter.rssBytes - keptBefore.rssBytes) / count
+          : Number.NaN,
       early,
       p50FromSendMs: percentile(fromSend, 50),
       p99FromSendMs: lat.length === count ? percentile(fromSend, 99) : Number.POSITIVE_INFINITY,
       writeMs: ackAt - sentAt,
     }
   } finally {
+    readers.close()
+  }
+}
+
+/** Milliseconds on the monotonic clock both readers stamp answers with (process.hrtime). */
+function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6
+}
+
+interface WaiterSet {
+  /** Every answer once all are in or `timeoutMs` passed. */
+  results(
+    timeoutMs: number,
+  ): Promise<readonly { status: number; index: number; doneAt: number | undefined }[]>
+  close(): void
+}
+
+async function openNodeWaiters(ports: readonly number[], path: string, count: number): Promise<WaiterSet> {
+  const waiters: HttpWaiter[] = []
+  let done = 0
+  let allDone: () => void = () => undefined
+  const finished = new Promise<void>((resolve) => (allDone = resolve))
+  const onDone = (): void => {
+    if (++done === count) allDone()
+  }
+  const ids = Array.from({ length: count }, (_, i) => i)
+  try {
+    // Connections are opened 256 at a time: the listen backlog (somaxconn) must not overflow.
+    await inParallel(ids, 256, async (i) => {
+      waiters.push(await openWaiter(ports[i % ports.length] ?? 0, path, onDone))
+    })
+  } catch (err) {
     for (const w of waiters) w.socket.destroy()
+    throw err
+  }
+  return {
+    results: async (timeoutMs) => {
+      await Promise.race([finished, new Promise((r) => setTimeout(r, timeoutMs))])
+      return waiters
+    },
+    close: () => {
+      for (const w of waiters) w.socket.destroy()
+    },
+  }
+}
+
+/** The native reader (bench/native/wake-reader.cc), built with g++ on first use; undefined without g++. */
+let nativeReader: { path: string | undefined } | undefined
+function nativeWakeReader(): string | undefined {
+  if (nativeReader !== undefined) return nativeReader.path
+  const source = join(import.meta.dirname, '..', '..', 'bench', 'native', 'wake-reader.cc')
+  const binary = join(import.meta.dirname, 'native', 'wake-reader')
+  mkdirSync(dirname(binary), { recursive: true })
+  const stale = !existsSync(binary) || statSync(binary).mtimeMs < statSync(source).mtimeMs
+  const built = !stale || spawnSync('g++', ['-O2', '-o', binary, source], { stdio: 'inherit' }).status === 0
+  if (!built) log('wake-all: g++ could not build the native reader; reading answers with Node')
+  nativeReader = { path: built ? binary : undefined }
+  return nativeReader.path
+}
+
+async function openNativeWaiters(
+  binary: string,
+  ports: readonly number[],
+  path: string,
+  count: number,
+): Promise<WaiterSet> {
+  const child = spawn(binary, ['127.0.0.1', ports.join(','), path, String(count), '300000'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  let out = ''
+  child.stdout.setEncoding('latin1')
+  child.stdout.on('data', (chunk: string) => (out += chunk))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+  const ready = await Promise.race([
+    (async () => {
+      while (!out.startsWith('ready\n')) await new Promise((r) => setTimeout(r, 20))
+      return true
+    })(),
+    exited.then(() => false),
+  ])
+  if (!ready) throw new Error('wake-reader exited before its connections were open')
+  return {
+    results: async (timeoutMs) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+      // The reader prints its answers when all are in; a reader killed on timeout answered nothing.
+      await exited
+      clearTimeout(timer)
+      return out
+        .split('\n')
+        .slice(1)
+        .filter((line) => line !== '')
+        .map((line) => {
+          const [status = '0', index = '0', ns = '0'] = line.split(' ')
+          return {
+            status: Number(status),
+            index: Number(index),
+            doneAt: ns === '0' ? undefined : Number(BigInt(ns)) / 1e6,
+          }
+        })
+    },
+    close: () => {
+      child.kill('SIGKILL')
+    },
   }
 }
 
@@ -267,8 +395,12 @@ export async function wakeAll(target: {
 async function wakeAllRound(
   count: number,
   instances: number,
+  reader: WakeReader,
+  /** Run both servers with the GC probe and measure retained memory (a collection before the change). */
+  probe: boolean,
 ): Promise<{ vigil: WakeResult; bare: WakeResult; bodyBytes: number }> {
-  const vigil = await startVigil()
+  const nodeArgs = probe ? GC_PROBE_ARGS : []
+  const vigil = await startVigil([], { nodeArgs })
   let vigilResult: WakeResult
   let answer: Awaited<ReturnType<typeof capture>>
   try {
@@ -284,12 +416,14 @@ async function wakeAllRound(
       change: () =>
         put(`${vigil.url}/v1/catalog/register`, registerBody('node-new', 'web', 'web-new', instances)),
       heap: () => metricsHeap(vigil),
+      reader,
+      probe,
     })
     answer = await capture(`${vigil.url}/v1/health/service/web`)
   } finally {
     await vigil.stop()
   }
-  const bare = await startBare(answer, 'bare-hold-server.js')
+  const bare = await startBare(answer, 'bare-hold-server.js', nodeArgs)
   try {
     const bareResult = await wakeAll({
       port: bare.port,
@@ -298,6 +432,8 @@ async function wakeAllRound(
       count,
       minIndex: 0,
       change: () => put(`${bare.url}/`),
+      reader,
+      probe,
     })
     return { vigil: vigilResult, bare: bareResult, bodyBytes: answer.body.length }
   } finally {
@@ -356,37 +492,56 @@ async function blocking(opts: CatalogBenchOptions, rows: CatalogRow[], sections:
   const count = opts.quick ? 1000 : 10_000
   const instances = 3
   const rounds = opts.quick ? 1 : 3
-  const http: WakeResult[] = []
-  const bare: WakeResult[] = []
+  const readers = wakeReaders()
+  /** Per reader: vigil and bare results per round (the Node reader's rounds run the GC probe). */
+  const runs = new Map<WakeReader, { vigil: WakeResult[]; bare: WakeResult[] }>()
   const inproc: Awaited<ReturnType<typeof wakeAllInProcess>>[] = []
   let bodyBytes = 0
+  const show = (w: WakeResult): string =>
+    `p50 ${w.p50Ms.toFixed(1)} p99 ${w.p99Ms.toFixed(1)} ms, RSS ${w.rssPerWaiter.toFixed(0)} B/heap ${w.heapPerWaiter.toFixed(0)} B, ` +
+    `retained heap ${w.retainedHeapPerWaiter.toFixed(0)} B/RSS ${w.retainedRssPerWaiter.toFixed(0)} B per waiter, early ${w.early}`
   for (let r = 0; r < rounds; r++) {
-    const round = await wakeAllRound(count, instances)
-    http.push(round.vigil)
-    bare.push(round.bare)
-    bodyBytes = round.bodyBytes
+    for (const reader of readers) {
+      const round = await wakeAllRound(count, instances, reader, reader === 'node')
+      const run = runs.get(reader) ?? { vigil: [], bare: [] }
+      runs.set(reader, run)
+      run.vigil.push(round.vigil)
+      run.bare.push(round.bare)
+      bodyBytes = round.bodyBytes
+      log(
+        `wake-all round ${r + 1}/${rounds} (${reader} reader): vigil ${show(round.vigil)}; bare ${show(round.bare)}`,
+      )
+    }
     inproc.push(await wakeAllInProcess(count, instances))
     const p = inproc.at(-1)
-    const show = (w: WakeResult): string =>
-      `p50 ${w.p50Ms.toFixed(1)} p99 ${w.p99Ms.toFixed(1)} ms, RSS ${w.rssPerWaiter.toFixed(0)} B/heap ${w.heapPerWaiter.toFixed(0)} B per waiter, early ${w.early}`
     log(
-      `wake-all round ${r + 1}/${rounds}: vigil ${show(round.vigil)}; bare ${show(round.bare)}; ` +
-        `in process p50 ${p?.p50Ms.toFixed(1)} p99 ${p?.p99Ms.toFixed(1)} ms, heap ${p?.heapPerWaiter.toFixed(0)} B`,
+      `wake-all in process: p50 ${p?.p50Ms.toFixed(1)} p99 ${p?.p99Ms.toFixed(1)} ms, heap ${p?.heapPerWaiter.toFixed(0)} B`,
     )
   }
   const m = (list: readonly WakeResult[], f: (w: WakeResult) => number): number => median(list.map(f))
   const kb = (n: number): string => `${(n / 1024).toFixed(1)} KB`
+  const main = runs.get(readers[0] ?? 'node') ?? { vigil: [], bare: [] }
+  const byNode = runs.get('node') ?? main
+  const readerName = (reader: WakeReader): string =>
+    reader === 'native' ? 'read by a C++ epoll client' : 'read by a Node client'
+  for (const reader of readers) {
+    const run = runs.get(reader)
+    if (run === undefined) continue
+    rows.push({
+      name: `${fmt(count)} blocking GET /v1/health/service/web?index=N&wait=5m (${instances} instances, ${fmt(bodyBytes)} B answer), one loopback connection each, ${readerName(reader)}, one change: wake-all p50 / p99 from the write's ack — vigil; bare node:http holding as many`,
+      value: `${m(run.vigil, (w) => w.p50Ms).toFixed(0)} ms / ${m(run.vigil, (w) => w.p99Ms).toFixed(0)} ms; bare ${m(run.bare, (w) => w.p50Ms).toFixed(0)} ms / ${m(run.bare, (w) => w.p99Ms).toFixed(0)} ms`,
+      goal: 'p99 < 200 ms',
+      met: m(run.vigil, (w) => w.p99Ms) < 200,
+    })
+  }
   rows.push({
-    name: `${fmt(count)} blocking GET /v1/health/service/web?index=N&wait=5m (${instances} instances, ${fmt(bodyBytes)} B answer), one loopback connection each, one change: wake-all p50 / p99 from the write's ack — vigil; bare node:http holding as many`,
-    value: `${m(http, (w) => w.p50Ms).toFixed(0)} ms / ${m(http, (w) => w.p99Ms).toFixed(0)} ms; bare ${m(bare, (w) => w.p50Ms).toFixed(0)} ms / ${m(bare, (w) => w.p99Ms).toFixed(0)} ms`,
-    goal: 'p99 < 200 ms',
-    met: m(http, (w) => w.p99Ms) < 200,
-  })
-  rows.push({
-    name: `Memory per waiting blocking query over HTTP (${fmt(count)} waiting), growth of the server process ÷ ${fmt(count)}: vigil RSS / vigil heap; bare node:http RSS`,
-    value: `${kb(m(http, (w) => w.rssPerWaiter))} / ${kb(m(http, (w) => w.heapPerWaiter))}; bare ${kb(m(bare, (w) => w.rssPerWaiter))}`,
+    name: `Memory per waiting blocking query over HTTP (${fmt(count)} waiting): growth of the server process ÷ ${fmt(count)}, RSS / heap (garbage included); after full collections, heap retained / RSS — vigil; bare node:http`,
+    value:
+      `${kb(m(main.vigil, (w) => w.rssPerWaiter))} / ${kb(m(main.vigil, (w) => w.heapPerWaiter))}; ` +
+      `retained ${kb(m(byNode.vigil, (w) => w.retainedHeapPerWaiter))} / ${kb(m(byNode.vigil, (w) => w.retainedRssPerWaiter))}; ` +
+      `bare RSS ${kb(m(main.bare, (w) => w.rssPerWaiter))}, retained ${kb(m(byNode.bare, (w) => w.retainedHeapPerWaiter))} / ${kb(m(byNode.bare, (w) => w.retainedRssPerWaiter))}`,
     goal: '< 8 KB',
-    met: m(http, (w) => w.rssPerWaiter) < 8 * 1024,
+    met: m(main.vigil, (w) => w.rssPerWaiter) < 8 * 1024,
   })
   const ip = (f: (w: (typeof inproc)[number]) => number): number => median(inproc.map(f))
   rows.push({
@@ -395,22 +550,29 @@ async function blocking(opts: CatalogBenchOptions, rows: CatalogRow[], sections:
     goal: 'p99 < 200 ms; < 8 KB',
     met: ip((w) => w.p99Ms) < 200 && ip((w) => w.heapPerWaiter) < 8 * 1024,
   })
+  const t = (w: WakeResult | undefined): string =>
+    `${w?.p50Ms.toFixed(0)} / ${w?.p99Ms.toFixed(0)} / ${w?.maxMs.toFixed(0)}`
+  const b = (n: number | undefined): string => (n === undefined || Number.isNaN(n) ? '—' : fmt(n))
   sections.push(
     [
       '## Catalog: wake-all of blocking queries, per round',
       '',
-      `${fmt(count)} waiting GETs, one connection each, from the benchmark process (a minimal HTTP/1.1 reader);`,
-      'latency from the acknowledgement of the write to the last byte of each answer.',
+      `${fmt(count)} waiting GETs, one connection each; latency from the acknowledgement of the write to the`,
+      'last byte of each answer. Each round runs vigil and the bare server with each reader: the C++ epoll',
+      'client (bench/native/wake-reader.cc) and the Node client of the benchmark process; the Node',
+      'rounds also run the GC probe (bench/gc-probe.ts) for the retained columns.',
       '',
-      '| round | vigil p50 / p99 / max ms | bare p50 / p99 / max ms | vigil RSS / heap B per waiter | bare RSS B per waiter | in process p50 / p99 ms |',
-      '| --- | --- | --- | --- | --- | --- |',
-      ...http.map((h, i) => {
-        const b = bare[i]
-        const p = inproc[i]
-        const t = (w: WakeResult | undefined): string =>
-          `${w?.p50Ms.toFixed(0)} / ${w?.p99Ms.toFixed(0)} / ${w?.maxMs.toFixed(0)}`
-        return `| ${i + 1} | ${t(h)} | ${t(b)} | ${fmt(h.rssPerWaiter)} / ${fmt(h.heapPerWaiter)} | ${fmt(b?.rssPerWaiter ?? 0)} | ${p?.p50Ms.toFixed(1)} / ${p?.p99Ms.toFixed(1)} |`
-      }),
+      '| round | reader | vigil p50 / p99 / max ms | bare p50 / p99 / max ms | vigil growth RSS / heap B per waiter | vigil retained heap / RSS B | bare growth RSS B | bare retained heap / RSS B | in process p50 / p99 ms |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...Array.from({ length: rounds }, (_, i) =>
+        readers.map((reader) => {
+          const run = runs.get(reader)
+          const h = run?.vigil[i]
+          const bare = run?.bare[i]
+          const p = inproc[i]
+          return `| ${i + 1} | ${reader} | ${t(h)} | ${t(bare)} | ${b(h?.rssPerWaiter)} / ${b(h?.heapPerWaiter)} | ${b(h?.retainedHeapPerWaiter)} / ${b(h?.retainedRssPerWaiter)} | ${b(bare?.rssPerWaiter)} | ${b(bare?.retainedHeapPerWaiter)} / ${b(bare?.retainedRssPerWaiter)} | ${p?.p50Ms.toFixed(1)} / ${p?.p99Ms.toFixed(1)} |`
+        }),
+      ).flat(),
       '',
       `Load average after the wake-all rounds: ${loadavg()[0]?.toFixed(1)} on ${cpus().length} cores.`,
       '',

@@ -430,8 +430,9 @@ async function blockingWake(opts: KvBenchOptions, rows: CatalogRow[], sections: 
     [
       '## KV: wake-all of blocking list reads, per round',
       '',
-      `${fmt(count)} waiting GETs of one prefix, one connection each, from the benchmark process (the catalog`,
-      "wake-all's reader); latency from the acknowledgement of the put to the last byte of each answer.",
+      `${fmt(count)} waiting GETs of one prefix, one connection each, read by the catalog wake-all's reader (the`,
+      'C++ epoll client when g++ built it); latency from the acknowledgement of the put to the last byte of',
+      'each answer.',
       '',
       '| round | vigil p50 / p99 / max ms | bare p50 / p99 / max ms | vigil RSS / heap B per waiter | in process p50 / p99 ms |',
       '| --- | --- | --- | --- | --- |',

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -59,7 +59,7 @@ async function waitReady(url: string, child: ChildProcess): Promise<void> {
  */
 export async function startVigil(
   extraArgs: readonly string[] = [],
-  opts: { dataDir?: string } = {},
+  opts: { dataDir?: string; nodeArgs?: readonly string[] } = {},
 ): Promise<Proc & { readyMs: number }> {
   const port = await freePort()
   const mode = opts.dataDir === undefined ? ['-dev'] : ['-data-dir', opts.dataDir, '-bind', '127.0.0.1']
@@ -71,6 +71,7 @@ export async function startVigil(
   const child = spawn(
     process.execPath,
     [
+      ...(opts.nodeArgs ?? []),
       'bin/vigil.js',
       'agent',
       ...mode,
@@ -95,6 +96,7 @@ export async function startVigil(
 export async function startBare(
   response: { status: number; headers: Headers; body: Buffer },
   script = 'bare-server.js',
+  nodeArgs: readonly string[] = [],
 ): Promise<Proc> {
   const port = await freePort()
   const file = join(tmpdir(), `vigil-bench-${process.pid}-${port}.json`)
@@ -107,7 +109,7 @@ export async function startBare(
     file,
     JSON.stringify({ status: response.status, headers, body: response.body.toString('base64') }),
   )
-  const child = spawn(process.execPath, [`dist/bench/${script}`, String(port), file], {
+  const child = spawn(process.execPath, [...nodeArgs, `dist/bench/${script}`, String(port), file], {
     stdio: ['ignore', 'ignore', 'inherit'],
   })
   const url = `http://127.0.0.1:${port}`
@@ -171,6 +173,25 @@ export function procUsage(pid: number): { cpuSeconds: number; rssBytes: number }
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
   return { cpuSeconds: ticks / 100, rssBytes: rssKb * 1024 }
+}
+
+/** Node flags that preload the GC probe (bench/gc-probe.ts) into a server process. */
+export const GC_PROBE_ARGS: readonly string[] = ['--expose-gc', '--import', './dist/bench/gc-probe.js']
+
+/**
+ * The memory a process started with GC_PROBE_ARGS retains: full collections first, then its heap
+ * in use and its resident set.
+ */
+export async function retained(pid: number): Promise<{ heapUsed: number; rssBytes: number }> {
+  const file = join(tmpdir(), `vigil-gc-probe-${pid}.json`)
+  rmSync(file, { force: true })
+  process.kill(pid, 'SIGUSR2')
+  for (let i = 0; i < 300 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 50))
+  // The file is written in one call; wait for the process to settle after the collections.
+  await new Promise((r) => setTimeout(r, 200))
+  const usage = JSON.parse(readFileSync(file, 'utf8')) as { heapUsed: number }
+  rmSync(file, { force: true })
+  return { heapUsed: usage.heapUsed, rssBytes: procUsage(pid).rssBytes }
 }
 
 export async function put(url: string, body?: unknown): Promise<void> {
