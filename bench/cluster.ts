@@ -200,12 +200,11 @@ async function simulate(target: string, n: number, signal: AbortSignal): Promise
   let knownEpoch = ''
   let knownVersion = -1
   const heartbeat = async (): Promise<void> => {
-    const reply = JSON.parse(await post('/heartbeat', { member, node, knownEpoch, knownVersion })) as {
-      epoch: string
-      version: number
-      members: unknown[] | null
-    }
-    if (reply.members !== null) {
+    // As the agent's client: it takes the changes since its version instead of whole lists.
+    const reply = JSON.parse(
+      await post('/heartbeat', { member, node, knownEpoch, knownVersion, delta: true }),
+    ) as { epoch: string; version: number; members: unknown[] | null; changed?: unknown[] }
+    if (reply.members !== null || reply.changed !== undefined) {
       knownEpoch = reply.epoch
       knownVersion = reply.version
     }

@@ -326,6 +326,7 @@ export class ClusterClient {
       knownEpoch: this.#epoch ?? '',
       knownVersion: this.#membersVersion,
       eventSeq: this.#eventSeq,
+      delta: true,
     }
     const timeoutMs = Math.max(500, this.#opts.livenessTimeoutMs / 2)
     return this.#withServer(async (server) => {
@@ -344,6 +345,9 @@ export class ClusterClient {
     if (reply.members !== null) {
       this.#members = reply.members
       this.#membersVersion = reply.version
+    } else if (reply.version !== this.#membersVersion && this.#members !== null) {
+      this.#members = applyMemberChanges(this.#members, reply.changed, reply.removed)
+      this.#membersVersion = reply.version
     }
     this.#learn(reply.servers)
     if (reply.epoch !== this.#epoch) {
@@ -355,6 +359,21 @@ export class ClusterClient {
     this.#eventSeq = reply.eventSeq
     if (reply.events.length > 0) this.#opts.onEvents?.(reply.events)
   }
+}
+
+/**
+ * A member list with the changes of a heartbeat answer applied: changed members replace their
+ * entry (by name, case-insensitively) or are added at the end; removed names go.
+ */
+export function applyMemberChanges(
+  members: readonly Member[],
+  changed: readonly Member[],
+  removed: readonly string[],
+): readonly Member[] {
+  const next = new Map(members.map((m) => [m.name.toLowerCase(), m]))
+  for (const name of removed) next.delete(name.toLowerCase())
+  for (const m of changed) next.set(m.name.toLowerCase(), m)
+  return Object.freeze([...next.values()])
 }
 
 /** Read through a call, so the compiler does not narrow it across awaits. */

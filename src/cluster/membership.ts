@@ -51,6 +51,53 @@ const RETRY_MS = 1_000
  */
 const ORPHAN_GRACE_MS = 30_000
 
+/** Member-list changes a server remembers for heartbeat answers that carry only what changed. */
+const CHANGE_LOG_MAX = 4096
+/** Past this many changed members a heartbeat answer carries the whole list instead. */
+const DELTA_MAX = 256
+
+/**
+ * Which members changed at which store revision, since `floor`: a client whose list is at a
+ * version at or after the floor can be told only what changed since. Bounded: the oldest half
+ * goes when full, and the floor moves up to the last revision dropped.
+ */
+export class MemberChangeLog {
+  #floor: number
+  #entries: { revision: number; name: string }[] = []
+
+  constructor(
+    floor: number,
+    readonly max = CHANGE_LOG_MAX,
+  ) {
+    this.#floor = floor
+  }
+
+  record(revision: number, name: string): void {
+    this.#entries.push({ revision, name })
+    if (this.#entries.length <= this.max) return
+    const dropped = this.#entries.splice(0, this.#entries.length - Math.floor(this.max / 2))
+    this.#floor = Math.max(this.#floor, dropped.at(-1)?.revision ?? this.#floor)
+  }
+
+  /** Nothing is known before `revision` (the view was reloaded). */
+  reset(revision: number): void {
+    this.#entries = []
+    this.#floor = revision
+  }
+
+  /** The (lower-cased) names changed after `version`; undefined when the log cannot tell. */
+  since(version: number): ReadonlySet<string> | undefined {
+    if (version < this.#floor) return undefined
+    const names = new Set<string>()
+    for (let i = this.#entries.length - 1; i >= 0; i--) {
+      const e = this.#entries[i]
+      if (e === undefined || e.revision <= version) break
+      names.add(e.name)
+    }
+    return names
+  }
+}
+
 export type RecordStatus = 'alive' | 'failed' | 'left'
 
 /** A member's row in the store. */
@@ -76,6 +123,11 @@ export function decodeMemberRecord(row: ClusterRow | undefined): MemberRecord | 
     status: r.status,
     sinceMs: typeof r.sinceMs === 'number' ? r.sinceMs : 0,
   }
+}
+
+/** A record as a member of the list: the record's status is the one that counts. */
+function memberOf(r: MemberRecord): Member {
+  return r.member.status === r.status ? r.member : Object.freeze({ ...r.member, status: r.status })
 }
 
 /** The writes that set a member's record (and move the list's version). */
@@ -134,9 +186,22 @@ export class Membership {
   #selfTimer: Timer | undefined
   #closed: Promise<void> | undefined
   #encoded: Readonly<{ version: number; json: string }> | undefined
+  readonly #changes: MemberChangeLog
+  readonly #unsubscribe: () => void
 
   constructor(opts: MembershipOptions) {
     this.#opts = opts
+    const state = opts.catalog.state
+    this.#changes = new MemberChangeLog(state.revision)
+    this.#unsubscribe = opts.catalog.onClusterChange((changed) => {
+      if (changed === null) {
+        this.#changes.reset(state.revision)
+        return
+      }
+      for (const c of changed) {
+        if (c.startsWith('members/')) this.#changes.record(state.revision, c.slice('members/'.length))
+      }
+    })
     this.table = new MemberTable({
       clock: opts.clock,
       livenessTimeoutMs: opts.livenessTimeoutMs,
@@ -164,9 +229,7 @@ export class Membership {
       .rows('members')
       .map((r) => decodeMemberRecord(r))
       .filter((r): r is MemberRecord => r !== undefined && lower(r.member.name) !== lower(self.name))
-      .map((r) =>
-        r.member.status === r.status ? r.member : Object.freeze({ ...r.member, status: r.status }),
-      )
+      .map(memberOf)
     return [self, ...others]
   }
 
@@ -177,23 +240,31 @@ export class Membership {
   }
 
   /**
-   * Records a heartbeat and answers a `HeartbeatReply` as JSON text, with the member list only
-   * when the client's copy is out of date. The list is encoded once per version and shared by
-   * every heartbeat that needs it. A heartbeat writes to the store only when the member's record
-   * or liveness key is not already what it says (new member, changed, back, or moved here).
+   * Records a heartbeat and answers a `HeartbeatReply` as JSON text. A client whose list is out
+   * of date gets what changed since its version when it takes changes and this server's log goes
+   * back that far (a thousand clients are not sent a thousand-member list each time one member
+   * joins), else the whole list, encoded once per version and shared by every heartbeat that
+   * needs it. A heartbeat writes to the store only when the member's record or liveness key is
+   * not already what it says (new member, changed, back, or moved here).
    */
   heartbeatJson(req: HeartbeatRequest): string {
     this.table.heartbeat(req.member, req.node)
     if (this.#needsWrite(req.member.name)) this.#mark(req.member.name)
     const { epoch } = this.#opts
     const version = this.#opts.catalog.state.idx(IDX_MEMBERS) ?? 0
-    const current = req.knownEpoch === epoch && req.knownVersion === version
+    const sameEpoch = req.knownEpoch === epoch
     let members = 'null'
-    if (!current) {
-      if (this.#encoded?.version !== version) {
-        this.#encoded = { version, json: JSON.stringify(this.members()) }
+    let changes = ''
+    if (!sameEpoch || req.knownVersion !== version) {
+      const names = sameEpoch && req.delta === true ? this.#changes.since(req.knownVersion) : undefined
+      if (names !== undefined && names.size <= DELTA_MAX) {
+        changes = this.#changesJson(names)
+      } else {
+        if (this.#encoded?.version !== version) {
+          this.#encoded = { version, json: JSON.stringify(this.members()) }
+        }
+        members = this.#encoded.json
       }
-      members = this.#encoded.json
     }
     const batch = this.#eventBatch(req)
     const head = JSON.stringify({
@@ -203,7 +274,24 @@ export class Membership {
       events: batch.events.map(encodeUserEvent),
       eventSeq: batch.cursor,
     })
-    return `${head.slice(0, -1)},"members":${members}}`
+    return `${head.slice(0, -1)},"members":${members}${changes}}`
+  }
+
+  /** `,"changed":[…],"removed":[…]` for the members named (lower-cased): as they are now, or gone. */
+  #changesJson(names: ReadonlySet<string>): string {
+    const self = this.#opts.self()
+    const changed: Member[] = []
+    const removed: string[] = []
+    for (const name of names) {
+      if (name === lower(self.name)) {
+        changed.push(self)
+        continue
+      }
+      const rec = this.#record(name)
+      if (rec === undefined) removed.push(name)
+      else changed.push(memberOf(rec))
+    }
+    return `,"changed":${JSON.stringify(changed)},"removed":${JSON.stringify(removed)}`
   }
 
   /**
@@ -259,6 +347,7 @@ export class Membership {
 
   close(): Promise<void> {
     return (this.#closed ??= (async () => {
+      this.#unsubscribe()
       this.table.close()
       this.#selfTimer?.cancel()
       this.#abort.abort(new Error('membership closed'))

@@ -35,6 +35,11 @@ export type HeartbeatRequest = Readonly<{
   knownVersion: number
   /** The user-event cursor of the last answer (-1: none; absent on the wire from older agents). */
   eventSeq: number
+  /**
+   * The client applies member-list changes (`changed`, `removed`) on top of its known version
+   * (absent from older agents, which always get the whole list).
+   */
+  delta?: boolean
 }>
 
 export type HeartbeatReply = Readonly<{
@@ -42,8 +47,15 @@ export type HeartbeatReply = Readonly<{
   epoch: string
   /** Moves whenever a member joins, changes, fails, leaves or is reaped. */
   version: number
-  /** The member list; null when the client's known epoch and version are current. */
+  /**
+   * The member list; null when the client's known epoch and version are current, or when the
+   * answer carries the changes since its version instead (`changed`, `removed`).
+   */
   members: readonly Member[] | null
+  /** Members added or changed since the client's version (empty with a whole list). */
+  changed: readonly Member[]
+  /** Names of members gone since the client's version. */
+  removed: readonly string[]
   servers: readonly ServerAddress[]
   /** User events after the request's cursor, oldest first (docs/events.md). */
   events: readonly UserEvent[]
@@ -280,7 +292,13 @@ export function decodeHeartbeat(body: string): HeartbeatRequest {
     'heartbeat',
   ) as Omit<HeartbeatRequest, 'eventSeq'>
   member(v.member, 'heartbeat.member')
-  return Object.freeze({ ...v, eventSeq: cursorField(field(raw, 'eventSeq'), 'heartbeat.eventSeq') })
+  const delta = field(raw, 'delta') ?? false
+  if (typeof delta !== 'boolean') throw new DecodeError('heartbeat.delta: expected a boolean')
+  return Object.freeze({
+    ...v,
+    eventSeq: cursorField(field(raw, 'eventSeq'), 'heartbeat.eventSeq'),
+    delta,
+  })
 }
 
 /** A user event as the servers share it in the store (event-share.ts): the same checks. */
@@ -305,13 +323,31 @@ export function decodeHeartbeatReply(value: unknown): HeartbeatReply {
       },
     },
     'reply',
-  ) as Omit<HeartbeatReply, 'events' | 'eventSeq'>
+  ) as Omit<HeartbeatReply, 'events' | 'eventSeq' | 'changed' | 'removed'>
   v.members?.forEach((m, i) => member(m, `reply.members[${i}]`))
+  // Absent from older servers, which answer whole lists.
+  const changed = decodeAs(
+    field(value, 'changed') ?? [],
+    { array: MEMBER },
+    'reply.changed',
+  ) as readonly Member[]
+  changed.forEach((m, i) => member(m, `reply.changed[${i}]`))
+  const removed = decodeAs(
+    field(value, 'removed') ?? [],
+    { array: str },
+    'reply.removed',
+  ) as readonly string[]
   // Absent from older servers: no events, no cursor.
   const raw = field(value, 'events') ?? []
   if (!Array.isArray(raw) || raw.length > MAX_ITEMS) throw new DecodeError('reply.events: expected an array')
   const events = Object.freeze(raw.map((e: unknown, i) => userEvent(e, `reply.events[${i}]`)))
-  return Object.freeze({ ...v, events, eventSeq: cursorField(field(value, 'eventSeq'), 'reply.eventSeq') })
+  return Object.freeze({
+    ...v,
+    changed,
+    removed,
+    events,
+    eventSeq: cursorField(field(value, 'eventSeq'), 'reply.eventSeq'),
+  })
 }
 
 export function decodeHelloReply(value: unknown): HelloReply {
