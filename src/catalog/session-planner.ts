@@ -166,7 +166,7 @@ export function invalidateForCatalogWrites(d: Draft, now: number): void {
       // Most checks have no session watching them: look that up before decoding the check.
       const watching = d.state.kv.sessionIdsOnCheck(p.node, p.id)
       if (watching.length === 0) continue
-      const critical = v === null || (JSON.parse(v) as Pick<CheckRecord, 'check'>).check.status === 'critical'
+      const critical = v === null || (v.value as Pick<CheckRecord, 'check'>).check.status === 'critical'
       if (critical) for (const id of watching) doomed.add(id)
     } else if (p?.table === 'nodes' && v === null) {
       for (const id of d.state.kv.sessionIdsOnNode(p.node)) doomed.add(id)
