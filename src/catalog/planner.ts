@@ -121,16 +121,16 @@ interface ServiceChange {
 export class Draft {
   readonly #state: CatalogState
   #beforePlan: ((d: Draft) => void) | undefined
-  readonly #extraIdx = new Set<string>()
+  #extraIdx: Set<string> | undefined
   /** Keys put with `always`: kept even when equal to the stored value. */
-  readonly #always = new Set<string>()
+  #always: Set<string> | undefined
   readonly #compares = new Map<string, number>()
   /** The view's rows the draft read, by key (null when absent): each looked up in the view once. */
   readonly #rows = new Map<string, StoredRow | null>()
   /** key → the row put (its canonical text and frozen value), or null for a delete */
   readonly #writes = new Map<string, EncodedRow | null>()
   /** Row texts parsed for rows the view keeps no decoded value for (KV, sessions). */
-  readonly #decoded = new Map<string, unknown>()
+  #decoded: Map<string, unknown> | undefined
 
   constructor(state: CatalogState, hooks: PlanHooks = {}) {
     this.#state = state
@@ -158,6 +158,7 @@ export class Draft {
 
   /** Puts an index-table entry with the plan (only when the plan writes something). */
   touchIdx(name: string): void {
+    this.#extraIdx ??= new Set()
     this.#extraIdx.add(name)
   }
 
@@ -194,6 +195,7 @@ export class Draft {
   /** A stored row's value: the view's decoded one, or the text parsed once per draft. */
   #storedValue(row: StoredRow): unknown {
     if (row.decoded !== undefined) return row.decoded
+    this.#decoded ??= new Map()
     let value = this.#decoded.get(row.value)
     if (value === undefined) {
       value = JSON.parse(row.value) as unknown
@@ -261,7 +263,10 @@ export class Draft {
       if (typeof current === 'string' ? current === row.text : current?.text === row.text) return false
     }
     this.#writes.set(key, row)
-    if (always) this.#always.add(key)
+    if (always) {
+      this.#always ??= new Set()
+      this.#always.add(key)
+    }
     return true
   }
 
@@ -342,7 +347,7 @@ export class Draft {
     // The net change: a row written back to its stored value, or deleted while absent, is no change.
     const ops: Op[] = []
     for (const [key, w] of this.#writes) {
-      if (!this.#always.has(key)) {
+      if (this.#always?.has(key) !== true) {
         const stored = this.#stored(key)
         const same =
           w === null ? stored === undefined : stored !== undefined && canonicalRow(stored) === w.text
@@ -374,7 +379,7 @@ export class Draft {
       const before = stored === undefined ? undefined : this.#storedValue(stored)
       const after = w === null ? undefined : w.value
       // The view applies this row once written: it takes the value, frozen already, not the text.
-      if (w !== null) this.#state.offerDecoded(w.text, w.value)
+      if (w !== null) this.#state.offerDecoded(key, w)
       switch (parsed.table) {
         case 'nodes':
           tables.add(IDX_NODES)
@@ -425,7 +430,7 @@ export class Draft {
     }
     const idxPuts = new Set<string>(tables)
     const idxDeletes = new Set<string>()
-    for (const name of this.#extraIdx) idxPuts.add(name)
+    for (const name of this.#extraIdx ?? []) idxPuts.add(name)
     for (const node of touchedNodes) {
       if (!deletedNodes.has(node)) idxPuts.add(nodeIdxName(node))
       else if (this.#state.idx(nodeIdxName(node)) !== undefined) idxDeletes.add(nodeIdxName(node))

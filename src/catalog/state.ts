@@ -12,7 +12,14 @@ import { deepFreeze } from '../lib/object.js'
 import type { KeyValue, Revision, WatchBatch } from '../store/store.js'
 import type { Status } from '../structs/check.js'
 import { ClusterTables } from './cluster-tables.js'
-import { CatalogKeys, isClusterParsedKey, isKvParsedKey, lower, type ParsedKey } from './keys.js'
+import {
+  CatalogKeys,
+  isClusterParsedKey,
+  isKvParsedKey,
+  lower,
+  type EncodedRow,
+  type ParsedKey,
+} from './keys.js'
 import { KvTables } from './kv-tables.js'
 import type { CatalogNode, CheckRecord, NodeRecord, ServiceRecord } from './types.js'
 
@@ -86,8 +93,8 @@ export class CatalogState {
   readonly #idx = new Map<string, Revision>()
   /** key → raw stored value and mod revision (catalog rows only) */
   readonly #rows = new Map<string, StoredRow>()
-  /** Row texts the planner decoded for a write it sent (`offerDecoded`), taken when they arrive. */
-  readonly #offered = new Map<string, unknown>()
+  /** Rows the planner encoded for a write it sent (`offerDecoded`), by key, taken when they arrive. */
+  readonly #offered = new Map<string, EncodedRow>()
 
   constructor(prefix: string) {
     this.keys = new CatalogKeys(prefix)
@@ -117,14 +124,14 @@ export class CatalogState {
   }
 
   /**
-   * The planner's decoded value of a row text it is about to write, equal to `JSON.parse(text)`
-   * and deeply frozen (keys.ts `encodeRow`): a row arriving with exactly this text takes it
-   * instead of parsing.
+   * A row the planner is about to write, encoded by keys.ts `encodeRow` (its value equal to
+   * `JSON.parse(text)`, deeply frozen): a put of `key` arriving with exactly this text takes the
+   * value instead of parsing the text. Looked up by key (short) and confirmed by text.
    * Offers of writes that never arrive (a failed txn) are dropped in bulk past a bound.
    */
-  offerDecoded(text: string, value: unknown): void {
+  offerDecoded(key: string, row: EncodedRow): void {
     if (this.#offered.size >= OFFERED_MAX) this.#offered.clear()
-    this.#offered.set(text, value)
+    this.#offered.set(key, row)
   }
 
   /** Applies one revision's events; returns what changed, for waking waiters. */
@@ -162,11 +169,11 @@ export class CatalogState {
       return
     }
     let value: unknown
-    const offered = this.#offered.get(kv.value)
-    const canonical = offered !== undefined
+    const offered = this.#offered.get(kv.key)
+    if (offered !== undefined) this.#offered.delete(kv.key)
+    const canonical = offered !== undefined && offered.text === kv.value
     if (canonical) {
-      this.#offered.delete(kv.value)
-      value = offered // frozen by encodeRow
+      value = offered.value // frozen by encodeRow
     } else {
       try {
         value = deepFreeze(JSON.parse(kv.value) as unknown)
