@@ -240,8 +240,10 @@ interface Shape {
   readonly integerKeys: boolean
 }
 
-const sortedShapes = new Map<string, Shape>()
+/** Shapes by first key; a few per first key (a node and a service both start with `address`). */
+const sortedShapes = new Map<string, Shape[]>()
 const SORTED_SHAPES_MAX = 1000
+const SHAPES_PER_FIRST_KEY = 4
 const NO_KEYS: Shape = { keys: [], sorted: [], inOrder: true, integerKeys: false }
 const ARRAY_INDEX = /^(?:0|[1-9][0-9]{0,9})$/
 
@@ -250,10 +252,13 @@ function shapeOf(obj: object): Shape {
   const first = keys[0]
   if (first === undefined) return NO_KEYS
   const known = sortedShapes.get(first)
-  if (known !== undefined && known.keys.length === keys.length) {
-    let same = true
-    for (let i = 1; i < keys.length && same; i++) same = known.keys[i] === keys[i]
-    if (same) return known
+  if (known !== undefined) {
+    for (const shape of known) {
+      if (shape.keys.length !== keys.length) continue
+      let same = true
+      for (let i = 1; i < keys.length && same; i++) same = shape.keys[i] === keys[i]
+      if (same) return shape
+    }
   }
   const sorted = [...keys].sort()
   const shape: Shape = {
@@ -262,7 +267,12 @@ function shapeOf(obj: object): Shape {
     inOrder: sorted.every((k, i) => k === keys[i]),
     integerKeys: keys.some((k) => ARRAY_INDEX.test(k) && Number(k) < 2 ** 32 - 1),
   }
-  if (known !== undefined || sortedShapes.size < SORTED_SHAPES_MAX) sortedShapes.set(first, shape)
+  if (known !== undefined) {
+    if (known.length >= SHAPES_PER_FIRST_KEY) known.shift()
+    known.push(shape)
+  } else if (sortedShapes.size < SORTED_SHAPES_MAX) {
+    sortedShapes.set(first, [shape])
+  }
   return shape
 }
 
