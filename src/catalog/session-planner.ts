@@ -159,6 +159,7 @@ export function invalidateSession(d: Draft, id: string, now: number): boolean {
  * sessions of a node the draft deletes, are invalidated in the same txn.
  */
 export function invalidateForCatalogWrites(d: Draft, now: number): void {
+  if (d.state.kv.sessionCount === 0) return // no session to invalidate: nothing to look up per row
   const doomed = new Set<string>()
   for (const [key, v] of d.pendingWrites()) {
     const p = d.keys.parse(key)
