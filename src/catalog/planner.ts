@@ -101,6 +101,35 @@ function canonicalRow(row: StoredRow): string {
 
 const NO_TAGS: readonly string[] = Object.freeze([])
 
+/**
+ * Whether a node row holds exactly these fields (so its canonical text is the node's): the
+ * unchanged node of a registration is recognised without encoding it. False says nothing.
+ */
+function sameNode(stored: CatalogNode, node: CatalogNode): boolean {
+  return (
+    stored.address === node.address &&
+    stored.datacenter === node.datacenter &&
+    stored.id === node.id &&
+    stored.node === node.node &&
+    Object.keys(stored).length === 6 &&
+    sameStrings(stored.meta, node.meta) &&
+    sameStrings(stored.taggedAddresses, node.taggedAddresses)
+  )
+}
+
+/** Whether a stored value is a map of strings equal to `map`. */
+function sameStrings(stored: unknown, map: Readonly<Record<string, string>>): boolean {
+  if (stored === map) return true
+  if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) return false
+  const keys = Object.keys(stored)
+  if (keys.length !== Object.keys(map).length) return false
+  for (const k of keys) {
+    const v = (stored as Record<string, unknown>)[k]
+    if (typeof v !== 'string' || !Object.hasOwn(map, k) || map[k] !== v) return false
+  }
+  return true
+}
+
 /** Go's `%q` for the ASCII texts Consul formats. */
 function q(s: string): string {
   return JSON.stringify(s)
@@ -516,9 +545,9 @@ export function registerInto(d: Draft, req: RegisterRequest, defaults: PlanDefau
       node: req.node,
       taggedAddresses: req.taggedAddresses,
     })
-    const encoded = encodeRow(node)
-    const existing = d.canonical(nodeKey)
-    if (existing === undefined || existing !== encoded.text) {
+    const stored = d.getNode(nodeKey)
+    const encoded = stored !== undefined && sameNode(stored, node) ? undefined : encodeRow(node)
+    if (encoded !== undefined && d.canonical(nodeKey) !== encoded.text) {
       if (node.id !== '') {
         const holder = state.nodeNameById(node.id)
         if (holder !== undefined && holder !== lower(node.node)) {
