@@ -175,25 +175,27 @@ function readService(d: DecodedStruct): Service {
   }
   const weights = d.struct('Weights')
   const proxy = d.struct('Proxy')
+  // Fields in sorted order: the catalog's row encoding (catalog/keys.ts `encodeRow`) keeps the
+  // service as it is instead of copying it.
   return Object.freeze({
-    id: d.string('ID'),
-    name: d.string('Service'),
-    tags: d.stringList('Tags'),
     address: d.string('Address'),
+    connectNative: d.struct('Connect')?.bool('Native') ?? false,
+    enableTagOverride: d.bool('EnableTagOverride'),
+    id: d.string('ID'),
+    kind,
+    locallyRegisteredAsSidecar: false,
+    meta: d.stringMap('Meta') ?? Object.freeze({}),
+    name: d.string('Service'),
     port: d.number('Port'),
+    proxy: proxy === null || proxy.isEmpty() ? null : readProxy(proxy).proxy,
     socketPath: d.string('SocketPath'),
     taggedAddresses: Object.freeze(tagged),
-    meta: d.stringMap('Meta') ?? Object.freeze({}),
+    tags: d.stringList('Tags'),
     weights: Object.freeze(
       weights === null
         ? { passing: 1, warning: 1 }
         : { passing: weights.number('Passing'), warning: weights.number('Warning') },
     ),
-    enableTagOverride: d.bool('EnableTagOverride'),
-    kind,
-    proxy: proxy === null || proxy.isEmpty() ? null : readProxy(proxy).proxy,
-    connectNative: d.struct('Connect')?.bool('Native') ?? false,
-    locallyRegisteredAsSidecar: false,
   })
 }
 

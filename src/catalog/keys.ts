@@ -23,6 +23,8 @@
  * unambiguously; the ID is the rest of the key, slashes included.
  */
 
+import { setOwn } from '../lib/object.js'
+
 /** Index-table entries (Consul's `index` table names). */
 export const IDX_NODES = 'nodes'
 export const IDX_SERVICES = 'services'
@@ -209,10 +211,6 @@ export class CatalogKeys {
 }
 
 /**
- * JSON with object keys sorted at every level, so two equal records always encode to the same
- * text: the planner detects a no-op write by comparing encodings.
- */
-/**
  * Object keys as JSON strings: a catalog row's keys are its record's field names, the same in
  * every row, so each is quoted once. Bounded, since map keys (Meta, TaggedAddresses) are the
  * user's; past the bound keys are quoted as they come.
@@ -232,33 +230,196 @@ function quoteKey(key: string): string {
 /**
  * Sorted key lists by object shape: records of one kind list the same keys in the same order, so
  * the sort is done once per shape. A shape is looked up by its first key and confirmed key by key;
- * bounded like the quoted keys.
+ * bounded like the quoted keys. `inOrder`: the keys are listed sorted already; `integerKeys`: some
+ * key is an array index, which JavaScript lists first whatever the insertion order.
  */
-const sortedShapes = new Map<
-  string,
-  { readonly keys: readonly string[]; readonly sorted: readonly string[] }
->()
-const SORTED_SHAPES_MAX = 1000
-
-function sortedKeys(obj: object): readonly string[] {
-  const keys = Object.keys(obj)
-  const first = keys[0]
-  if (first === undefined) return keys
-  const known = sortedShapes.get(first)
-  if (known !== undefined && known.keys.length === keys.length) {
-    let same = true
-    for (let i = 1; i < keys.length && same; i++) same = known.keys[i] === keys[i]
-    if (same) return known.sorted
-  }
-  const sorted = [...keys].sort()
-  if (known !== undefined || sortedShapes.size < SORTED_SHAPES_MAX) sortedShapes.set(first, { keys, sorted })
-  return sorted
+interface Shape {
+  readonly keys: readonly string[]
+  readonly sorted: readonly string[]
+  readonly inOrder: boolean
+  readonly integerKeys: boolean
 }
 
+/** Shapes by first key; a few per first key (a node and a service both start with `address`). */
+const sortedShapes = new Map<string, Shape[]>()
+const SORTED_SHAPES_MAX = 1000
+const SHAPES_PER_FIRST_KEY = 4
+const NO_KEYS: Shape = { keys: [], sorted: [], inOrder: true, integerKeys: false }
+const ARRAY_INDEX = /^(?:0|[1-9][0-9]{0,9})$/
+
+function shapeOf(obj: object): Shape {
+  const keys = Object.keys(obj)
+  const first = keys[0]
+  if (first === undefined) return NO_KEYS
+  const known = sortedShapes.get(first)
+  if (known !== undefined) {
+    for (const shape of known) {
+      if (shape.keys.length !== keys.length) continue
+      let same = true
+      for (let i = 1; i < keys.length && same; i++) same = shape.keys[i] === keys[i]
+      if (same) return shape
+    }
+  }
+  const sorted = [...keys].sort()
+  const shape: Shape = {
+    keys,
+    sorted,
+    inOrder: sorted.every((k, i) => k === keys[i]),
+    integerKeys: keys.some((k) => ARRAY_INDEX.test(k) && Number(k) < 2 ** 32 - 1),
+  }
+  if (known !== undefined) {
+    if (known.length >= SHAPES_PER_FIRST_KEY) known.shift()
+    known.push(shape)
+  } else if (sortedShapes.size < SORTED_SHAPES_MAX) {
+    sortedShapes.set(first, [shape])
+  }
+  return shape
+}
+
+function sortedKeys(obj: object): readonly string[] {
+  return shapeOf(obj).sorted
+}
+
+/** A row's canonical text, and its value as `JSON.parse(text)` gives it, deeply frozen. */
+export interface EncodedRow {
+  readonly text: string
+  readonly value: unknown
+}
+
+/**
+ * The canonical encoding of a row together with its decoded value, without a round trip through
+ * the text: the value is what `deepFreeze(JSON.parse(canonicalJson(value)))` would be (same
+ * members, same key order). Frozen plain objects and arrays that are canonical already (keys
+ * inserted sorted, no undefined member, numbers finite and not -0, every member canonical) are
+ * kept as they are; other objects are copied with their keys sorted. The planner encodes every row
+ * it writes here, and the view takes the value as the row's record instead of parsing the text.
+ */
+export function encodeRow(value: unknown): EncodedRow {
+  const canonical = canonicalizeRow(value)
+  // Without array-index keys (which JavaScript lists first) the canonical value's own key order
+  // is the sorted one, and JSON.stringify writes the canonical text.
+  const text = walk.integerKeys ? canonicalJson(canonical) : JSON.stringify(canonical)
+  return { text, value: canonical }
+}
+
+/**
+ * What `canonicalize` met in the value it is walking: an array-index key (`integerKeys`), an
+ * object that is not frozen (`mutable`: a copy of an object holding it may not be kept).
+ */
+const walk = { integerKeys: false, mutable: false }
+
+/**
+ * Canonical copies of frozen, deeply immutable objects that are not canonical themselves (such as
+ * a shared default definition whose fields are not in sorted order): they cannot change, so they
+ * are copied once.
+ */
+const canonicalCopies = new WeakMap<object, { readonly value: unknown; readonly integerKeys: boolean }>()
+
+function canonicalizeRow(value: unknown): unknown {
+  walk.integerKeys = false
+  walk.mutable = false
+  return canonicalize(value)
+}
+
+function canonicalPrimitive(value: unknown): unknown {
+  switch (typeof value) {
+    case 'number':
+      return Number.isFinite(value) ? (value === 0 ? 0 : value) : null
+    case 'string':
+    case 'boolean':
+      return value
+    case 'bigint':
+      return JSON.stringify(value) // throws, as JSON.stringify does
+    default:
+      return null // null, undefined, functions, symbols: JSON's null
+  }
+}
+
+/** Whether a member is left out of an object's JSON (and is null in an array's). */
+function omitted(v: unknown): boolean {
+  return v === undefined || typeof v === 'function' || typeof v === 'symbol'
+}
+
+function canonicalize(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return canonicalPrimitive(value)
+  const frozen = Object.isFrozen(value)
+  const isArray = Array.isArray(value)
+  const shape = isArray ? NO_KEYS : shapeOf(value)
+  const keepable =
+    frozen &&
+    Object.getPrototypeOf(value) === (isArray ? Array.prototype : Object.prototype) &&
+    shape.inOrder &&
+    !shape.integerKeys
+  if (frozen && !keepable) {
+    const copy = canonicalCopies.get(value)
+    if (copy !== undefined) {
+      walk.integerKeys ||= copy.integerKeys
+      return copy.value
+    }
+  }
+  const outerMutable = walk.mutable
+  const outerIntegerKey = walk.integerKeys
+  walk.mutable = !frozen
+  walk.integerKeys = shape.integerKeys
+  const out = isArray
+    ? canonicalArray(value as readonly unknown[], keepable)
+    : canonicalObject(value as Readonly<Record<string, unknown>>, shape, keepable)
+  if (out !== value && frozen && !walk.mutable)
+    canonicalCopies.set(value, { value: out, integerKeys: walk.integerKeys })
+  walk.mutable ||= outerMutable
+  walk.integerKeys ||= outerIntegerKey
+  return out
+}
+
+/** `out[key] = value` as an own member, `__proto__` included (as JSON.parse makes it). */
+function assign(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') setOwn(out, key, value)
+  else out[key] = value
+}
+
+function canonicalArray(arr: readonly unknown[], keepable: boolean): unknown {
+  let out: unknown[] | undefined = keepable ? undefined : []
+  for (let i = 0; i < arr.length; i++) {
+    const v = arr[i]
+    const c = omitted(v) || !(i in arr) ? null : canonicalize(v)
+    if (out === undefined) {
+      if (Object.is(c, v)) continue
+      out = arr.slice(0, i)
+    }
+    out.push(c)
+  }
+  return out === undefined ? arr : Object.freeze(out)
+}
+
+function canonicalObject(obj: Readonly<Record<string, unknown>>, shape: Shape, keepable: boolean): unknown {
+  let out: Record<string, unknown> | undefined = keepable ? undefined : {}
+  const keys = shape.sorted
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string
+    const v = obj[k]
+    const c = omitted(v) ? undefined : canonicalize(v)
+    if (out === undefined) {
+      if (c !== undefined && Object.is(c, v)) continue
+      out = {}
+      for (let j = 0; j < i; j++) {
+        const kj = keys[j] as string
+        assign(out, kj, obj[kj])
+      }
+    }
+    if (c !== undefined) assign(out, k, c)
+  }
+  return out === undefined ? obj : Object.freeze(out)
+}
+
+/**
+ * JSON with object keys sorted at every level (by code unit), so two equal records always encode
+ * to the same text: the planner detects a no-op write by comparing encodings. `encodeRow` gives
+ * the same text.
+ */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null)
   // Loops and string concatenation rather than map/filter/join, keys sorted once per shape and
-  // quoted once: every catalog write encodes its rows here, a large share of its cost.
+  // quoted once.
   if (Array.isArray(value)) {
     let out = '['
     for (let i = 0; i < value.length; i++) {

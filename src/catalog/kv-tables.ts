@@ -279,6 +279,11 @@ export class KvTables {
     return this.#sessions.get(id)
   }
 
+  /** How many sessions exist. */
+  get sessionCount(): number {
+    return this.#sessions.size
+  }
+
   /** Every session, by ID. */
   sessions(): SessionRecord[] {
     return [...this.#sessions.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))

@@ -27,7 +27,8 @@ import {
   IDX_SERVICES,
   isClusterParsedKey,
   isKvParsedKey,
-  canonicalJson,
+  encodeRow,
+  type EncodedRow,
   connectIdxName,
   lower,
   nodeIdxName,
@@ -84,16 +85,49 @@ function uuidProblem(id: string): string | null {
  * The canonical encoding of stored rows, by row object: a row is replaced (never changed) when
  * its key is written, and a row is compared with every write to its key (a node's row with every
  * registration on the node), so it is encoded once per version rather than once per comparison.
+ * A row the view took from a write planned here holds its canonical text already.
  */
 const canonicalRows = new WeakMap<StoredRow, string>()
 
 function canonicalRow(row: StoredRow): string {
+  if (row.canonical === true) return row.value
   let text = canonicalRows.get(row)
   if (text === undefined) {
-    text = canonicalJson(JSON.parse(row.value))
+    text = encodeRow(row.decoded ?? JSON.parse(row.value)).text
     canonicalRows.set(row, text)
   }
   return text
+}
+
+const NO_TAGS: readonly string[] = Object.freeze([])
+
+/**
+ * Whether a node row holds exactly these fields (so its canonical text is the node's): the
+ * unchanged node of a registration is recognised without encoding it. False says nothing.
+ */
+function sameNode(stored: CatalogNode, node: CatalogNode): boolean {
+  return (
+    stored.address === node.address &&
+    stored.datacenter === node.datacenter &&
+    stored.id === node.id &&
+    stored.node === node.node &&
+    Object.keys(stored).length === 6 &&
+    sameStrings(stored.meta, node.meta) &&
+    sameStrings(stored.taggedAddresses, node.taggedAddresses)
+  )
+}
+
+/** Whether a stored value is a map of strings equal to `map`. */
+function sameStrings(stored: unknown, map: Readonly<Record<string, string>>): boolean {
+  if (stored === map) return true
+  if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) return false
+  const keys = Object.keys(stored)
+  if (keys.length !== Object.keys(map).length) return false
+  for (const k of keys) {
+    const v = (stored as Record<string, unknown>)[k]
+    if (typeof v !== 'string' || !Object.hasOwn(map, k) || map[k] !== v) return false
+  }
+  return true
 }
 
 /** Go's `%q` for the ASCII texts Consul formats. */
@@ -101,18 +135,31 @@ function q(s: string): string {
   return JSON.stringify(s)
 }
 
-/** A working copy over the state: reads record compares, writes overlay the state. */
+/** A service row the draft writes: the instance before (as stored) and after (as written). */
+interface ServiceChange {
+  readonly before: ServiceValue | undefined
+  readonly after: ServiceValue | undefined
+}
+
+/**
+ * A working copy over the state: reads record compares, writes overlay the state.
+ *
+ * Values it returns (`value`, `getNode`, …) are shared and frozen, or for rows the view keeps no
+ * decoded value for, shared with the draft's other reads: read them, never change them.
+ */
 export class Draft {
   readonly #state: CatalogState
   #beforePlan: ((d: Draft) => void) | undefined
-  readonly #extraIdx = new Set<string>()
+  #extraIdx: Set<string> | undefined
   /** Keys put with `always`: kept even when equal to the stored value. */
-  readonly #always = new Set<string>()
+  #always: Set<string> | undefined
   readonly #compares = new Map<string, number>()
-  /** key → new encoded value, or null for a delete */
-  readonly #writes = new Map<string, string | null>()
-  /** Row texts parsed for the planner's own reads (never handed out: callers may not mutate). */
-  readonly #decoded = new Map<string, unknown>()
+  /** The view's rows the draft read, by key (null when absent): each looked up in the view once. */
+  readonly #rows = new Map<string, StoredRow | null>()
+  /** key → the row put (its canonical text and frozen value), or null for a delete */
+  readonly #writes = new Map<string, EncodedRow | null>()
+  /** Row texts parsed for rows the view keeps no decoded value for (KV, sessions). */
+  #decoded: Map<string, unknown> | undefined
 
   constructor(state: CatalogState, hooks: PlanHooks = {}) {
     this.#state = state
@@ -123,7 +170,7 @@ export class Draft {
     return this.#state
   }
 
-  /** The parsed JSON value of any row as the draft would leave it (undefined when absent). */
+  /** The JSON value of any row as the draft would leave it (undefined when absent). */
   value(key: string): unknown {
     return this.#get(key)
   }
@@ -133,13 +180,14 @@ export class Draft {
     return this.#writes.has(key)
   }
 
-  /** The draft's writes so far: key → encoded value, or null for a delete. */
-  pendingWrites(): ReadonlyMap<string, string | null> {
+  /** The draft's writes so far: key → the row put, or null for a delete. */
+  pendingWrites(): ReadonlyMap<string, EncodedRow | null> {
     return this.#writes
   }
 
   /** Puts an index-table entry with the plan (only when the plan writes something). */
   touchIdx(name: string): void {
+    this.#extraIdx ??= new Set()
     this.#extraIdx.add(name)
   }
 
@@ -154,7 +202,7 @@ export class Draft {
 
   /** Records a compare on the key's current modRevision (0 when absent). */
   read(key: string): void {
-    if (!this.#compares.has(key)) this.#compares.set(key, this.#state.row(key)?.modRevision ?? 0)
+    this.#stored(key)
   }
 
   readIdx(name: string): void {
@@ -162,32 +210,44 @@ export class Draft {
     if (!this.#compares.has(key)) this.#compares.set(key, this.#state.idx(name) ?? 0)
   }
 
-  /** A row text parsed, once per draft: for reads inside the planner only. */
-  #decode(text: string): unknown {
-    let value = this.#decoded.get(text)
+  /** The view's row at `key` (undefined when absent), read once per draft; records its compare. */
+  #stored(key: string): StoredRow | undefined {
+    let row = this.#rows.get(key)
+    if (row === undefined) {
+      row = this.#state.row(key) ?? null
+      this.#rows.set(key, row)
+      if (!this.#compares.has(key)) this.#compares.set(key, row?.modRevision ?? 0)
+    }
+    return row ?? undefined
+  }
+
+  /** A stored row's value: the view's decoded one, or the text parsed once per draft. */
+  #storedValue(row: StoredRow): unknown {
+    if (row.decoded !== undefined) return row.decoded
+    this.#decoded ??= new Map()
+    let value = this.#decoded.get(row.value)
     if (value === undefined) {
-      value = JSON.parse(text) as unknown
-      this.#decoded.set(text, value)
+      value = JSON.parse(row.value) as unknown
+      this.#decoded.set(row.value, value)
     }
     return value
   }
 
   /** The value of a row as the draft would leave it (undefined when absent). */
   #get(key: string): unknown {
-    this.read(key)
+    const row = this.#stored(key)
     const written = this.#writes.get(key)
     if (written === null) return undefined
-    if (written !== undefined) return JSON.parse(written) as unknown
-    const row = this.#state.row(key)
-    return row === undefined ? undefined : (JSON.parse(row.value) as unknown)
+    if (written !== undefined) return written.value
+    return row === undefined ? undefined : this.#storedValue(row)
   }
 
   /** Whether the row exists as the draft would leave it (as `value(key) !== undefined`, unparsed). */
   exists(key: string): boolean {
-    this.read(key)
+    const row = this.#stored(key)
     const written = this.#writes.get(key)
     if (written !== undefined) return written !== null
-    return this.#state.row(key) !== undefined
+    return row !== undefined
   }
 
   /**
@@ -195,11 +255,10 @@ export class Draft {
    * values are canonical already, stored ones are encoded once per row version.
    */
   canonical(key: string): string | undefined {
-    this.read(key)
+    const row = this.#stored(key)
     const written = this.#writes.get(key)
     if (written === null) return undefined
-    if (written !== undefined) return written
-    const row = this.#state.row(key)
+    if (written !== undefined) return written.text
     return row === undefined ? undefined : canonicalRow(row)
   }
 
@@ -211,18 +270,6 @@ export class Draft {
     return this.#get(key) as ServiceValue | undefined
   }
 
-  /**
-   * As `getService`, but the value is shared with the planner's own reads (and, once written,
-   * with the view): read it, never change it.
-   */
-  peekService(key: string): ServiceValue | undefined {
-    this.read(key)
-    const written = this.#writes.get(key)
-    if (written === null) return undefined
-    const text = written ?? this.#state.row(key)?.value
-    return text === undefined ? undefined : (this.#decode(text) as ServiceValue)
-  }
-
   getCheck(key: string): CheckValue | undefined {
     return this.#get(key) as CheckValue | undefined
   }
@@ -232,22 +279,30 @@ export class Draft {
    * moves, as a tombstone's must); returns whether it changed.
    */
   put(key: string, value: unknown, always = false): boolean {
-    this.read(key)
-    const text = canonicalJson(value)
+    return this.putEncoded(key, encodeRow(value), always)
+  }
+
+  /** `put` of a row encoded already (`encodeRow`). */
+  putEncoded(key: string, row: EncodedRow, always = false): boolean {
+    const stored = this.#stored(key)
     if (!always) {
       const written = this.#writes.get(key)
-      const row = written === undefined ? this.#state.row(key) : undefined
-      const current = row !== undefined ? canonicalRow(row) : written
-      if (current !== undefined && current !== null && current === text) return false
+      const current =
+        written === undefined ? (stored === undefined ? undefined : canonicalRow(stored)) : written
+      if (typeof current === 'string' ? current === row.text : current?.text === row.text) return false
     }
-    this.#writes.set(key, text)
-    if (always) this.#always.add(key)
+    this.#writes.set(key, row)
+    if (always) {
+      this.#always ??= new Set()
+      this.#always.add(key)
+    }
     return true
   }
 
   delete(key: string): boolean {
-    this.read(key)
-    const exists = this.#writes.has(key) ? this.#writes.get(key) !== null : this.#state.row(key) !== undefined
+    const stored = this.#stored(key)
+    const written = this.#writes.get(key)
+    const exists = written !== undefined ? written !== null : stored !== undefined
     if (!exists) return false
     this.#writes.set(key, null)
     return true
@@ -264,10 +319,28 @@ export class Draft {
       .servicesOnNode(node)
       .map((r) => ({ node: r.node, service: r.service }))
     const prefix = this.keys.service(node, '')
-    for (const [key, v] of this.#writes) {
-      if (key.startsWith(prefix) && v !== null) out.push(this.#decode(v) as ServiceValue)
+    for (const [key, w] of this.#writes) {
+      if (key.startsWith(prefix) && w !== null) out.push(w.value as ServiceValue)
     }
     return out
+  }
+
+  /**
+   * `#after` for the instances of one service name, in time proportional to what the draft
+   * writes (not to the name's instances: a service with thousands of them is registered as fast
+   * as one with three): the stored instances the draft writes are known, the others counted.
+   */
+  #afterName(
+    name: string,
+    services: readonly ServiceChange[],
+  ): { own: boolean; others: boolean; removes: boolean } {
+    let own = false
+    let written = 0
+    for (const { before, after } of services) {
+      if (after !== undefined && lower(after.service.name) === name) own = true
+      if (before !== undefined && lower(before.service.name) === name) written++
+    }
+    return { own, others: this.#state.instanceCount(name) > written, removes: written > 0 }
   }
 
   /**
@@ -275,36 +348,13 @@ export class Draft {
    * (`own`: true whatever others do), whether rows it does not touch provide one (`others`),
    * and whether it takes one away (`removes`).
    */
-  /**
-   * `#after` for the instances of one service name, in time proportional to what the draft
-   * writes (not to the name's instances: a service with thousands of them is registered as fast
-   * as one with three): the stored instances the draft writes are looked up by key, the others
-   * counted.
-   */
-  #afterName(name: string): { own: boolean; others: boolean; removes: boolean } {
-    const prefix = this.keys.service('', '').slice(0, -1) // `<root>services/`
-    let own = false
-    let written = 0
-    for (const [key, v] of this.#writes) {
-      if (!key.startsWith(prefix)) continue
-      if (v !== null && lower((this.#decode(v) as ServiceValue).service.name) === name) own = true
-      const parsed = this.keys.parse(key)
-      if (parsed?.table !== 'services') continue
-      const stored = this.#state.service(parsed.node, parsed.id)
-      if (stored !== undefined && lower(stored.service.name) === name) written++
-    }
-    return { own, others: this.#state.instanceCount(name) > written, removes: written > 0 }
-  }
-
   #after(
     candidates: readonly ServiceRecord[],
     match: (s: Service) => boolean,
+    services: readonly ServiceChange[],
   ): { own: boolean; others: boolean; removes: boolean } {
-    const prefix = this.keys.service('', '').slice(0, -1) // `<root>services/`
     let own = false
-    for (const [key, v] of this.#writes) {
-      if (v !== null && key.startsWith(prefix) && match((this.#decode(v) as ServiceValue).service)) own = true
-    }
+    for (const { after } of services) if (after !== undefined && match(after.service)) own = true
     let others = false
     let removes = false
     for (const r of candidates) {
@@ -314,12 +364,9 @@ export class Draft {
     return { own, others, removes }
   }
 
-  /** The stored value of a row, or the draft's when it writes one; parsed. */
+  /** The stored value of a row, or the draft's when it writes one. */
   #final(key: string): unknown {
-    const written = this.#writes.get(key)
-    if (written === null) return undefined
-    const text = written ?? this.#state.row(key)?.value
-    return text === undefined ? undefined : this.#decode(text)
+    return this.#get(key)
   }
 
   plan(): Plan {
@@ -327,15 +374,18 @@ export class Draft {
     this.#beforePlan = undefined
     hook?.(this)
     // The net change: a row written back to its stored value, or deleted while absent, is no change.
-    for (const [key, v] of [...this.#writes]) {
-      if (this.#always.has(key)) continue
-      const stored = this.#state.row(key)
-      const same = v === null ? stored === undefined : stored !== undefined && canonicalRow(stored) === v
-      if (same) this.#writes.delete(key)
-    }
     const ops: Op[] = []
-    for (const [key, v] of this.#writes) {
-      ops.push(v === null ? { type: 'delete', key } : { type: 'put', key, value: v })
+    for (const [key, w] of this.#writes) {
+      if (this.#always?.has(key) !== true) {
+        const stored = this.#stored(key)
+        const same =
+          w === null ? stored === undefined : stored !== undefined && canonicalRow(stored) === w.text
+        if (same) {
+          this.#writes.delete(key)
+          continue
+        }
+      }
+      ops.push(w === null ? { type: 'delete', key } : { type: 'put', key, value: w.text })
     }
     if (ops.length === 0) return { compares: this.#compareList(), ops: [] }
 
@@ -343,41 +393,52 @@ export class Draft {
     const affected: ServiceValue[] = []
     const affectedNodes = new Set<string>()
     const tables = new Set<string>()
+    /** Service rows written, both sides. */
+    const services: ServiceChange[] = []
     /** Nodes whose rows change (their `node.<name>` entry moves), and those deleted. */
     const touchedNodes = new Set<string>()
     const deletedNodes = new Set<string>()
-    for (const [key, v] of this.#writes) {
+    for (const [key, w] of this.#writes) {
       const parsed = this.keys.parse(key)
       if (parsed === undefined || parsed.table === 'idx' || isKvParsedKey(parsed)) continue
       if (isClusterParsedKey(parsed)) continue
       touchedNodes.add(parsed.node)
-      if (parsed.table === 'nodes' && v === null) deletedNodes.add(parsed.node)
-      const stored = this.#state.row(key)
-      const sides = [stored?.value, v ?? undefined].flatMap((t) => (t === undefined ? [] : [this.#decode(t)]))
-      // The view applies this row once written: it may take the decoded value, not parse again.
-      if (v !== null) this.#state.offerDecoded(v, this.#decode(v))
+      if (parsed.table === 'nodes' && w === null) deletedNodes.add(parsed.node)
+      const stored = this.#stored(key)
+      const before = stored === undefined ? undefined : this.#storedValue(stored)
+      const after = w === null ? undefined : w.value
+      // The view applies this row once written: it takes the value, frozen already, not the text.
+      if (w !== null) this.#state.offerDecoded(key, w)
       switch (parsed.table) {
         case 'nodes':
           tables.add(IDX_NODES)
           affectedNodes.add(parsed.node)
           break
-        case 'services':
+        case 'services': {
           tables.add(IDX_SERVICES)
-          affected.push(...(sides as ServiceValue[]))
+          const change: ServiceChange = {
+            before: before as ServiceValue | undefined,
+            after: after as ServiceValue | undefined,
+          }
+          services.push(change)
+          if (change.before !== undefined) affected.push(change.before)
+          if (change.after !== undefined) affected.push(change.after)
           break
+        }
         case 'checks':
           tables.add(IDX_CHECKS)
-          for (const c of sides as CheckValue[]) {
+          for (const c of [before, after] as (CheckValue | undefined)[]) {
+            if (c === undefined) continue
             if (c.check.serviceId === '') {
               affectedNodes.add(parsed.node)
               continue
             }
             const serviceKey = this.keys.service(parsed.node, c.check.serviceId)
-            this.read(serviceKey) // the name whose entry moves is read from the instance
-            const before = this.#state.row(serviceKey)
-            if (before !== undefined) affected.push(this.#decode(before.value) as ServiceValue)
-            const after = this.#final(serviceKey) as ServiceValue | undefined
-            if (after !== undefined) affected.push(after)
+            // The name whose entry moves is read from the instance.
+            const instance = this.#stored(serviceKey)
+            if (instance !== undefined) affected.push(this.#storedValue(instance) as ServiceValue)
+            const final = this.#final(serviceKey) as ServiceValue | undefined
+            if (final !== undefined) affected.push(final)
           }
           break
       }
@@ -398,7 +459,7 @@ export class Draft {
     }
     const idxPuts = new Set<string>(tables)
     const idxDeletes = new Set<string>()
-    for (const name of this.#extraIdx) idxPuts.add(name)
+    for (const name of this.#extraIdx ?? []) idxPuts.add(name)
     for (const node of touchedNodes) {
       if (!deletedNodes.has(node)) idxPuts.add(nodeIdxName(node))
       else if (this.#state.idx(nodeIdxName(node)) !== undefined) idxDeletes.add(nodeIdxName(node))
@@ -415,7 +476,7 @@ export class Draft {
       if (this.#state.idx(idxName) !== undefined) idxDeletes.add(idxName)
       idxPuts.add(IDX_SERVICE_EXTINCTION)
     }
-    for (const name of serviceNames) settle(serviceIdxName(name), this.#afterName(name))
+    for (const name of serviceNames) settle(serviceIdxName(name), this.#afterName(name, services))
     for (const name of connectNames) {
       const candidates = [
         ...this.#state.proxiesForUnordered(name),
@@ -428,6 +489,7 @@ export class Draft {
           (s) =>
             (s.connectNative && lower(s.name) === name) ||
             (s.kind === 'connect-proxy' && lower(s.proxy?.destinationServiceName ?? '') === name),
+          services,
         ),
       )
     }
@@ -473,16 +535,19 @@ export function registerInto(d: Draft, req: RegisterRequest, defaults: PlanDefau
   const nodeKey = d.keys.node(req.node)
 
   if (!req.skipNodeUpdate) {
-    const node: CatalogNode = {
-      id: req.id,
-      node: req.node,
+    // Rows are built frozen with their fields in sorted order, so encodeRow keeps them as they are
+    // (and the request's frozen members with them) instead of copying them.
+    const node: CatalogNode = Object.freeze({
       address: req.address,
       datacenter: req.datacenter !== '' ? req.datacenter : defaults.datacenter,
-      taggedAddresses: req.taggedAddresses,
+      id: req.id,
       meta: req.nodeMeta,
-    }
-    const existing = d.canonical(nodeKey)
-    if (existing === undefined || existing !== canonicalJson(node)) {
+      node: req.node,
+      taggedAddresses: req.taggedAddresses,
+    })
+    const stored = d.getNode(nodeKey)
+    const encoded = stored !== undefined && sameNode(stored, node) ? undefined : encodeRow(node)
+    if (encoded !== undefined && d.canonical(nodeKey) !== encoded.text) {
       if (node.id !== '') {
         const holder = state.nodeNameById(node.id)
         if (holder !== undefined && holder !== lower(node.node)) {
@@ -492,7 +557,7 @@ export function registerInto(d: Draft, req: RegisterRequest, defaults: PlanDefau
           )
         }
       }
-      d.put(nodeKey, node)
+      d.putEncoded(nodeKey, encoded)
     }
   }
 
@@ -502,7 +567,7 @@ export function registerInto(d: Draft, req: RegisterRequest, defaults: PlanDefau
     }
     const key = d.keys.service(req.node, service.id)
     const before = d.getService(key)
-    const after: ServiceValue = { node: before?.node ?? req.node, service }
+    const after: ServiceValue = Object.freeze({ node: before?.node ?? req.node, service })
     d.put(key, after)
   }
 
@@ -516,31 +581,31 @@ export function registerInto(d: Draft, req: RegisterRequest, defaults: PlanDefau
       throw new CatalogRequestError('failed inserting check: Missing node registration')
     }
     let serviceName = ''
-    let serviceTags: readonly string[] = []
+    let serviceTags: readonly string[] = NO_TAGS
     if (input.serviceId !== '') {
-      const owner = d.peekService(d.keys.service(req.node, input.serviceId))
+      const owner = d.getService(d.keys.service(req.node, input.serviceId))
       if (owner === undefined)
         throw new CatalogRequestError('failed inserting check: Missing service registration')
       serviceName = owner.service.name
-      serviceTags = owner.service.tags ?? []
+      serviceTags = owner.service.tags ?? NO_TAGS
     }
     const def = input.definition
-    const check: HealthCheck = {
-      node: checkNode,
+    const check: HealthCheck = Object.freeze({
       checkId,
+      exposedPort: 0,
+      interval: def.intervalMs > 0 ? formatGoDurationMs(def.intervalMs) : '',
       name: input.name,
-      status: input.status === '' ? 'critical' : input.status,
+      node: checkNode,
       notes: input.notes,
       output: input.output,
       serviceId: input.serviceId,
       serviceName,
       serviceTags,
-      type: def.type,
-      interval: def.intervalMs > 0 ? formatGoDurationMs(def.intervalMs) : '',
+      status: input.status === '' ? 'critical' : input.status,
       timeout: def.timeoutMs > 0 ? formatGoDurationMs(def.timeoutMs) : '',
-      exposedPort: 0,
-    }
-    const after: CheckValue = { check, definition: def }
+      type: def.type,
+    })
+    const after: CheckValue = Object.freeze({ check, definition: def })
     d.put(d.keys.check(req.node, checkId), after)
   }
 }

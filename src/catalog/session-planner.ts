@@ -159,6 +159,7 @@ export function invalidateSession(d: Draft, id: string, now: number): boolean {
  * sessions of a node the draft deletes, are invalidated in the same txn.
  */
 export function invalidateForCatalogWrites(d: Draft, now: number): void {
+  if (d.state.kv.sessionCount === 0) return // no session to invalidate: nothing to look up per row
   const doomed = new Set<string>()
   for (const [key, v] of d.pendingWrites()) {
     const p = d.keys.parse(key)
@@ -166,7 +167,7 @@ export function invalidateForCatalogWrites(d: Draft, now: number): void {
       // Most checks have no session watching them: look that up before decoding the check.
       const watching = d.state.kv.sessionIdsOnCheck(p.node, p.id)
       if (watching.length === 0) continue
-      const critical = v === null || (JSON.parse(v) as Pick<CheckRecord, 'check'>).check.status === 'critical'
+      const critical = v === null || (v.value as Pick<CheckRecord, 'check'>).check.status === 'critical'
       if (critical) for (const id of watching) doomed.add(id)
     } else if (p?.table === 'nodes' && v === null) {
       for (const id of d.state.kv.sessionIdsOnNode(p.node)) doomed.add(id)

@@ -12,7 +12,14 @@ import { deepFreeze } from '../lib/object.js'
 import type { KeyValue, Revision, WatchBatch } from '../store/store.js'
 import type { Status } from '../structs/check.js'
 import { ClusterTables } from './cluster-tables.js'
-import { CatalogKeys, isClusterParsedKey, isKvParsedKey, lower } from './keys.js'
+import {
+  CatalogKeys,
+  isClusterParsedKey,
+  isKvParsedKey,
+  lower,
+  type EncodedRow,
+  type ParsedKey,
+} from './keys.js'
 import { KvTables } from './kv-tables.js'
 import type { CatalogNode, CheckRecord, NodeRecord, ServiceRecord } from './types.js'
 
@@ -30,6 +37,10 @@ export interface AppliedChange {
 export interface StoredRow {
   readonly value: string
   readonly modRevision: Revision
+  /** The parsed value, frozen, for the catalog's rows (nodes, services, checks): the record's. */
+  readonly decoded?: unknown
+  /** Whether `value` is the row's canonical JSON (keys.ts `encodeRow`): a write planned here. */
+  readonly canonical?: boolean
 }
 
 /** Decoded row texts kept for the view at most (a write in flight offers a few). */
@@ -82,8 +93,8 @@ export class CatalogState {
   readonly #idx = new Map<string, Revision>()
   /** key → raw stored value and mod revision (catalog rows only) */
   readonly #rows = new Map<string, StoredRow>()
-  /** Row texts the planner decoded for a write it sent (`offerDecoded`), taken when they arrive. */
-  readonly #offered = new Map<string, unknown>()
+  /** Rows the planner encoded for a write it sent (`offerDecoded`), by key, taken when they arrive. */
+  readonly #offered = new Map<string, EncodedRow>()
 
   constructor(prefix: string) {
     this.keys = new CatalogKeys(prefix)
@@ -113,13 +124,14 @@ export class CatalogState {
   }
 
   /**
-   * The planner's decoded value of a row text it is about to write, equal to `JSON.parse(text)`
-   * and not changed since: a row arriving with exactly this text takes it instead of parsing.
+   * A row the planner is about to write, encoded by keys.ts `encodeRow` (its value equal to
+   * `JSON.parse(text)`, deeply frozen): a put of `key` arriving with exactly this text takes the
+   * value instead of parsing the text. Looked up by key (short) and confirmed by text.
    * Offers of writes that never arrive (a failed txn) are dropped in bulk past a bound.
    */
-  offerDecoded(text: string, value: unknown): void {
+  offerDecoded(key: string, row: EncodedRow): void {
     if (this.#offered.size >= OFFERED_MAX) this.#offered.clear()
-    this.#offered.set(text, value)
+    this.#offered.set(key, row)
   }
 
   /** Applies one revision's events; returns what changed, for waking waiters. */
@@ -157,10 +169,11 @@ export class CatalogState {
       return
     }
     let value: unknown
-    const offered = this.#offered.get(kv.value)
-    if (offered !== undefined) {
-      this.#offered.delete(kv.value)
-      value = deepFreeze(offered)
+    const offered = this.#offered.get(kv.key)
+    if (offered !== undefined) this.#offered.delete(kv.key)
+    const canonical = offered !== undefined && offered.text === kv.value
+    if (canonical) {
+      value = offered.value // frozen by encodeRow
     } else {
       try {
         value = deepFreeze(JSON.parse(kv.value) as unknown)
@@ -168,20 +181,26 @@ export class CatalogState {
         return // not a catalog row: ignored, as a key the catalog does not own
       }
     }
-    const indexes = { createIndex: kv.createRevision, modifyIndex: kv.modRevision }
-    this.#delete(kv.key, idx, nodes)
-    this.#rows.set(kv.key, { value: kv.value, modRevision: kv.modRevision })
+    const createIndex = kv.createRevision
+    const modifyIndex = kv.modRevision
+    this.#deleteRow(kv.key, parsed, nodes)
+    this.#rows.set(kv.key, { value: kv.value, modRevision: modifyIndex, decoded: value, canonical })
     nodes.add(parsed.node)
     switch (parsed.table) {
       case 'nodes': {
-        const rec: NodeRecord = Object.freeze({ node: value as CatalogNode, ...indexes })
+        const rec: NodeRecord = Object.freeze({ node: value as CatalogNode, createIndex, modifyIndex })
         this.#nodes.set(parsed.node, rec)
         if (rec.node.id !== '') this.#nodesById.set(lower(rec.node.id), parsed.node)
         return
       }
       case 'services': {
         const v = value as Pick<ServiceRecord, 'node' | 'service'>
-        const rec: ServiceRecord = Object.freeze({ node: v.node, service: v.service, ...indexes })
+        const rec: ServiceRecord = Object.freeze({
+          node: v.node,
+          service: v.service,
+          createIndex,
+          modifyIndex,
+        })
         sortedInsertMap(this.#services, parsed.node).set(parsed.id, rec)
         const ik = instanceKey(parsed.node, parsed.id)
         sortedInsertMap(this.#byName, lower(rec.service.name)).set(ik, rec)
@@ -191,7 +210,12 @@ export class CatalogState {
       }
       case 'checks': {
         const v = value as Pick<CheckRecord, 'check' | 'definition'>
-        const rec: CheckRecord = Object.freeze({ check: v.check, definition: v.definition, ...indexes })
+        const rec: CheckRecord = Object.freeze({
+          check: v.check,
+          definition: v.definition,
+          createIndex,
+          modifyIndex,
+        })
         sortedInsertMap(this.#checks, parsed.node).set(parsed.id, rec)
         if (rec.check.serviceId !== '') {
           sortedInsertMap(this.#checksByInstance, instanceKey(parsed.node, rec.check.serviceId)).set(
@@ -229,6 +253,15 @@ export class CatalogState {
       if (changed !== undefined) this.#kvChanged.add(changed)
       return
     }
+    this.#deleteRow(key, parsed, nodes)
+  }
+
+  /** Removes a catalog row (node, service, check) and its index entries, if present. */
+  #deleteRow(
+    key: string,
+    parsed: Extract<ParsedKey, { table: 'nodes' | 'services' | 'checks' }>,
+    nodes: Set<string>,
+  ): void {
     if (!this.#rows.delete(key)) return
     nodes.add(parsed.node)
     switch (parsed.table) {

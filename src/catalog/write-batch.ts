@@ -40,51 +40,67 @@ interface Entry extends Prepared {
   readonly waiting: Waiting
 }
 
-/** What a write reads (its compares' keys) and writes, for the conflict test. */
-interface Footprint {
-  readonly reads: ReadonlySet<string>
-  /** Keys written, except index-table entries put with the empty value. */
-  readonly writes: ReadonlySet<string>
-  /** Index-table entries put with the empty value. */
-  readonly idxPuts: ReadonlySet<string>
-}
-
 /** An index-table entry put with the empty value: what every write puts the same way. */
-function isIdxPut(op: Op, idxPrefix: string): op is Extract<Op, { type: 'put' }> {
+function isIdxPut(op: Op, idxPrefix: string): boolean {
   return op.type === 'put' && op.value === '' && op.lease === undefined && op.key.startsWith(idxPrefix)
 }
 
-function footprint(e: Prepared, idxPrefix: string): Footprint {
-  const reads = new Set(e.compare.map((c) => c.key))
-  const writes = new Set<string>()
-  const idxPuts = new Set<string>()
-  for (const op of e.ops) {
-    if (op.type === 'deletePrefix') writes.add(`${op.prefix}\u0000prefix`)
-    else if (isIdxPut(op, idxPrefix)) idxPuts.add(op.key)
-    else writes.add(op.key)
+/**
+ * What the writes of one batch read (their compares' keys) and write, for the conflict test. Two
+ * writes may share a txn when neither writes a key the other reads or writes, neither reads an
+ * index-table entry the other puts, and neither deletes a prefix. Each of these is a test of
+ * disjointness between one write's keys and another's, so testing a write against the union of
+ * the batch's keys is the same as testing it against each write of the batch, in time
+ * proportional to its own size.
+ */
+class Footprints {
+  readonly #reads = new Set<string>()
+  /** Keys written, except index-table entries put with the empty value. */
+  readonly #writes = new Set<string>()
+  /** Index-table entries put with the empty value (every write puts them the same way). */
+  readonly #idxPuts = new Set<string>()
+  #prefixDelete = false
+  #empty = true
+
+  constructor(readonly idxPrefix: string) {}
+
+  /** Whether `e` can join the writes added so far. */
+  compatible(e: Prepared): boolean {
+    if (this.#empty) return true
+    if (this.#prefixDelete) return false
+    for (const c of e.compare) {
+      if (this.#writes.has(c.key) || this.#idxPuts.has(c.key)) return false
+    }
+    for (const op of e.ops) {
+      if (op.type === 'deletePrefix') return false
+      const key = op.key
+      if (isIdxPut(op, this.idxPrefix)) {
+        if (this.#reads.has(key) || this.#writes.has(key)) return false
+      } else if (this.#writes.has(key) || this.#reads.has(key) || this.#idxPuts.has(key)) {
+        return false
+      }
+    }
+    return true
   }
-  return { reads, writes, idxPuts }
-}
 
-function touches(keys: ReadonlySet<string>, f: Footprint): boolean {
-  for (const k of keys) {
-    if (f.writes.has(k) || f.reads.has(k) || f.idxPuts.has(k)) return true
-    if (k.endsWith('\u0000prefix')) return true // a prefix delete shares with nobody
+  add(e: Prepared): void {
+    this.#empty = false
+    for (const c of e.compare) this.#reads.add(c.key)
+    for (const op of e.ops) {
+      if (op.type === 'deletePrefix') {
+        this.#prefixDelete = true
+        continue
+      }
+      const key = op.key
+      if (isIdxPut(op, this.idxPrefix)) this.#idxPuts.add(key)
+      else this.#writes.add(key)
+    }
   }
-  return false
 }
 
-/** Whether two writes can share one txn. */
-function compatible(a: Footprint, b: Footprint): boolean {
-  if (touches(a.writes, b) || touches(b.writes, a)) return false
-  for (const k of a.idxPuts) if (b.reads.has(k)) return false
-  for (const k of b.idxPuts) if (a.reads.has(k)) return false
-  return true
-}
-
-/** A compare as a string: two writes' identical compares are sent once. */
-function compareId(c: Compare): string {
-  return `${c.key}\u0000${c.target}\u0000${c.op}\u0000${String(c.value)}`
+/** Whether two compares are the same test: two writes' identical compares are sent once. */
+function sameCompare(a: Compare, b: Compare): boolean {
+  return a.key === b.key && a.target === b.target && a.op === b.op && String(a.value) === String(b.value)
 }
 
 export interface WriteBatcherOptions {
@@ -144,7 +160,7 @@ export class WriteBatcher {
   /** The next batch: queued writes in order, leaving (for the next one) those that conflict. */
   #take(): Entry[] {
     const batch: Entry[] = []
-    const prints: Footprint[] = []
+    const prints = new Footprints(this.#idxPrefix)
     const rest: Waiting[] = []
     let ops = 0
     for (const w of this.#queue) {
@@ -159,12 +175,11 @@ export class WriteBatcher {
         w.reject(err)
         continue
       }
-      const f = footprint(e, this.#idxPrefix)
       const size = e.compare.length + e.ops.length
-      const fits = batch.length === 0 || (ops + size <= this.#maxOps && prints.every((p) => compatible(p, f)))
+      const fits = batch.length === 0 || (ops + size <= this.#maxOps && prints.compatible(e))
       if (fits) {
         batch.push(e)
-        prints.push(f)
+        prints.add(e)
         ops += size
       } else rest.push(w)
     }
@@ -179,18 +194,21 @@ export class WriteBatcher {
       return
     }
     const compare: Compare[] = []
-    const compared = new Set<string>()
+    /** key → the first compare sent on it; `others`: compares on a key that differ from its first (rare). */
+    const compared = new Map<string, Compare>()
+    const others: Compare[] = []
     const success: Op[] = []
     const put = new Set<string>()
     for (const e of batch) {
       for (const c of e.compare) {
-        const id = compareId(c)
-        if (compared.has(id)) continue
-        compared.add(id)
+        const first = compared.get(c.key)
+        if (first === undefined) compared.set(c.key, c)
+        else if (sameCompare(first, c) || others.some((o) => sameCompare(o, c))) continue
+        else others.push(c)
         compare.push(c)
       }
       for (const op of e.ops) {
-        if (isIdxPut(op, this.#idxPrefix)) {
+        if (op.type === 'put' && isIdxPut(op, this.#idxPrefix)) {
           if (put.has(op.key)) continue
           put.add(op.key)
         }

@@ -138,37 +138,41 @@ export function aggregateStatus(checks: Iterable<Pick<HealthCheck, 'checkId' | '
   return worst
 }
 
-/** A definition with every field at its zero value; the normalizer fills what was given. */
+/**
+ * A definition with every field at its zero value; the normalizer fills what was given. Fields in
+ * sorted order (and so definitions spread from it): the catalog's row encoding (catalog/keys.ts
+ * `encodeRow`) keeps such a definition as it is instead of copying it.
+ */
 export const EMPTY_DEFINITION: CheckDefinition = Object.freeze({
-  type: '',
-  intervalMs: 0,
-  timeoutMs: 0,
-  ttlMs: 0,
-  http: '',
-  method: '',
-  header: Object.freeze({}),
+  aliasNode: '',
+  aliasService: '',
+  args: Object.freeze([]),
   body: '',
+  deregisterCriticalServiceAfterMs: 0,
   disableRedirects: false,
-  tcp: '',
-  tcpUseTls: false,
-  udp: '',
+  dockerContainerId: '',
+  failuresBeforeCritical: 0,
+  failuresBeforeWarning: 0,
   grpc: '',
   grpcUseTls: false,
   h2ping: '',
   h2pingUseTls: false,
+  header: Object.freeze({}),
+  http: '',
+  intervalMs: 0,
+  method: '',
+  osService: '',
+  outputMaxSize: 0,
+  shell: '',
+  successBeforePassing: 0,
+  tcp: '',
+  tcpUseTls: false,
+  timeoutMs: 0,
   tlsServerName: '',
   tlsSkipVerify: false,
-  args: Object.freeze([]),
-  dockerContainerId: '',
-  shell: '',
-  osService: '',
-  aliasService: '',
-  aliasNode: '',
-  successBeforePassing: 0,
-  failuresBeforeWarning: 0,
-  failuresBeforeCritical: 0,
-  deregisterCriticalServiceAfterMs: 0,
-  outputMaxSize: 0,
+  ttlMs: 0,
+  type: '',
+  udp: '',
 })
 
 /**

@@ -140,6 +140,44 @@ test('catalog re-registering an identical service 100 times moves no index and w
   assert.ok(r.index > before.index)
 })
 
+test('catalog: a registration equal but for key order (node and service maps) is a no-op; a changed map value is not', async (t) => {
+  const h = await openCatalog()
+  t.after(() => h.close())
+  const c = h.catalog
+  const first = reg('n1', {
+    nodeMeta: { rack: 'r1', zone: 'z1' },
+    taggedAddresses: { lan: '10.0.0.1', wan: '198.51.100.1' },
+    service: svc('x', { meta: { a: '1', b: '2' } }),
+  })
+  const w1 = await c.register(first)
+  assert.equal(w1.changed, true)
+  const reordered = reg('n1', {
+    nodeMeta: { zone: 'z1', rack: 'r1' },
+    taggedAddresses: { wan: '198.51.100.1', lan: '10.0.0.1' },
+    // Not frozen, its keys out of order: encoded as a sorted copy.
+    service: { ...svc('x'), meta: { b: '2', a: '1' } },
+  })
+  const w2 = await c.register(reordered)
+  assert.equal(w2.changed, false)
+  assert.equal(await h.store.revision(), w1.index, 'the store revision did not move')
+  const node = c.state.node('n1')?.node
+  assert.deepEqual(Object.keys(node?.meta ?? {}), ['rack', 'zone'])
+  assert.ok(Object.isFrozen(node) && Object.isFrozen(node?.meta))
+  // Same keys, one value changed (node meta, then a tagged address): each is a write.
+  const w3 = await c.register(reg('n1', { ...reordered, nodeMeta: { zone: 'z2', rack: 'r1' } }))
+  assert.equal(w3.changed, true)
+  assert.equal(c.state.node('n1')?.node.meta['zone'], 'z2')
+  const w4 = await c.register(
+    reg('n1', {
+      ...reordered,
+      nodeMeta: { zone: 'z2', rack: 'r1' },
+      taggedAddresses: { wan: '198.51.100.2', lan: '10.0.0.1' },
+    }),
+  )
+  assert.equal(w4.changed, true)
+  assert.equal(c.state.node('n1')?.node.taggedAddresses['wan'], '198.51.100.2')
+})
+
 test('catalog deregister: node alone, ServiceID, CheckID, unknown', async (t) => {
   const h = await openCatalog()
   t.after(() => h.close())

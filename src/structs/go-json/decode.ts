@@ -121,8 +121,17 @@ export class DecodedStruct {
     if (!kinds.includes(field.type.kind)) {
       throw new Error(`${this.schema.name}.${name} is a ${field.type.kind}, not ${kinds.join('/')}`)
     }
-    const given = this.givenValues(name)
-    return given.find((v) => !isZero(v)) ?? given[0] ?? zero
+    // The first non-zero value given, else the first value given (as `givenValues` lists them).
+    const slots = this.#slots.get(name)
+    if (slots === undefined) return zero
+    let first: unknown
+    for (let i = 0; i < slots.length; i++) {
+      const v = slots[i]
+      if (v === undefined) continue
+      if (!isZero(v)) return v
+      first ??= v
+    }
+    return first ?? zero
   }
 }
 
@@ -159,22 +168,33 @@ interface Context {
   readonly depth: number
 }
 
+/** A field's context; its path (for error texts and nested structs) is built only when asked. */
+class Where implements FieldContext {
+  constructor(
+    readonly structName: string,
+    readonly parentPath: readonly string[],
+    readonly fieldName: string,
+    readonly lenient: boolean,
+    readonly depth: number,
+  ) {}
+
+  get path(): readonly string[] {
+    return [...this.parentPath, this.fieldName]
+  }
+}
+
 function decodeObject(
   obj: Readonly<Record<string, unknown>>,
   schema: StructSchema,
   ctx: Context,
 ): DecodedStruct {
   const slots = new Map<string, unknown[]>()
-  for (const [key, value] of Object.entries(obj)) {
+  for (const key of Object.keys(obj)) {
+    const value = obj[key]
     const target = schema.lookup(key, ctx.lenient)
     if (target === undefined) fail(`json: unknown field ${JSON.stringify(key)}`)
     if (value === null || value === undefined) continue
-    const where: FieldContext = {
-      structName: schema.name,
-      path: [...ctx.path, target.field.name],
-      lenient: ctx.lenient,
-      depth: ctx.depth + 1,
-    }
+    const where = new Where(schema.name, ctx.path, target.field.name, ctx.lenient, ctx.depth + 1)
     const decoded = decodeField(value, target.field, where)
     let list = slots.get(target.field.name)
     if (list === undefined) {
