@@ -1,8 +1,9 @@
-import { Counter, Gauge, Registry, Summary } from 'prom-client'
+import { Counter, Gauge, Registry, type Metric } from 'prom-client'
 import type { AgentPort } from '../agent/ports.js'
 import type { Clock } from '../lib/clock.js'
 import { STATUSES } from '../structs/check.js'
 import { goMap } from './json.js'
+import { LatencySketch } from './latency-sketch.js'
 import type { WireObject } from './render-service.js'
 
 type Labels = Readonly<Record<string, string>>
@@ -19,6 +20,8 @@ interface Reading {
 
 interface SampleStats {
   labels: Labels
+  /** Quantiles for Prometheus' summary. */
+  sketch: LatencySketch
   count: number
   sum: number
   sumSq: number
@@ -35,7 +38,6 @@ export class ApiMetrics {
   readonly #registry = new Registry()
   readonly #readings: readonly Reading[]
   readonly #samples = new Map<string, SampleStats>()
-  readonly #httpSummary: Summary<'method' | 'path'>
   readonly #clock: Clock
   readonly #startedMs: number
   readonly #httpSampleName: string
@@ -47,25 +49,56 @@ export class ApiMetrics {
     this.#readings = agentReadings(agent, prefix)
     this.#httpSampleName = `${prefix}.api.http`
     for (const r of this.#readings) this.#register(r)
-    this.#httpSummary = new Summary({
-      name: promName(this.#httpSampleName),
+    this.#registry.registerMetric(this.#httpSummary())
+  }
+
+  /**
+   * `consul.api.http` as a Prometheus summary (quantiles 0.5, 0.9, 0.99, `_sum`, `_count`) read
+   * from the samples' sketches when scraped. The registry reads a metric through `get()` and its
+   * name; its TypeScript type lists only prom-client's own classes, hence the cast.
+   */
+  #httpSummary(): Metric {
+    const samples = this.#samples
+    const name = promName(this.#httpSampleName)
+    const metric = {
+      name,
       help: 'HTTP API request duration in milliseconds, by method and route.',
-      labelNames: ['method', 'path'],
-      percentiles: [0.5, 0.9, 0.99],
-      registers: [this.#registry],
-    })
+      type: 'summary',
+      aggregator: 'sum',
+      get: () => {
+        const values: { labels: Record<string, string | number>; value: number; metricName?: string }[] = []
+        for (const s of samples.values()) {
+          for (const q of [0.5, 0.9, 0.99])
+            values.push({ labels: { ...s.labels, quantile: q }, value: s.sketch.quantile(q) })
+          values.push({ metricName: `${name}_sum`, labels: s.labels, value: s.sketch.sum })
+          values.push({ metricName: `${name}_count`, labels: s.labels, value: s.sketch.count })
+        }
+        return Promise.resolve({ name, help: metric.help, type: 'summary', values, aggregator: 'sum' })
+      },
+      reset: () => undefined,
+    }
+    return metric as unknown as Metric
   }
 
   /** Records one finished request; `path` is the route pattern label (bounded cardinality). */
   observeRequest(method: string, path: string, ms: number): void {
-    const labels = { method, path }
-    this.#httpSummary.observe(labels, ms)
     const key = `${method} ${path}`
     const s = this.#samples.get(key)
     if (s === undefined) {
-      this.#samples.set(key, { labels, count: 1, sum: ms, sumSq: ms * ms, min: ms, max: ms })
+      const sketch = new LatencySketch()
+      sketch.observe(ms)
+      this.#samples.set(key, {
+        labels: { method, path },
+        sketch,
+        count: 1,
+        sum: ms,
+        sumSq: ms * ms,
+        min: ms,
+        max: ms,
+      })
       return
     }
+    s.sketch.observe(ms)
     s.count++
     s.sum += ms
     s.sumSq += ms * ms

@@ -144,6 +144,17 @@ test('metrics in Prometheus format, by query or Accept, or 415 when retention is
   assert.match(res.body, /^consul_vigil_services 1$/m)
   assert.match(res.body, /^consul_vigil_stale_writes_rejected_total 0$/m)
   assert.match(res.body, /^consul_api_http_count\{method="PUT",path="v1_agent_service_register"\} 1$/m)
+  assert.match(res.body, /^# TYPE consul_api_http summary$/m)
+  const q =
+    /^consul_api_http\{method="PUT",path="v1_agent_service_register",quantile="0.99"\} ([0-9.e+-]+)$/m.exec(
+      res.body,
+    )
+  const sum = /^consul_api_http_sum\{method="PUT",path="v1_agent_service_register"\} ([0-9.e+-]+)$/m.exec(
+    res.body,
+  )
+  assert.ok(q !== null && sum !== null, res.body)
+  // One request: its quantiles are its duration.
+  assert.ok(Math.abs(Number(q[1]) - Number(sum[1])) <= Number(sum[1]) * 0.022)
   const accept = await h.inject({
     url: '/v1/agent/metrics',
     headers: { accept: 'application/openmetrics-text' },
