@@ -209,16 +209,25 @@ function createApp(
     send(reply, response, false)
   })
 
+  /** The headers every response carries, built again only when the configuration changes. */
+  let common:
+    { source: HttpApiSettings['httpConfig']; policy: string; headers: Record<string, string> } | undefined
   app.addHook('onRequest', (_request, reply, done) => {
-    for (const [name, value] of Object.entries(config.httpConfig.responseHeaders)) reply.header(name, value)
-    reply.header('X-Consul-Default-ACL-Policy', config.aclDefaultPolicy)
+    const { httpConfig, aclDefaultPolicy } = config
+    if (common?.source !== httpConfig || common.policy !== aclDefaultPolicy) {
+      const headers = { ...httpConfig.responseHeaders, 'X-Consul-Default-ACL-Policy': aclDefaultPolicy }
+      common = { source: httpConfig, policy: aclDefaultPolicy, headers }
+    }
+    reply.headers(common.headers)
     done()
   })
   app.addHook('onResponse', (request, reply, done) => {
     const ms = reply.elapsedTime
     const route = answered.get(request)?.route
     if (route !== undefined) metrics.observeRequest(request.method, metricPath(route.pattern), ms)
-    const path = (request.raw.url ?? '').split('?')[0]
+    const url = request.raw.url ?? ''
+    const q = url.indexOf('?')
+    const path = q === -1 ? url : url.slice(0, q)
     logger.debug({ method: request.method, path, status: reply.statusCode, ms }, 'HTTP request')
     done()
   })
@@ -255,13 +264,23 @@ function send(reply: FastifyReply, response: ApiResponse, pretty: boolean): void
   void reply.header('content-type', type).send(typeof text === 'string' ? Buffer.from(text, 'utf8') : text)
 }
 
-/** Consul's metric label for a route: the pattern's parts joined by `_`, `_` for a subtree. */
+const metricPaths = new Map<string, string>()
+
+/**
+ * Consul's metric label for a route: the pattern's parts joined by `_`, `_` for a subtree. Kept
+ * per pattern (the routes are fixed).
+ */
 function metricPath(pattern: string): string {
-  return pattern
-    .split('/')
-    .slice(1)
-    .map((p) => (p === '' ? '_' : p))
-    .join('_')
+  let path = metricPaths.get(pattern)
+  if (path === undefined) {
+    path = pattern
+      .split('/')
+      .slice(1)
+      .map((p) => (p === '' ? '_' : p))
+      .join('_')
+    metricPaths.set(pattern, path)
+  }
+  return path
 }
 
 function listenTarget(host: string, port: number): { host: string; port: number } | { path: string } {
