@@ -121,15 +121,6 @@ export class KvState {
     return [...this.#leases].map(([id, l]) => ({ id, ttlMs: l.ttlMs }))
   }
 
-  snapshot(): StateSnapshot {
-    return {
-      revision: this.#revision,
-      nextLease: this.#nextLease,
-      kvs: [...this.#kvs.values()],
-      leases: this.leases(),
-    }
-  }
-
   /** Captures the state as it is now; throws while an earlier capture is not released. */
   capture(): StateCapture {
     if (this.#captured) throw new Error('the state is already captured')
