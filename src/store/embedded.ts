@@ -1,32 +1,52 @@
 import { join } from 'node:path'
-import { crc32 } from 'node:zlib'
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { Clock } from '../lib/clock.js'
 import { errorMessage } from '../lib/errors.js'
 import type { Logger } from '../lib/log.js'
-import { KvState, type JournalRecord, type StateSnapshot } from './kv-state.js'
+import { encodeFrame, FRAME_HEADER, frameAt } from './frame.js'
+import { KvState, type JournalRecord, type StateCapture, type StateSnapshot } from './kv-state.js'
 import { MemoryStore, type Journal } from './memory.js'
+import { readSnapshot, writeSnapshot, type SnapshotSource } from './snapshot-file.js'
 import { nodeStoreFs, type LogHandle, type StoreFs } from './store-fs.js'
 import type { WatchBatch } from './store.js'
 
 /**
  * The embedded store (DESIGN.md "Storage", docs/store.md): the state lives in memory
  * (KvState behind a MemoryStore) and every change is appended to a write-ahead log before it is
- * acknowledged. Concurrent writes share one durable write (group commit). When the
- * log grows past `snapshotBytes` the whole state is written to a snapshot and a new log starts.
+ * acknowledged. Concurrent writes share one durable write (group commit). When the log grows
+ * past `snapshotBytes` a new log generation starts and the state as of its start is written to a
+ * snapshot behind it, while commits go on into the new log.
  *
  * Files in the directory, `N` a generation number:
- *   LOCK       the pid of the process that has the store open
- *   snap-N     the state up to the start of wal-N (absent for generation 0)
- *   wal-N      frames appended since snap-N
- * A frame is [u32 LE payload length][u32 LE crc32 of payload][payload: JSON array of records];
- * a snapshot file is one frame holding the state. The log is preallocated with zeros in chunks
- * of `preallocateBytes`, so that a commit's O_DSYNC write syncs data only, not the file's size
+ *   LOCK        the pid of the process that has the store open
+ *   snap-N      the state up to the start of wal-N (absent for generation 0); snapshot-file.ts
+ *   wal-N       frames appended since the start of generation N, up to the start of wal-(N+1)
+ *   *.tmp       a log or snapshot being prepared: never trusted, removed at open
+ * A frame (frame.ts) is [u32 LE payload length][u32 LE crc32 of payload][payload]; a log frame's
+ * payload is a JSON array of records. The log is preallocated with zeros in chunks of
+ * `preallocateBytes`, so that a commit's O_DSYNC write syncs data only, not the file's size
  * (measured in docs/store.md); a zero length marks the end of the log.
  *
- * Recovery: the newest snapshot must be intact (it was synced before it was renamed into place);
- * the log is replayed frame by frame. A bad frame with no intact frame after it is the torn
- * tail of the last write, which was never acknowledged: it is cut. A bad frame followed by an
- * intact one is corruption of acknowledged data: the store refuses to open.
+ * A new generation, N to N+1, one at a time:
+ *   1. wal-(N+1).tmp is created and preallocated, while commits go on into wal-N;
+ *   2. at the end of the next commit (wal-N complete, no write in flight) the log switches:
+ *      the state is captured (KvState.capture, no copy) and commits go into the new file, each
+ *      acknowledged only once 3. is done;
+ *   3. wal-(N+1).tmp is renamed to wal-(N+1) and the directory synced: the name is durable, and
+ *      so every log but the newest is complete;
+ *   4. the capture is written to snap-(N+1).tmp a frame at a time, synced, renamed to snap-(N+1),
+ *      and the directory synced;
+ *   5. generation N (and anything older) is removed.
+ * A log passing `snapshotBytes` while this runs waits for it to finish.
+ *
+ * Recovery: the newest snapshot snap-G must be intact (it was synced before it was renamed into
+ * place); then every log from wal-G on is replayed in order: wal-G alone, or wal-G and
+ * wal-(G+1) after a crash or a close during 3. to 5. (more after repeated ones). A log must exist
+ * for each generation from G to the newest. In the newest log, a bad frame with no intact frame
+ * after it is the torn tail of the last write, which was never acknowledged: it is cut. A bad
+ * frame followed by an intact one, or any bad frame in an older (complete) log, is corruption
+ * of acknowledged data: the store refuses to open. After an open that replayed more than one
+ * log, the first commit begins a new generation.
  */
 
 export interface EmbeddedStoreOptions {
@@ -35,6 +55,8 @@ export interface EmbeddedStoreOptions {
   readonly logger?: Logger
   /** Start a new log generation once the log is larger than this (default 64 MiB). */
   readonly snapshotBytes?: number
+  /** About how much JSON one snapshot frame holds (default 256 KiB). */
+  readonly snapshotChunkBytes?: number
   /** How many recent revisions a watch can start from (default 10,000). */
   readonly historyRevisions?: number
   /** The log grows by this many zeroed bytes at a time (default 4 MiB). */
@@ -51,34 +73,21 @@ export class StoreOpenError extends Error {
   }
 }
 
-const HEADER = 8
 const DEFAULT_SNAPSHOT_BYTES = 64 * 2 ** 20
+const DEFAULT_SNAPSHOT_CHUNK_BYTES = 256 * 2 ** 10
 const DEFAULT_PREALLOCATE_BYTES = 4 * 2 ** 20
+/**
+ * A snapshot being written is synced every this many bytes: one sync of a whole large snapshot
+ * at the end held the log's commits behind it (docs/store.md, measurements).
+ */
+const SNAPSHOT_SYNC_BYTES = 16 * 2 ** 20
+/** How many keys changed during a snapshot are folded back into the state per turn of the loop. */
+const FOLD_KEYS = 4096
 /** Every log write is durable when it returns (O_DSYNC): a commit is one write. */
 const LOG_FLAGS = { dsync: true } as const
 
 /** Directories open in this process, per file system (a pid lock cannot tell them apart). */
 const openHere = new WeakMap<StoreFs, Set<string>>()
-
-export function encodeFrame(payload: string): Buffer {
-  // The payload is encoded straight into the frame: one buffer, no copy (a snapshot's payload is
-  // the whole state, hundreds of MB for a large catalog).
-  const length = Buffer.byteLength(payload, 'utf8')
-  const frame = Buffer.allocUnsafe(HEADER + length)
-  frame.write(payload, HEADER, length, 'utf8')
-  frame.writeUInt32LE(length, 0)
-  frame.writeUInt32LE(crc32(frame.subarray(HEADER)), 4)
-  return frame
-}
-
-/** The frame at `off` when it is intact, else undefined. */
-function frameAt(buf: Buffer, off: number): Buffer | undefined {
-  if (buf.length - off < HEADER) return undefined
-  const len = buf.readUInt32LE(off)
-  if (len === 0 || off + HEADER + len > buf.length) return undefined
-  const body = buf.subarray(off + HEADER, off + HEADER + len)
-  return crc32(body) === buf.readUInt32LE(off + 4) ? body : undefined
-}
 
 export interface LogScan {
   readonly frames: Buffer[]
@@ -96,12 +105,12 @@ export function scanLog(buf: Buffer, file: string): LogScan {
     const body = frameAt(buf, off)
     if (body === undefined) break
     frames.push(body)
-    off += HEADER + body.length
+    off += FRAME_HEADER + body.length
   }
   let last = buf.length - 1
   while (last >= off && buf[last] === 0) last--
   if (last < off) return { frames, end: off, dirtyEnd: off }
-  for (let p = off + 1; p + HEADER < buf.length; p++) {
+  for (let p = off + 1; p + FRAME_HEADER < buf.length; p++) {
     if (frameAt(buf, p) !== undefined) {
       throw new StoreOpenError(
         `Store log ${file} is corrupt at byte ${off} of ${buf.length} (intact data follows at byte ${p}); ` +
@@ -131,77 +140,190 @@ function defaultProcessAlive(pid: number): boolean {
   }
 }
 
+/** Writes `source` to `path` a frame at a time and syncs it; the entry is not synced. */
+async function writeSnapshotFile(
+  fs: StoreFs,
+  path: string,
+  source: SnapshotSource,
+  opts: { readonly chunkBytes: number; readonly signal?: AbortSignal },
+): Promise<void> {
+  const file = await fs.createFile(path)
+  try {
+    await writeSnapshot(file, source, { ...opts, syncEveryBytes: SNAPSHOT_SYNC_BYTES })
+    await file.sync()
+  } finally {
+    await file.close()
+  }
+}
+
+/** What the switch to a new log generation hands to the rollover that prepared it. */
+interface Switched {
+  readonly capture: StateCapture
+  readonly state: KvState
+  /** The previous log: complete, no write in flight. */
+  readonly previous: LogHandle
+}
+
+/** The next generation's log, preallocated under its temporary name. */
+interface PreparedLog {
+  readonly wal: LogHandle
+  readonly allocated: number
+  /** Called at the switch; with undefined when the store closes first. */
+  readonly switched: (s: Switched | undefined) => void
+}
+
+interface LogJournalOptions {
+  readonly dir: string
+  readonly fs: StoreFs
+  readonly logger: Logger | undefined
+  readonly snapshotBytes: number
+  readonly snapshotChunkBytes: number
+  readonly preallocateBytes: number
+  readonly generation: number
+  readonly wal: LogHandle
+  /** Where the next frame goes. */
+  readonly pos: number
+  /** The file's length: zeros from `pos` on. */
+  readonly allocated: number
+  /** Start a new generation at the first commit (the open replayed more than one log). */
+  readonly due: boolean
+  readonly release: () => Promise<void>
+}
+
+/**
+ * The write-ahead log and its generations. Commits come one at a time (Journal); a rollover to
+ * the next generation runs beside them, and only the switch between two commits is shared.
+ */
 class LogJournal implements Journal {
+  readonly #o: LogJournalOptions
   #generation: number
   #wal: LogHandle
-  /** Where the next frame goes. */
   #pos: number
-  /** The file's length: zeros from #pos on. */
   #allocated: number
+  /** Resolves once the current log's name is durable; its commits are acknowledged after it. */
+  #named: Promise<void> = Promise.resolve()
+  /** The next log, ready: the end of the next commit switches to it. */
+  #next: PreparedLog | undefined
+  /** The rollover in flight (it never rejects). */
+  #rollover: Promise<void> | undefined
+  #due: boolean
+  /** Set when a rollover failed: every later commit fails with it. */
+  #failed: Error | undefined
+  readonly #closing = new AbortController()
 
-  constructor(
-    readonly dir: string,
-    readonly fs: StoreFs,
-    readonly snapshotBytes: number,
-    readonly preallocateBytes: number,
-    generation: number,
-    wal: LogHandle,
-    pos: number,
-    allocated: number,
-    readonly release: () => Promise<void>,
-  ) {
-    this.#generation = generation
-    this.#wal = wal
-    this.#pos = pos
-    this.#allocated = allocated
+  constructor(o: LogJournalOptions) {
+    this.#o = o
+    this.#generation = o.generation
+    this.#wal = o.wal
+    this.#pos = o.pos
+    this.#allocated = o.allocated
+    this.#due = o.due
   }
 
   async commit(records: readonly JournalRecord[], state: KvState): Promise<void> {
+    if (this.#failed !== undefined) throw this.#failed
     const frame = encodeFrame(JSON.stringify(records))
     if (this.#pos + frame.length > this.#allocated) await this.#grow(frame.length)
     await this.#wal.write(frame, this.#pos)
     this.#pos += frame.length
-    if (this.#pos >= this.snapshotBytes) await this.#snapshot(state.snapshot())
+    await this.#named
+    if (this.#next !== undefined) this.#switch(state)
+    else if (this.#rollover === undefined && (this.#due || this.#pos >= this.#o.snapshotBytes)) {
+      this.#due = false
+      this.#rollover = this.#roll()
+    }
   }
 
+  /** Stops a rollover in flight (its files are left for the next open to remove). */
   async close(): Promise<void> {
+    this.#closing.abort()
+    this.#next?.switched(undefined)
+    this.#next = undefined
+    await this.#rollover
     await this.#wal.close()
-    await this.release()
+    await this.#o.release()
   }
 
   /** Appends zeros (durably) so that at least `need` bytes are free after #pos. */
   async #grow(need: number): Promise<void> {
-    const grow = Math.max(this.preallocateBytes, this.#pos + need - this.#allocated)
+    const grow = Math.max(this.#o.preallocateBytes, this.#pos + need - this.#allocated)
     await this.#wal.write(Buffer.alloc(grow), this.#allocated)
     this.#allocated += grow
   }
 
   /** Preallocates the log before the first commit, so that no commit waits for it. */
   async prepare(): Promise<void> {
-    if (this.#allocated - this.#pos >= this.preallocateBytes / 2) return
-    await this.#grow(this.preallocateBytes)
+    if (this.#allocated - this.#pos >= this.#o.preallocateBytes / 2) return
+    await this.#grow(this.#o.preallocateBytes)
   }
 
-  /** Writes the state as snap-(N+1), starts wal-(N+1), then removes generation N. */
-  async #snapshot(snapshot: StateSnapshot): Promise<void> {
-    const old = this.#generation
-    const next = old + 1
-    const snap = join(this.dir, `snap-${next}`)
-    await this.fs.writeSynced(`${snap}.tmp`, encodeFrame(JSON.stringify(snapshot)))
-    await this.fs.rename(`${snap}.tmp`, snap)
-    const wal = await this.fs.openLog(join(this.dir, `wal-${next}`), LOG_FLAGS)
+  /** Between two commits: the prepared log becomes the current one; step 2 of the file comment. */
+  #switch(state: KvState): void {
+    const next = this.#next
+    if (next === undefined) return
+    this.#next = undefined
     const previous = this.#wal
-    this.#wal = wal
+    this.#generation++
+    this.#wal = next.wal
     this.#pos = 0
-    this.#allocated = 0
-    this.#generation = next
-    await this.prepare()
-    // One directory sync makes both the snapshot's name and the new log durable before the old
-    // generation is removed; if only the log's entry survives a crash it holds only zeros.
-    await this.fs.syncDir(this.dir)
-    await previous.close()
-    await this.fs.unlink(join(this.dir, `wal-${old}`))
-    if (old > 0) await this.fs.unlink(join(this.dir, `snap-${old}`))
+    this.#allocated = next.allocated
+    const wal = join(this.#o.dir, `wal-${this.#generation}`)
+    const named = (async () => {
+      await this.#o.fs.rename(`${wal}.tmp`, wal)
+      await this.#o.fs.syncDir(this.#o.dir)
+    })()
+    // Awaited by the rollover and by every commit into the new log; a failure fails both.
+    named.catch(() => undefined)
+    this.#named = named
+    next.switched({ capture: state.capture(), state, previous })
+  }
+
+  /** One new generation, steps 1 to 5 of the file comment; a failure fails the journal. */
+  async #roll(): Promise<void> {
+    const { dir, fs } = this.#o
+    const signal = this.#closing.signal
+    const generation = this.#generation + 1
+    const wal = join(dir, `wal-${generation}`)
+    const snap = join(dir, `snap-${generation}`)
+    let prepared: LogHandle | undefined
+    let capture: StateCapture | undefined
+    try {
+      prepared = await fs.openLog(`${wal}.tmp`, LOG_FLAGS)
+      await prepared.write(Buffer.alloc(this.#o.preallocateBytes), 0)
+      signal.throwIfAborted()
+      const log = prepared
+      const switched = await new Promise<Switched | undefined>((resolve) => {
+        this.#next = { wal: log, allocated: this.#o.preallocateBytes, switched: resolve }
+      })
+      if (switched === undefined) return
+      prepared = undefined
+      capture = switched.capture
+      await switched.previous.close()
+      await this.#named
+      await writeSnapshotFile(fs, `${snap}.tmp`, capture, { chunkBytes: this.#o.snapshotChunkBytes, signal })
+      await fs.rename(`${snap}.tmp`, snap)
+      await fs.syncDir(dir)
+      capture.release()
+      capture = undefined
+      while (!switched.state.fold(FOLD_KEYS) && !signal.aborted) await nextTurn()
+      const names = await fs.readdir(dir)
+      for (const prefix of ['wal-', 'snap-'])
+        for (const g of generationFiles(names, prefix))
+          if (g < generation) await fs.unlink(join(dir, `${prefix}${g}`))
+    } catch (err) {
+      if (signal.aborted) return
+      this.#failed = new Error(`writing store snapshot snap-${generation} failed: ${errorMessage(err)}`, {
+        cause: err,
+      })
+      this.#o.logger?.error(
+        { dir, generation, error: errorMessage(err) },
+        'Writing the store snapshot failed; the store is unavailable until it is reopened',
+      )
+    } finally {
+      capture?.release()
+      await prepared?.close().catch(() => undefined)
+      this.#rollover = undefined
+    }
   }
 }
 
@@ -275,6 +397,19 @@ async function lock(
   throw new StoreOpenError(`Failed to lock store data dir ${dir}`)
 }
 
+/** The newest snapshot's state; a damaged file refuses the open. */
+async function loadSnapshot(fs: StoreFs, file: string): Promise<KvState> {
+  const buf = await fs.readFile(file)
+  try {
+    return new KvState(readSnapshot(buf))
+  } catch (err) {
+    throw new StoreOpenError(
+      `Store snapshot ${file} is corrupt (${errorMessage(err)}); refusing to start: restore the data dir from a backup`,
+      { cause: err },
+    )
+  }
+}
+
 async function recover(
   dir: string,
   fs: StoreFs,
@@ -284,29 +419,34 @@ async function recover(
   const names = await fs.readdir(dir)
   for (const n of names) if (n.endsWith('.tmp')) await fs.unlink(join(dir, n))
   const snaps = generationFiles(names, 'snap-')
-  const generation = snaps.at(-1) ?? 0
-  let state = new KvState()
-  if (generation > 0) {
-    const file = join(dir, `snap-${generation}`)
-    const buf = await fs.readFile(file)
-    const body = frameAt(buf, 0)
-    if (body === undefined || HEADER + body.length !== buf.length) {
+  const wals = generationFiles(names, 'wal-')
+  const base = snaps.at(-1) ?? 0
+  const state = base > 0 ? await loadSnapshot(fs, join(dir, `snap-${base}`)) : new KvState()
+  const logs = wals.filter((g) => g >= base)
+  for (const [i, g] of logs.entries()) {
+    if (g !== base + i) {
       throw new StoreOpenError(
-        `Store snapshot ${file} is corrupt; refusing to start: restore the data dir from a backup`,
+        `Store data dir ${dir} lacks the log wal-${base + i} (snap-${base} is followed by ${logs.map((l) => `wal-${l}`).join(', ')}); ` +
+          'refusing to start: restore the data dir from a backup',
       )
     }
-    state = new KvState(JSON.parse(body.toString('utf8')) as StateSnapshot)
   }
-  const walPath = join(dir, `wal-${generation}`)
+  const generation = logs.at(-1) ?? base
   const historyRevisions = opts.historyRevisions ?? 10_000
   const history: WatchBatch[] = []
-  let end = 0
   let allocated = 0
   let scan: LogScan = { frames: [], end: 0, dirtyEnd: 0 }
-  if (names.includes(`wal-${generation}`)) {
-    const buf = await fs.readFile(walPath)
-    scan = scanLog(buf, walPath)
+  for (const g of logs) {
+    const path = join(dir, `wal-${g}`)
+    const buf = await fs.readFile(path)
+    scan = scanLog(buf, path)
     allocated = buf.length
+    if (g !== generation && scan.dirtyEnd > scan.end) {
+      throw new StoreOpenError(
+        `Store log ${path} is corrupt at byte ${scan.end} of ${buf.length} (a newer log, wal-${g + 1}, follows it); ` +
+          'refusing to start: restore the data dir from a backup or remove it',
+      )
+    }
     for (const frame of scan.frames) {
       for (const rec of JSON.parse(frame.toString('utf8')) as JournalRecord[]) {
         const batch = state.replay(rec)
@@ -315,8 +455,8 @@ async function recover(
         if (history.length > 2 * historyRevisions) history.splice(0, history.length - historyRevisions)
       }
     }
-    end = scan.end
   }
+  const walPath = join(dir, `wal-${generation}`)
   const wal = await fs.openLog(walPath, LOG_FLAGS)
   try {
     if (scan.dirtyEnd > scan.end) {
@@ -327,24 +467,26 @@ async function recover(
       await wal.write(Buffer.alloc(scan.dirtyEnd - scan.end), scan.end)
     }
     await fs.syncDir(dir)
-    for (const g of generationFiles(names, 'wal-'))
-      if (g !== generation) await fs.unlink(join(dir, `wal-${g}`))
-    for (const g of snaps) if (g < generation) await fs.unlink(join(dir, `snap-${g}`))
+    for (const g of wals) if (g < base) await fs.unlink(join(dir, `wal-${g}`))
+    for (const g of snaps) if (g < base) await fs.unlink(join(dir, `snap-${g}`))
   } catch (err) {
     await wal.close().catch(() => undefined)
     throw err
   }
-  const journal = new LogJournal(
+  const journal = new LogJournal({
     dir,
     fs,
-    opts.snapshotBytes ?? DEFAULT_SNAPSHOT_BYTES,
-    opts.preallocateBytes ?? DEFAULT_PREALLOCATE_BYTES,
+    logger: opts.logger,
+    snapshotBytes: opts.snapshotBytes ?? DEFAULT_SNAPSHOT_BYTES,
+    snapshotChunkBytes: opts.snapshotChunkBytes ?? DEFAULT_SNAPSHOT_CHUNK_BYTES,
+    preallocateBytes: opts.preallocateBytes ?? DEFAULT_PREALLOCATE_BYTES,
     generation,
     wal,
-    end,
+    pos: scan.end,
     allocated,
+    due: logs.length > 1,
     release,
-  )
+  })
   try {
     await journal.prepare()
   } catch (err) {
@@ -369,7 +511,7 @@ async function recover(
 export async function createEmbeddedStore(
   dir: string,
   state: StateSnapshot,
-  opts: Pick<EmbeddedStoreOptions, 'fs' | 'logger' | 'processAlive'> = {},
+  opts: Pick<EmbeddedStoreOptions, 'fs' | 'logger' | 'processAlive' | 'snapshotChunkBytes'> = {},
 ): Promise<void> {
   const fs = opts.fs ?? nodeStoreFs
   const release = await holdDir(dir, fs, opts)
@@ -382,7 +524,9 @@ export async function createEmbeddedStore(
       )
     }
     const snap = join(dir, 'snap-1')
-    await fs.writeSynced(`${snap}.tmp`, encodeFrame(JSON.stringify(state)))
+    await writeSnapshotFile(fs, `${snap}.tmp`, state, {
+      chunkBytes: opts.snapshotChunkBytes ?? DEFAULT_SNAPSHOT_CHUNK_BYTES,
+    })
     await fs.rename(`${snap}.tmp`, snap)
     await fs.syncDir(dir)
   } finally {

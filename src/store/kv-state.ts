@@ -1,3 +1,4 @@
+import { KeyTable } from './key-table.js'
 import {
   LeaseNotFoundError,
   type Compare,
@@ -25,12 +26,32 @@ export type JournalRecord = Readonly<{
   x?: LeaseId
 }>
 
-/** The whole state, as a snapshot writes it. */
+/** The whole state, as a snapshot holds it. */
 export interface StateSnapshot {
   readonly revision: Revision
   readonly nextLease: number
   readonly kvs: readonly KeyValue[]
   readonly leases: readonly Readonly<{ id: LeaseId; ttlMs: number }>[]
+}
+
+/**
+ * The state as of one instant, readable while the state moves on: what a journal writes as a
+ * snapshot without holding commits back. Taking it costs O(leases); the keys are not copied
+ * (KeyTable: the changes made after the capture are kept aside until it is released).
+ */
+export interface StateCapture {
+  readonly revision: Revision
+  readonly nextLease: number
+  readonly leases: readonly Readonly<{ id: LeaseId; ttlMs: number }>[]
+  /** How many keys `kvs` yields. */
+  readonly keyCount: number
+  /** The keys as of the capture, in no order; may be read across awaits until `release`. */
+  readonly kvs: Iterable<KeyValue>
+  /**
+   * Ends the capture (idempotent). The changes kept aside are then folded back by
+   * `KvState.fold`, a slice at a time.
+   */
+  release(): void
 }
 
 interface LeaseState {
@@ -54,7 +75,8 @@ export interface Applied<T> {
 export class KvState {
   #revision: Revision
   #nextLease: number
-  readonly #kvs = new Map<string, KeyValue>()
+  readonly #kvs = new KeyTable()
+  #captured = false
   readonly #leases = new Map<LeaseId, LeaseState>()
 
   constructor(snapshot?: StateSnapshot) {
@@ -86,7 +108,7 @@ export class KvState {
   /** Every key starting with `prefix`, sorted by code unit. */
   range(prefix: string): KeyValue[] {
     const out: KeyValue[] = []
-    for (const [key, kv] of this.#kvs) if (key.startsWith(prefix)) out.push(kv)
+    for (const kv of this.#kvs.values()) if (kv.key.startsWith(prefix)) out.push(kv)
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   }
 
@@ -94,13 +116,39 @@ export class KvState {
     return this.#kvs.get(key)
   }
 
-  snapshot(): StateSnapshot {
+  /** Every lease and its TTL. */
+  leases(): { id: LeaseId; ttlMs: number }[] {
+    return [...this.#leases].map(([id, l]) => ({ id, ttlMs: l.ttlMs }))
+  }
+
+  /** Captures the state as it is now; throws while an earlier capture is not released. */
+  capture(): StateCapture {
+    if (this.#captured) throw new Error('the state is already captured')
+    const frozen = this.#kvs.freeze()
+    this.#captured = true
+    let released = false
     return {
       revision: this.#revision,
       nextLease: this.#nextLease,
-      kvs: [...this.#kvs.values()],
-      leases: [...this.#leases].map(([id, l]) => ({ id, ttlMs: l.ttlMs })),
+      leases: this.leases(),
+      keyCount: frozen.size,
+      kvs: frozen.values,
+      release: () => {
+        if (released) return
+        released = true
+        this.#captured = false
+        this.#kvs.thaw()
+      },
     }
+  }
+
+  /**
+   * Folds up to `maxKeys` of the changes kept aside during a released capture back into the
+   * table; true once none is left. Reads and writes are right either way; folding bounds the
+   * cost of each step.
+   */
+  fold(maxKeys: number): boolean {
+    return this.#kvs.fold(maxKeys)
   }
 
   /** Throws LeaseNotFoundError (nothing applied) when a chosen put names an unknown lease. */

@@ -19,8 +19,8 @@ import {
 /**
  * Where a store makes its changes durable. `commit` receives the records of one group of
  * operations, in order, and resolves once all of them are durable; `state` is the state after
- * them (a journal may snapshot it before resolving). A rejection means "maybe written": the
- * store stops accepting writes.
+ * them, and does not change until the commit resolves (a journal may capture it then). Commits
+ * come one at a time. A rejection means "maybe written": the store stops accepting writes.
  */
 export interface Journal {
   commit(records: readonly JournalRecord[], state: KvState): Promise<void>
@@ -146,7 +146,7 @@ export class MemoryStore implements Store {
     this.#history = [...(opts.history ?? [])].slice(-this.#historyRevisions)
     // Revision 1 is the empty initial state: nothing before it can be missed.
     this.#historyStart = this.#history[0]?.revision ?? (this.#published === 1 ? 1 : this.#published + 1)
-    for (const { id, ttlMs } of this.#state.snapshot().leases) this.#arm(id, ttlMs)
+    for (const { id, ttlMs } of this.#state.leases()) this.#arm(id, ttlMs)
   }
 
   revision(): Promise<Revision> {

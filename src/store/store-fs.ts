@@ -1,7 +1,7 @@
 import { constants, readFileSync } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 
-/** An open log file, written at explicit positions. */
+/** An open file, written at explicit positions. */
 export interface LogHandle {
   /**
    * Writes all of `data` at `position`, extending the file when needed. With `dsync` the bytes
@@ -9,6 +9,8 @@ export interface LogHandle {
    * and an fdatasync).
    */
   write(data: Uint8Array, position: number): Promise<void>
+  /** fsync: everything written so far, and the size, is on disk. */
+  sync(): Promise<void>
   close(): Promise<void>
 }
 
@@ -22,10 +24,10 @@ export interface StoreFs {
   readFile(path: string): Promise<Buffer>
   /** Creates `path` holding `data`, synced; rejects with EEXIST when it exists. */
   createExclusive(path: string, data: Uint8Array): Promise<void>
-  /** Writes `path` (replacing it) and syncs its data; the directory entry is not synced. */
-  writeSynced(path: string, data: Uint8Array): Promise<void>
   /** Opens `path` for writing, creating it when absent (the entry is not synced). */
   openLog(path: string, opts: { readonly dsync: boolean }): Promise<LogHandle>
+  /** Creates `path` empty (truncating it when it exists) for writing; the entry is not synced. */
+  createFile(path: string): Promise<LogHandle>
   rename(from: string, to: string): Promise<void>
   unlink(path: string): Promise<void>
   /** fsync of a directory: entries created, renamed or removed in it are on disk. */
@@ -37,6 +39,14 @@ async function writeAll(fh: fsp.FileHandle, data: Uint8Array, position: number):
   while (done < data.length) {
     const { bytesWritten } = await fh.write(data, done, data.length - done, position + done)
     done += bytesWritten
+  }
+}
+
+function handle(fh: fsp.FileHandle): LogHandle {
+  return {
+    write: (data, position) => writeAll(fh, data, position),
+    sync: () => fh.sync(),
+    close: () => fh.close(),
   }
 }
 
@@ -59,22 +69,12 @@ export const nodeStoreFs: StoreFs = {
       await fh.close()
     }
   },
-  async writeSynced(path, data) {
-    const fh = await fsp.open(path, 'w', 0o600)
-    try {
-      await writeAll(fh, data, 0)
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-  },
   async openLog(path, opts) {
     const flags = constants.O_WRONLY | constants.O_CREAT | (opts.dsync ? constants.O_DSYNC : 0)
-    const fh = await fsp.open(path, flags, 0o600)
-    return {
-      write: (data, position) => writeAll(fh, data, position),
-      close: () => fh.close(),
-    }
+    return handle(await fsp.open(path, flags, 0o600))
+  },
+  async createFile(path) {
+    return handle(await fsp.open(path, 'w', 0o600))
   },
   rename: (from, to) => fsp.rename(from, to),
   unlink: (path) => fsp.unlink(path),

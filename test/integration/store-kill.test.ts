@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -19,8 +19,8 @@ interface Writer {
   exited: Promise<void>
 }
 
-function startWriter(dir: string, arg?: string): Writer {
-  const child = spawn(process.execPath, [WRITER, dir, ...(arg === undefined ? [] : [arg])], {
+function startWriter(dir: string, ...args: string[]): Writer {
+  const child = spawn(process.execPath, [WRITER, dir, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const acks = new Map<string, number>()
@@ -68,19 +68,28 @@ function startWriter(dir: string, arg?: string): Writer {
   }
 }
 
-test('kill -9 during concurrent txns: every acknowledged txn is there after reopen', async () => {
+/**
+ * Rounds of: a writer process with `args`, killed with SIGKILL once it acknowledged `acks` txns
+ * in the round; then the store is reopened here and must hold every txn ever acknowledged.
+ */
+async function killRounds(
+  args: readonly string[],
+  acks: number,
+  check?: (dir: string) => Promise<void>,
+): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'vigil-store-kill-'))
   try {
     const acked = new Map<string, number>()
     let lastMax = 0
     for (let round = 0; round < 3; round++) {
-      const w = startWriter(dir)
-      await w.until(() => w.acks.size >= 400, '400 acknowledged txns')
+      const w = startWriter(dir, ...args)
+      await w.until(() => w.acks.size >= acks, `${acks} acknowledged txns`)
       w.child.kill('SIGKILL')
       await w.exited
       const revs = [...w.acks.values()]
       assert.ok(Math.min(...revs) > lastMax, 'revisions are not reused after a kill')
       for (const [k, r] of w.acks) acked.set(k, r)
+      await check?.(dir)
       const store = await openEmbeddedStore(dir, { clock: new FakeClock() })
       const { kvs, revision } = await store.range('w/')
       const byKey = new Map(kvs.map((kv) => [kv.key, kv.modRevision]))
@@ -93,6 +102,21 @@ test('kill -9 during concurrent txns: every acknowledged txn is there after reop
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+test('kill -9 during concurrent txns: every acknowledged txn is there after reopen', () =>
+  killRounds([], 400))
+
+test('kill -9 while snapshots are written behind the log: every acknowledged txn is there after reopen', async () => {
+  const seen = new Set<string>()
+  // A new generation every 16 KiB of log: the kill lands in the middle of snapshots.
+  await killRounds(['64', String(16 * 1024)], 4000, async (dir) => {
+    for (const name of await readdir(dir)) seen.add(name.replace(/\d+/, 'N'))
+  })
+  assert.ok(
+    seen.has('snap-N'),
+    `snapshots were written (files seen after the kills: ${[...seen].join(', ')})`,
+  )
 })
 
 test('a second process on the same data dir refuses to start', async () => {

@@ -26,8 +26,8 @@ export type TornTail = 'none' | 'prefix' | 'zeros' | 'garbage'
 
 /**
  * An in-memory StoreFs that models what a power loss keeps: file contents up to their last
- * sync (a write to a log opened with `dsync` is synced when it returns; the write in flight when
- * the power goes may be torn), directory entries (creations, renames, unlinks) up to their directory's last
+ * sync (a write to a log opened with `dsync` is synced when it returns, any other file's bytes at
+ * its handle's `sync`; the write in flight when the power goes may be torn), directory entries (creations, renames, unlinks) up to their directory's last
  * fsync. Directories themselves are durable at mkdir. After `cutPowerAfter(n)` operations every
  * operation fails; `reboot()` then returns the disk as it would be found at the next start,
  * with a possibly torn last write in each file: a prefix of the bytes from the first one that
@@ -42,6 +42,8 @@ export class PowerLossFs implements StoreFs {
   #opsLeft = Infinity
   /** Counts mutating operations, to choose a crash point. */
   ops = 0
+  /** Every mutating operation done, as `<op> <path>` (a test names the steps it crashes at). */
+  readonly trace: string[] = []
 
   constructor(entries?: Map<string, Inode>, dirs?: Set<string>) {
     this.#entries = new Map(entries)
@@ -107,14 +109,15 @@ export class PowerLossFs implements StoreFs {
     inode.synced = inode.data
   }
 
-  #step(): void {
+  #step(op: string, path: string): void {
     if (this.#opsLeft <= 0) throw new PowerLostError()
     this.#opsLeft--
     this.ops++
+    this.trace.push(`${op} ${path}`)
   }
 
   async mkdir(path: string): Promise<void> {
-    this.#step()
+    this.#step('mkdir', path)
     for (let p = path; !this.#dirs.has(p); p = dirname(p)) this.#dirs.add(p)
     await Promise.resolve()
   }
@@ -137,7 +140,7 @@ export class PowerLossFs implements StoreFs {
   }
 
   async createExclusive(path: string, data: Uint8Array): Promise<void> {
-    this.#step()
+    this.#step('create', path)
     this.#parent(path)
     if (this.#entries.has(path)) throw errno('EEXIST', 'open', path)
     const bytes = Buffer.from(data)
@@ -145,29 +148,31 @@ export class PowerLossFs implements StoreFs {
     await Promise.resolve()
   }
 
-  async writeSynced(path: string, data: Uint8Array): Promise<void> {
-    this.#step()
-    this.#parent(path)
-    const bytes = Buffer.from(data)
-    const inode = this.#entries.get(path)
-    if (inode === undefined) this.#entries.set(path, { data: bytes, synced: bytes })
-    else {
-      inode.data = bytes
-      inode.synced = bytes
-    }
-    await Promise.resolve()
-  }
-
   async openLog(path: string, opts: { readonly dsync: boolean }): Promise<LogHandle> {
-    this.#step()
+    this.#step('open', path)
     this.#parent(path)
     let inode = this.#entries.get(path)
     if (inode === undefined) {
       inode = { data: Buffer.alloc(0), synced: Buffer.alloc(0) }
       this.#entries.set(path, inode)
     }
-    const file = inode
     await Promise.resolve()
+    return this.#handle(path, inode, opts.dsync)
+  }
+
+  async createFile(path: string): Promise<LogHandle> {
+    this.#step('create', path)
+    this.#parent(path)
+    let inode = this.#entries.get(path)
+    if (inode === undefined) {
+      inode = { data: Buffer.alloc(0), synced: Buffer.alloc(0) }
+      this.#entries.set(path, inode)
+    } else inode.data = Buffer.alloc(0)
+    await Promise.resolve()
+    return this.#handle(path, inode, false)
+  }
+
+  #handle(path: string, file: Inode, dsync: boolean): LogHandle {
     return {
       write: async (data, position) => {
         const next = Buffer.alloc(Math.max(file.data.length, position + data.length))
@@ -175,8 +180,13 @@ export class PowerLossFs implements StoreFs {
         next.set(data, position)
         // The write that the power cuts is in flight: `reboot` may keep part of it.
         file.data = next
-        this.#step()
-        if (opts.dsync) file.synced = file.data
+        this.#step('write', path)
+        if (dsync) file.synced = file.data
+        await Promise.resolve()
+      },
+      sync: async () => {
+        this.#step('sync', path)
+        file.synced = file.data
         await Promise.resolve()
       },
       close: () => Promise.resolve(),
@@ -184,7 +194,7 @@ export class PowerLossFs implements StoreFs {
   }
 
   async rename(from: string, to: string): Promise<void> {
-    this.#step()
+    this.#step('rename', `${from} ${to}`)
     const inode = this.#entries.get(from)
     if (inode === undefined) throw errno('ENOENT', 'rename', from)
     this.#entries.delete(from)
@@ -193,13 +203,13 @@ export class PowerLossFs implements StoreFs {
   }
 
   async unlink(path: string): Promise<void> {
-    this.#step()
+    this.#step('unlink', path)
     if (!this.#entries.delete(path)) throw errno('ENOENT', 'unlink', path)
     await Promise.resolve()
   }
 
   async syncDir(path: string): Promise<void> {
-    this.#step()
+    this.#step('syncdir', path)
     for (const p of [...this.#durable.keys()]) if (dirname(p) === path) this.#durable.delete(p)
     for (const [p, inode] of this.#entries) if (dirname(p) === path) this.#durable.set(p, inode)
     await Promise.resolve()

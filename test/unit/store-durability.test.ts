@@ -5,11 +5,12 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import fc from 'fast-check'
 import { FakeClock } from '../support/fake-clock.js'
-import { encodeFrame, openEmbeddedStore, scanLog, StoreOpenError } from '../../src/store/embedded.js'
+import { openEmbeddedStore, scanLog, StoreOpenError } from '../../src/store/embedded.js'
+import { encodeFrame } from '../../src/store/frame.js'
 import type { MemoryStore } from '../../src/store/memory.js'
 import type { Op, Revision } from '../../src/store/store.js'
-import type { StoreFs } from '../../src/store/store-fs.js'
 import { eventually } from '../store/conformance.js'
+import { GatedStoreFs } from '../support/gated-store-fs.js'
 import { PowerLossFs, type TornTail } from '../support/power-loss-fs.js'
 
 const DIR = '/data'
@@ -267,34 +268,12 @@ test('leases survive a reopen with their full TTL, then expire and delete their 
   }))
 
 test('readers and watches see a txn only once it is durable', async () => {
-  const disk = new PowerLossFs()
-  let hold: Promise<void> | undefined
-  const held: StoreFs = {
-    mkdir: (p) => disk.mkdir(p),
-    readdir: (p) => disk.readdir(p),
-    readFile: (p) => disk.readFile(p),
-    createExclusive: (p, d) => disk.createExclusive(p, d),
-    writeSynced: (p, d) => disk.writeSynced(p, d),
-    rename: (a, b) => disk.rename(a, b),
-    unlink: (p) => disk.unlink(p),
-    syncDir: (p) => disk.syncDir(p),
-    openLog: async (path, opts) => {
-      const log = await disk.openLog(path, opts)
-      return {
-        write: async (data, position) => {
-          await hold
-          await log.write(data, position)
-        },
-        close: () => log.close(),
-      }
-    },
-  }
+  const held = new GatedStoreFs(new PowerLossFs(), (path) => path.includes('/wal-'))
   const store = await openEmbeddedStore(DIR, { clock: new FakeClock(), fs: held })
   const before = await store.revision()
   const batches: number[] = []
   const watch = store.watch('', before + 1, { onBatch: (b) => batches.push(b.revision), onCancel: () => {} })
-  let release = (): void => {}
-  hold = new Promise<void>((resolve) => (release = resolve))
+  held.hold()
   let acked = false
   const write = store.txn({ compare: [], success: [{ type: 'put', key: 'k', value: 'v' }] }).then((r) => {
     acked = true
@@ -310,8 +289,7 @@ test('readers and watches see a txn only once it is durable', async () => {
   assert.equal(ranged, false, 'a range waits for the commit in flight')
   assert.equal(await store.revision(), before)
   assert.deepEqual(batches, [])
-  release()
-  hold = undefined
+  held.release()
   const res = await write
   const r = await read
   assert.equal(r.revision, res.revision)
