@@ -150,6 +150,7 @@ export async function startNode(opts: StartNodeOptions): Promise<VigilNode> {
         onError: (err) => {
           serverLog.warn({ error: errorMessage(err) }, 'Catalog recovered from an error')
         },
+        storeLogger: logger.child({ module: 'agent.store' }),
       })
       const role = server
       started.push(() => role.close())

@@ -14,7 +14,7 @@ import type { Clock } from '../lib/clock.js'
 import { serfHealthCheck } from '../cluster/serf-health.js'
 import type { Service } from '../structs/service.js'
 import type { StoreConfig } from '../config/agent-config.js'
-import { openEmbeddedStore } from '../store/embedded.js'
+import { openEmbeddedStore, type StoreLogger } from '../store/embedded.js'
 import { openEtcdStore } from '../store/etcd.js'
 import { MemoryStore } from '../store/memory.js'
 import type { Store } from '../store/store.js'
@@ -34,6 +34,8 @@ export interface ServerRoleOptions {
   readonly clock: Clock
   readonly random: () => number
   readonly onError: (err: unknown) => void
+  /** Where the embedded store logs (a failed snapshot, a stale lock taken over). */
+  readonly storeLogger?: StoreLogger
 }
 
 /** The catalog's key prefix for a datacenter (shared with the etcd store's layout). */
@@ -126,7 +128,10 @@ async function openStore(opts: ServerRoleOptions): Promise<{ store: Store; prefi
   }
   const store =
     config.dataDir !== '' && !config.dev
-      ? await openEmbeddedStore(catalogDataDir(config.dataDir), { clock })
+      ? await openEmbeddedStore(catalogDataDir(config.dataDir), {
+          clock,
+          ...(opts.storeLogger !== undefined ? { logger: opts.storeLogger } : {}),
+        })
       : new MemoryStore({ clock })
   return { store, prefix: catalogPrefix(config.datacenter) }
 }

@@ -2,7 +2,6 @@ import { join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { Clock } from '../lib/clock.js'
 import { errorMessage } from '../lib/errors.js'
-import type { Logger } from '../lib/log.js'
 import { encodeFrame, FRAME_HEADER, frameAt } from './frame.js'
 import { KvState, type JournalRecord, type StateCapture, type StateSnapshot } from './kv-state.js'
 import { MemoryStore, type Journal } from './memory.js'
@@ -49,10 +48,16 @@ import type { WatchBatch } from './store.js'
  * log, the first commit begins a new generation.
  */
 
+/** Where the store reports what it cannot tell a caller (a failed snapshot, a stale lock). */
+export interface StoreLogger {
+  warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
 export interface EmbeddedStoreOptions {
   readonly clock: Clock
   readonly fs?: StoreFs
-  readonly logger?: Logger
+  readonly logger?: StoreLogger
   /** Start a new log generation once the log is larger than this (default 64 MiB). */
   readonly snapshotBytes?: number
   /** About how much JSON one snapshot frame holds (default 256 KiB). */
@@ -175,7 +180,7 @@ interface PreparedLog {
 interface LogJournalOptions {
   readonly dir: string
   readonly fs: StoreFs
-  readonly logger: Logger | undefined
+  readonly logger: StoreLogger | undefined
   readonly snapshotBytes: number
   readonly snapshotChunkBytes: number
   readonly preallocateBytes: number
