@@ -2,13 +2,14 @@
 // server as little CPU as possible: on a 2-core machine a Node reader of 10,000 answers is itself
 // the bottleneck (a bare node:http server measures ~250 ms p99 with it).
 //
-//   wake-reader <host> <port[,port...]> <path> <count> <timeout-ms>
+//   wake-reader <host> <port[,port...]> <path> <count> <timeout-ms> [linger-ms]
 //
 // Opens `count` connections (round-robin over the ports), sends one `GET <path>` on each, then
 // prints "ready" and reads every answer with epoll. For each connection it prints one line
 // "<status> <x-consul-index> <done-ns>" (done-ns: CLOCK_MONOTONIC of the answer's last byte, the
 // clock of Node's process.hrtime; 0 when the answer did not complete) once all answers are in or
-// the timeout (from "ready") passes, then exits.
+// the timeout (from "ready") passes, then exits (after `linger-ms` more with its connections still
+// open, so that a profile of the server can end before they close).
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstdio>
@@ -74,8 +75,8 @@ void on_bytes(Conn& c, const char* data, size_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 6) {
-    fprintf(stderr, "usage: wake-reader <host> <port[,port...]> <path> <count> <timeout-ms>\n");
+  if (argc != 6 && argc != 7) {
+    fprintf(stderr, "usage: wake-reader <host> <port[,port...]> <path> <count> <timeout-ms> [linger-ms]\n");
     return 2;
   }
   const char* host = argv[1];
@@ -148,5 +149,6 @@ int main(int argc, char** argv) {
   }
   for (const Conn& c : conns) printf("%d %lld %lld\n", c.status, c.index, c.done_ns);
   fflush(stdout);
+  if (argc == 7) usleep(static_cast<useconds_t>(atoll(argv[6]) * 1000LL));
   return 0;
 }
