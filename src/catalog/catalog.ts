@@ -18,15 +18,16 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Clock, Timer } from '../lib/clock.js'
-import type {
-  Compare,
-  LeaseId,
-  Revision,
-  Store,
-  TxnRequest,
-  TxnResult as StoreTxnResult,
-  Watch,
-  WatchBatch,
+import {
+  StoreUnavailableError,
+  type Compare,
+  type LeaseId,
+  type Revision,
+  type Store,
+  type TxnRequest,
+  type TxnResult as StoreTxnResult,
+  type Watch,
+  type WatchBatch,
 } from '../store/store.js'
 import {
   BlockingQueries,
@@ -235,13 +236,27 @@ export class Catalog implements CatalogPort, KvPort {
 
   /**
    * Resolves once the view has reached the store's current revision (reads in the default and
-   * `consistent` modes: api/catalog-read.ts `beFresh`), or after `maxMs`. Concurrent callers share requests: one in flight, and one queued behind it for
-   * callers that arrived after it left (their read must see writes acknowledged before they came).
+   * `consistent` modes: api/leader.ts `beFresh`), or once `maxMs` have passed since the call;
+   * rejects with StoreUnavailableError when the store does not tell its revision within `maxMs`.
+   * Concurrent callers share requests: one in flight, and one queued behind it for callers that
+   * arrived after it left (their read must see writes acknowledged before they came).
    */
   async fresh(maxMs: number): Promise<void> {
     if (this.#closed) throw new CatalogClosedError()
-    const revision = await this.#currentRevision()
-    await this.#reach(revision, maxMs)
+    const started = this.#clock.now()
+    let timer: Timer | undefined
+    const late = new Promise<never>((_, reject) => {
+      timer = this.#clock.setTimer(maxMs, () => {
+        reject(new StoreUnavailableError(`the store did not tell its revision within ${maxMs} ms`))
+      })
+    })
+    let revision: Revision
+    try {
+      revision = await Promise.race([this.#currentRevision(), late])
+    } finally {
+      timer?.cancel()
+    }
+    await this.#reach(revision, Math.max(0, maxMs - (this.#clock.now() - started)))
   }
 
   #currentRevision(): Promise<Revision> {
