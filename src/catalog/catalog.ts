@@ -290,6 +290,7 @@ export class Catalog implements CatalogPort, KvPort {
       if (this.#closed) throw new CatalogClosedError()
       await this.#resyncing
       let sent: Readonly<{ prepared: Prepared; res: StoreTxnResult }>
+      const seen = this.#state.revision
       try {
         const first = fenced(plan())
         if (first.ops.length === 0) {
@@ -307,9 +308,7 @@ export class Catalog implements CatalogPort, KvPort {
         if (!(err instanceof CatalogRequestError)) throw err
         // A refusal read from a view behind the store may be stale: confirm it at the store's
         // revision before answering it.
-        const current = await this.#store.revision()
-        if (current <= this.#state.revision) throw err
-        await this.#reach(current, this.#catchUpMs)
+        if (!(await this.#movedSince(seen))) throw err
         continue
       }
       const { prepared, res } = sent
@@ -322,6 +321,19 @@ export class Catalog implements CatalogPort, KvPort {
       if (fence !== undefined && !fence.holds(this.#state)) throw new NotLeaderError()
     }
     throw new CatalogConflictError(this.#maxAttempts)
+  }
+
+  /**
+   * Whether the store has moved past `seen`, the view's revision when something was read from it
+   * (what the view did not show may have been written through another server a moment ago); if
+   * so the view is brought up to the store's revision first (at most `catchUpMs`). The view may
+   * have moved on meanwhile: what was read at `seen` is what counts.
+   */
+  async #movedSince(seen: Revision): Promise<boolean> {
+    const current = await this.#store.revision()
+    if (current <= seen) return false
+    await this.#reach(current, this.#catchUpMs)
+    return true
   }
 
   /** Whether every modRevision compare still holds against the view (other compares are left to the store). */
@@ -534,8 +546,10 @@ export class Catalog implements CatalogPort, KvPort {
 
   /** `PUT /v1/session/destroy/<id>`: invalidates (releases or deletes its keys, lock-delays); unknown IDs are fine. */
   async sessionDestroy(id: string): Promise<WriteResult> {
-    const lease = this.#state.kv.ttlLease(id)
+    // As of the plan that commits: a view behind the store may not show the session yet.
+    let lease: LeaseId | null | undefined
     const c = await this.#commit(() => {
+      lease = this.#state.kv.ttlLease(id)
       const d = new Draft(this.#state)
       invalidateSession(d, id, this.#clock.now())
       const p = d.plan()
@@ -548,6 +562,9 @@ export class Catalog implements CatalogPort, KvPort {
   /** `PUT /v1/session/renew/<id>`: restarts the TTL (2 × TTL from now); null when the session is unknown or expired. */
   async sessionRenew(id: string): Promise<SessionRecord | null> {
     if (this.#closed) throw new CatalogClosedError()
+    // As of the store's revision: the session may have been created or destroyed a moment ago
+    // through another server (a session without TTL is renewed from the view alone).
+    await this.#movedSince(this.#state.revision)
     const s = this.#state.kv.session(id)
     if (s === undefined) return null
     if (s.ttl === '') return s
@@ -603,14 +620,13 @@ export class Catalog implements CatalogPort, KvPort {
       if (this.#closed) throw new CatalogClosedError()
       await this.#resyncing
       let w: PlannedWrite<R>
+      const seen = this.#state.revision
       try {
         w = make()
       } catch (err) {
         if (!(err instanceof CatalogRequestError) && !(err instanceof KvRequestError)) throw err
         // A refusal read from a view behind the store may be stale: confirm it at the store's revision.
-        const current = await this.#store.revision()
-        if (current <= this.#state.revision) throw err
-        await this.#reach(current, this.#catchUpMs)
+        if (!(await this.#movedSince(seen))) throw err
         continue
       }
       const writes = w.plan.ops.length > 0
@@ -623,7 +639,8 @@ export class Catalog implements CatalogPort, KvPort {
       const res = await this.#store.txn({ compare, success: writes ? w.plan.ops : [] })
       if (res.succeeded) {
         if (!writes) {
-          const index = Math.max(1, this.#state.revision)
+          // The reads held at the store's revision, which the view may not have reached yet.
+          const index = Math.max(1, res.revision, this.#state.revision)
           return { index, changed: false, result: w.result(index) }
         }
         await this.#reach(res.revision, Number.POSITIVE_INFINITY)
