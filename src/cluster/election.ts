@@ -142,9 +142,10 @@ export class ServerSession implements ServerDirectory {
     return liveServers(this.#opts.catalog)
   }
 
+  /** The leader's endpoint while this server knows a leader (`leaderContact`), else '' (Consul's answer). */
   leader(): string {
     const l = this.leaderInfo()
-    return l === undefined ? '' : serverEndpoint(l)
+    return l === undefined || !this.leaderContact().knownLeader ? '' : serverEndpoint(l)
   }
 
   peers(): readonly string[] {

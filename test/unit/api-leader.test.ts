@@ -108,6 +108,8 @@ test('X-Consul-KnownLeader and LastContact: true and 0 on the leader and on a lo
   assert.equal(known, 'false', 'a server cut off from the store knows no leader')
   assert.ok(lastContact >= 4_000, `its last contact is as old as the cut (${lastContact} ms)`)
   assert.equal(stale.headers['x-consul-effective-consistency'], 'stale')
+  assert.equal((await a2.inject('/v1/status/leader')).body, '""', 'nor does its status/leader name one')
+  assert.equal((await a1.inject('/v1/status/leader')).body, '"10.0.0.1:8300"')
 })
 
 test('cut off from the store: default and consistent reads and writes wait for the hold timeout, then 500 No cluster leader without reaching the store; stale reads answer; healed, everything answers again', async (t) => {
