@@ -121,6 +121,12 @@ interface RevisionWaiter {
   readonly resolve: () => void
 }
 
+/** A fresh read waiting on the store's revision, and when it gives up. */
+interface RevisionDeadline {
+  readonly deadline: number
+  readonly fail: () => void
+}
+
 export class Catalog implements CatalogPort, KvPort {
   readonly datacenter: string
   readonly #store: Store
@@ -149,6 +155,10 @@ export class Catalog implements CatalogPort, KvPort {
   /** Reads of the store's revision for fresh reads (`fresh`): one request in flight, one queued. */
   #revisionRead: Promise<Revision> | undefined
   #revisionQueued: Promise<Revision> | undefined
+  /** Fresh reads waiting on the store's revision, and the one watchdog timer for their deadlines. */
+  readonly #revisionDeadlines = new Set<RevisionDeadline>()
+  #watchdog: Timer | undefined
+  #watchdogAt: number | undefined
 
   private constructor(opts: CatalogOptions) {
     this.datacenter = opts.datacenter
@@ -244,19 +254,54 @@ export class Catalog implements CatalogPort, KvPort {
   async fresh(maxMs: number): Promise<void> {
     if (this.#closed) throw new CatalogClosedError()
     const started = this.#clock.now()
-    let timer: Timer | undefined
-    const late = new Promise<never>((_, reject) => {
-      timer = this.#clock.setTimer(maxMs, () => {
-        reject(new StoreUnavailableError(`the store did not tell its revision within ${maxMs} ms`))
-      })
-    })
-    let revision: Revision
-    try {
-      revision = await Promise.race([this.#currentRevision(), late])
-    } finally {
-      timer?.cancel()
-    }
+    const revision = await this.#within(this.#currentRevision(), started + maxMs, maxMs)
     await this.#reach(revision, Math.max(0, maxMs - (this.#clock.now() - started)))
+  }
+
+  /**
+   * `read`, or StoreUnavailableError once `deadline` passes. One watchdog timer serves every fresh
+   * read (a timer per read cost more than the rest of a read from a store in process); it fires
+   * at the earliest deadline pending, and is left to lapse when nothing is.
+   */
+  #within(read: Promise<Revision>, deadline: number, maxMs: number): Promise<Revision> {
+    return new Promise((resolve, reject) => {
+      const wait: RevisionDeadline = {
+        deadline,
+        fail: () => {
+          reject(new StoreUnavailableError(`the store did not tell its revision within ${maxMs} ms`))
+        },
+      }
+      this.#revisionDeadlines.add(wait)
+      if (this.#watchdogAt === undefined || deadline < this.#watchdogAt) this.#armWatchdog(deadline)
+      read.then(
+        (revision) => {
+          this.#revisionDeadlines.delete(wait)
+          resolve(revision)
+        },
+        (err: unknown) => {
+          this.#revisionDeadlines.delete(wait)
+          reject(err instanceof Error ? err : new Error(String(err)))
+        },
+      )
+    })
+  }
+
+  #armWatchdog(at: number): void {
+    this.#watchdog?.cancel()
+    this.#watchdogAt = at
+    this.#watchdog = this.#clock.setTimer(Math.max(0, at - this.#clock.now()), () => {
+      this.#watchdog = undefined
+      this.#watchdogAt = undefined
+      const now = this.#clock.now()
+      let next: number | undefined
+      for (const wait of [...this.#revisionDeadlines]) {
+        if (wait.deadline <= now) {
+          this.#revisionDeadlines.delete(wait)
+          wait.fail()
+        } else if (next === undefined || wait.deadline < next) next = wait.deadline
+      }
+      if (next !== undefined) this.#armWatchdog(next)
+    })
   }
 
   #currentRevision(): Promise<Revision> {
@@ -656,6 +701,7 @@ export class Catalog implements CatalogPort, KvPort {
   close(): Promise<void> {
     return (this.#closing ??= (async () => {
       this.#closed = true
+      this.#watchdog?.cancel()
       this.#blocking.releaseAll()
       this.#releaseRevisionWaiters()
       await this.#watch?.close()
