@@ -8,10 +8,10 @@ import { UnknownDatacenterError } from '../catalog/errors.js'
 import type { CatalogPort } from '../catalog/port.js'
 import type { CatalogQuery, NodeMetaFilter } from '../catalog/queries.js'
 import { compileFilter, type FieldSchema, type FilterPredicate } from '../filter/index.js'
-import { InvalidDurationError, parseGoDurationMs } from '../lib/duration.js'
 import { BadRequestError } from '../lib/errors.js'
 import { encodeJson } from './json.js'
-import { parseWaitMs } from './params.js'
+import { beFresh, leaderHeaders } from './leader.js'
+import { parseConsistency, parseWaitMs } from './params.js'
 import type { ApiRequest } from './request.js'
 import { encodedJsonResponse, type ApiResponse } from './response.js'
 import type { RouteDeps } from './routes/deps.js'
@@ -20,52 +20,6 @@ import type { RouteDeps } from './routes/deps.js'
 export function catalogOf(deps: RouteDeps): CatalogPort {
   if (deps.catalog === undefined) throw new Error('No catalog is available on this agent')
   return deps.catalog
-}
-
-export type Consistency = 'leader' | 'stale' | 'consistent'
-
-/** Longest a read waits for this server's view to reach the store's revision. */
-export const FRESH_WAIT_MS = 10_000
-
-/**
- * Freshness across servers (servers.md §4, pitfalls 5 and 8): a read in the default or
- * `consistent` mode first waits until this server's view has every write acknowledged before it,
- * by any server sharing the store, so a client that moves between servers never sees an index
- * go back (Consul gets this by sending such reads to its leader). A `stale` read answers from the
- * view as it is. With one server in process the view is always current and this costs one await.
- */
-export async function beFresh(
-  port: { fresh?(maxMs: number): Promise<void> },
-  consistency: Consistency,
-): Promise<void> {
-  if (consistency !== 'stale') await port.fresh?.(FRESH_WAIT_MS)
-}
-
-/** `stale`/`consistent`/`cached`/`max_stale` as Consul's parseConsistency reads them. */
-export function parseConsistency(query: URLSearchParams): Consistency {
-  const stale = query.has('stale')
-  const consistent = query.has('consistent')
-  if (stale && consistent) {
-    throw new BadRequestError('Cannot specify ?stale with ?consistent, conflicting semantics.')
-  }
-  if (query.has('cached') && consistent) {
-    throw new BadRequestError('Cannot specify ?cached with ?consistent, conflicting semantics.')
-  }
-  let maxStale = false
-  const raw = query.get('max_stale') ?? ''
-  if (raw !== '') {
-    let ms: number
-    try {
-      ms = parseGoDurationMs(raw)
-    } catch (err) {
-      if (err instanceof InvalidDurationError)
-        throw new BadRequestError(`Invalid max_stale value ${JSON.stringify(raw)}`)
-      throw err
-    }
-    maxStale = ms > 0
-  }
-  if (consistent) return 'consistent'
-  return stale || maxStale ? 'stale' : 'leader'
 }
 
 /** Repeated `node-meta=key:value` (split at the first `:`; no `:` → empty value). */
@@ -132,7 +86,7 @@ export async function answerRead<T>(
   opts: ReadOptions = {},
 ): Promise<ApiResponse> {
   const catalog = catalogOf(deps)
-  const consistency = parseConsistency(req.query)
+  parseConsistency(req.query) // a conflicting mode answers 400 before anything else
   const dc = req.query.get('dc') ?? ''
   if (dc !== '' && !catalog.datacenters().includes(dc)) throw new UnknownDatacenterError(dc)
   const waitMs = parseWaitMs(req.query)
@@ -140,7 +94,7 @@ export async function answerRead<T>(
   const expression = opts.filter === undefined ? '' : (req.query.get('filter') ?? '')
   const keep =
     opts.filter !== undefined && expression !== '' ? compileFilter(expression, opts.filter.schema) : null
-  await beFresh(catalog, consistency)
+  const consistency = await beFresh(deps, catalog, req.query)
   const result: QueryResult<T> =
     index > 0 ? await catalog.block(query, { index, waitMs, signal: req.signal }) : catalog.read(query)
   let cache = rendered.get(result)
@@ -170,8 +124,7 @@ export async function answerRead<T>(
     ...response,
     headers: {
       'X-Consul-Index': String(Math.max(1, result.index)),
-      'X-Consul-KnownLeader': 'true',
-      'X-Consul-LastContact': '0',
+      ...leaderHeaders(deps),
       'X-Consul-Effective-Consistency': consistency,
       ...opts.headers,
     },

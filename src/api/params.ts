@@ -63,3 +63,34 @@ export function checkEnterpriseMeta(query: URLSearchParams, headers: IncomingHtt
     }
   }
 }
+
+/** The consistency mode of a read (`X-Consul-Effective-Consistency`): `leader` is the default. */
+export type Consistency = 'leader' | 'stale' | 'consistent'
+
+/** `stale`/`consistent`/`cached`/`max_stale` as Consul's parseConsistency reads them. */
+export function parseConsistency(query: URLSearchParams): Consistency {
+  const stale = query.has('stale')
+  const consistent = query.has('consistent')
+  if (stale && consistent) {
+    throw new BadRequestError('Cannot specify ?stale with ?consistent, conflicting semantics.')
+  }
+  if (query.has('cached') && consistent) {
+    throw new BadRequestError('Cannot specify ?cached with ?consistent, conflicting semantics.')
+  }
+  const maxStaleMs = parseMaxStaleMs(query)
+  if (consistent) return 'consistent'
+  return stale || maxStaleMs > 0 ? 'stale' : 'leader'
+}
+
+/** `?max_stale` in ms; 0 when absent, empty or not positive. Bad → `Invalid max_stale value "x"`. */
+export function parseMaxStaleMs(query: URLSearchParams): number {
+  const raw = query.get('max_stale') ?? ''
+  if (raw === '') return 0
+  try {
+    return Math.max(0, parseGoDurationMs(raw))
+  } catch (err) {
+    if (err instanceof InvalidDurationError)
+      throw new BadRequestError(`Invalid max_stale value ${JSON.stringify(raw)}`)
+    throw err
+  }
+}

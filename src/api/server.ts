@@ -9,6 +9,7 @@ import { systemClock, type Clock } from '../lib/clock.js'
 import { Dispatcher, type Dispatched } from './dispatch.js'
 import { BODY_LIMIT_BYTES, errorResponse } from './errors.js'
 import { encodeJson } from './json.js'
+import { storeGated } from './leader.js'
 import { ApiMetrics } from './metrics.js'
 import type { ApiResponse } from './response.js'
 import { agentCheckRoutes } from './routes/agent-checks.js'
@@ -133,6 +134,8 @@ function createApp(
   const { agent, config, logger } = opts
   const clock = opts.clock ?? systemClock
   const metrics = new ApiMetrics(agent, clock, config.telemetry.metricsPrefix)
+  // On a server, what the routes do with the store needs contact with it (leader.ts).
+  const ports = opts.servers === undefined ? opts : storeGated(opts, opts.servers)
   const deps: RouteDeps = {
     agent,
     settings: config,
@@ -141,8 +144,8 @@ function createApp(
     random: opts.random ?? Math.random,
     reload: opts.reload ?? (() => Promise.reject(new Error('configuration reload is not available'))),
     cluster: opts.cluster ?? null,
-    ...(opts.catalog !== undefined ? { catalog: opts.catalog } : {}),
-    ...(opts.kv !== undefined ? { kv: opts.kv } : {}),
+    ...(ports.catalog !== undefined ? { catalog: ports.catalog } : {}),
+    ...(ports.kv !== undefined ? { kv: ports.kv } : {}),
     ...(opts.servers !== undefined ? { servers: opts.servers } : {}),
   }
   const groups = [

@@ -18,15 +18,16 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Clock, Timer } from '../lib/clock.js'
-import type {
-  Compare,
-  LeaseId,
-  Revision,
-  Store,
-  TxnRequest,
-  TxnResult as StoreTxnResult,
-  Watch,
-  WatchBatch,
+import {
+  StoreUnavailableError,
+  type Compare,
+  type LeaseId,
+  type Revision,
+  type Store,
+  type TxnRequest,
+  type TxnResult as StoreTxnResult,
+  type Watch,
+  type WatchBatch,
 } from '../store/store.js'
 import {
   BlockingQueries,
@@ -120,6 +121,12 @@ interface RevisionWaiter {
   readonly resolve: () => void
 }
 
+/** A fresh read waiting on the store's revision, and when it gives up. */
+interface RevisionDeadline {
+  readonly deadline: number
+  readonly fail: () => void
+}
+
 export class Catalog implements CatalogPort, KvPort {
   readonly datacenter: string
   readonly #store: Store
@@ -148,6 +155,10 @@ export class Catalog implements CatalogPort, KvPort {
   /** Reads of the store's revision for fresh reads (`fresh`): one request in flight, one queued. */
   #revisionRead: Promise<Revision> | undefined
   #revisionQueued: Promise<Revision> | undefined
+  /** Fresh reads waiting on the store's revision, and the one watchdog timer for their deadlines. */
+  readonly #revisionDeadlines = new Set<RevisionDeadline>()
+  #watchdog: Timer | undefined
+  #watchdogAt: number | undefined
 
   private constructor(opts: CatalogOptions) {
     this.datacenter = opts.datacenter
@@ -235,13 +246,62 @@ export class Catalog implements CatalogPort, KvPort {
 
   /**
    * Resolves once the view has reached the store's current revision (reads in the default and
-   * `consistent` modes: api/catalog-read.ts `beFresh`), or after `maxMs`. Concurrent callers share requests: one in flight, and one queued behind it for
-   * callers that arrived after it left (their read must see writes acknowledged before they came).
+   * `consistent` modes: api/leader.ts `beFresh`), or once `maxMs` have passed since the call;
+   * rejects with StoreUnavailableError when the store does not tell its revision within `maxMs`.
+   * Concurrent callers share requests: one in flight, and one queued behind it for callers that
+   * arrived after it left (their read must see writes acknowledged before they came).
    */
   async fresh(maxMs: number): Promise<void> {
     if (this.#closed) throw new CatalogClosedError()
-    const revision = await this.#currentRevision()
-    await this.#reach(revision, maxMs)
+    const started = this.#clock.now()
+    const revision = await this.#within(this.#currentRevision(), started + maxMs, maxMs)
+    await this.#reach(revision, Math.max(0, maxMs - (this.#clock.now() - started)))
+  }
+
+  /**
+   * `read`, or StoreUnavailableError once `deadline` passes. One watchdog timer serves every fresh
+   * read (a timer per read cost more than the rest of a read from a store in process); it fires
+   * at the earliest deadline pending, and is left to lapse when nothing is.
+   */
+  #within(read: Promise<Revision>, deadline: number, maxMs: number): Promise<Revision> {
+    return new Promise((resolve, reject) => {
+      const wait: RevisionDeadline = {
+        deadline,
+        fail: () => {
+          reject(new StoreUnavailableError(`the store did not tell its revision within ${maxMs} ms`))
+        },
+      }
+      this.#revisionDeadlines.add(wait)
+      if (this.#watchdogAt === undefined || deadline < this.#watchdogAt) this.#armWatchdog(deadline)
+      read.then(
+        (revision) => {
+          this.#revisionDeadlines.delete(wait)
+          resolve(revision)
+        },
+        (err: unknown) => {
+          this.#revisionDeadlines.delete(wait)
+          reject(err instanceof Error ? err : new Error(String(err)))
+        },
+      )
+    })
+  }
+
+  #armWatchdog(at: number): void {
+    this.#watchdog?.cancel()
+    this.#watchdogAt = at
+    this.#watchdog = this.#clock.setTimer(Math.max(0, at - this.#clock.now()), () => {
+      this.#watchdog = undefined
+      this.#watchdogAt = undefined
+      const now = this.#clock.now()
+      let next: number | undefined
+      for (const wait of [...this.#revisionDeadlines]) {
+        if (wait.deadline <= now) {
+          this.#revisionDeadlines.delete(wait)
+          wait.fail()
+        } else if (next === undefined || wait.deadline < next) next = wait.deadline
+      }
+      if (next !== undefined) this.#armWatchdog(next)
+    })
   }
 
   #currentRevision(): Promise<Revision> {
@@ -275,6 +335,7 @@ export class Catalog implements CatalogPort, KvPort {
       if (this.#closed) throw new CatalogClosedError()
       await this.#resyncing
       let sent: Readonly<{ prepared: Prepared; res: StoreTxnResult }>
+      const seen = this.#state.revision
       try {
         const first = fenced(plan())
         if (first.ops.length === 0) {
@@ -292,9 +353,7 @@ export class Catalog implements CatalogPort, KvPort {
         if (!(err instanceof CatalogRequestError)) throw err
         // A refusal read from a view behind the store may be stale: confirm it at the store's
         // revision before answering it.
-        const current = await this.#store.revision()
-        if (current <= this.#state.revision) throw err
-        await this.#reach(current, this.#catchUpMs)
+        if (!(await this.#movedSince(seen))) throw err
         continue
       }
       const { prepared, res } = sent
@@ -307,6 +366,19 @@ export class Catalog implements CatalogPort, KvPort {
       if (fence !== undefined && !fence.holds(this.#state)) throw new NotLeaderError()
     }
     throw new CatalogConflictError(this.#maxAttempts)
+  }
+
+  /**
+   * Whether the store has moved past `seen`, the view's revision when something was read from it
+   * (what the view did not show may have been written through another server a moment ago); if
+   * so the view is brought up to the store's revision first (at most `catchUpMs`). The view may
+   * have moved on meanwhile: what was read at `seen` is what counts.
+   */
+  async #movedSince(seen: Revision): Promise<boolean> {
+    const current = await this.#store.revision()
+    if (current <= seen) return false
+    await this.#reach(current, this.#catchUpMs)
+    return true
   }
 
   /** Whether every modRevision compare still holds against the view (other compares are left to the store). */
@@ -519,8 +591,10 @@ export class Catalog implements CatalogPort, KvPort {
 
   /** `PUT /v1/session/destroy/<id>`: invalidates (releases or deletes its keys, lock-delays); unknown IDs are fine. */
   async sessionDestroy(id: string): Promise<WriteResult> {
-    const lease = this.#state.kv.ttlLease(id)
+    // As of the plan that commits: a view behind the store may not show the session yet.
+    let lease: LeaseId | null | undefined
     const c = await this.#commit(() => {
+      lease = this.#state.kv.ttlLease(id)
       const d = new Draft(this.#state)
       invalidateSession(d, id, this.#clock.now())
       const p = d.plan()
@@ -533,6 +607,9 @@ export class Catalog implements CatalogPort, KvPort {
   /** `PUT /v1/session/renew/<id>`: restarts the TTL (2 × TTL from now); null when the session is unknown or expired. */
   async sessionRenew(id: string): Promise<SessionRecord | null> {
     if (this.#closed) throw new CatalogClosedError()
+    // As of the store's revision: the session may have been created or destroyed a moment ago
+    // through another server (a session without TTL is renewed from the view alone).
+    await this.#movedSince(this.#state.revision)
     const s = this.#state.kv.session(id)
     if (s === undefined) return null
     if (s.ttl === '') return s
@@ -588,14 +665,13 @@ export class Catalog implements CatalogPort, KvPort {
       if (this.#closed) throw new CatalogClosedError()
       await this.#resyncing
       let w: PlannedWrite<R>
+      const seen = this.#state.revision
       try {
         w = make()
       } catch (err) {
         if (!(err instanceof CatalogRequestError) && !(err instanceof KvRequestError)) throw err
         // A refusal read from a view behind the store may be stale: confirm it at the store's revision.
-        const current = await this.#store.revision()
-        if (current <= this.#state.revision) throw err
-        await this.#reach(current, this.#catchUpMs)
+        if (!(await this.#movedSince(seen))) throw err
         continue
       }
       const writes = w.plan.ops.length > 0
@@ -608,7 +684,8 @@ export class Catalog implements CatalogPort, KvPort {
       const res = await this.#store.txn({ compare, success: writes ? w.plan.ops : [] })
       if (res.succeeded) {
         if (!writes) {
-          const index = Math.max(1, this.#state.revision)
+          // The reads held at the store's revision, which the view may not have reached yet.
+          const index = Math.max(1, res.revision, this.#state.revision)
           return { index, changed: false, result: w.result(index) }
         }
         await this.#reach(res.revision, Number.POSITIVE_INFINITY)
@@ -624,6 +701,7 @@ export class Catalog implements CatalogPort, KvPort {
   close(): Promise<void> {
     return (this.#closing ??= (async () => {
       this.#closed = true
+      this.#watchdog?.cancel()
       this.#blocking.releaseAll()
       this.#releaseRevisionWaiters()
       await this.#watch?.close()

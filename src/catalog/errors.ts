@@ -51,14 +51,16 @@ export class UnknownDatacenterError extends VigilError {
 }
 
 /**
- * A leader-task write was refused because this server no longer holds the leader key (its fence
- * failed): another server leads now, and nothing was applied.
+ * Consul's `No cluster leader`: a leader-task write refused because this server no longer holds
+ * the leader key (its fence failed: another server leads now, nothing was applied), or a request
+ * that needs the store while this server has no contact with it (api/leader.ts; `cause` is the
+ * store's error when a call to it failed).
  */
 export class NotLeaderError extends VigilError {
   readonly code = 'VIGIL_ERR_NOT_LEADER'
   readonly statusCode = 500
-  constructor() {
-    super('No cluster leader')
+  constructor(options?: ErrorOptions) {
+    super('No cluster leader', options)
   }
 }
 

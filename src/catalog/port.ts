@@ -21,7 +21,8 @@ export interface CatalogPort {
   block<T>(query: CatalogQuery<T>, opts: BlockingOptions): Promise<QueryResult<T>>
   /**
    * Resolves once reads see every write acknowledged before the call, by any server (a
-   * `consistent` read), or after `maxMs`. Absent: reads are always current.
+   * `consistent` read), or after `maxMs`; rejects with StoreUnavailableError when the store does
+   * not answer within `maxMs`. Absent: reads are always current.
    */
   fresh?(maxMs: number): Promise<void>
 }

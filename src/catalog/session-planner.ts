@@ -156,24 +156,34 @@ export function invalidateSession(d: Draft, id: string, now: number): boolean {
 
 /**
  * The catalog planner's hook: sessions watching a check the draft turns critical or deletes, and
- * sessions of a node the draft deletes, are invalidated in the same txn.
+ * sessions of a node the draft deletes, are invalidated in the same txn. Such a write also
+ * compares the sessions table's index: a session created through another server that this view
+ * does not show yet fails the txn, which is planned again once the view has it. (So the hook
+ * cannot return early when the view shows no session: it reads each row's decoded status, and
+ * looks up watchers only for the rows that turn critical.)
  */
 export function invalidateForCatalogWrites(d: Draft, now: number): void {
-  if (d.state.kv.sessionCount === 0) return // no session to invalidate: nothing to look up per row
-  const doomed = new Set<string>()
+  let doomed: Set<string> | undefined
   for (const [key, v] of d.pendingWrites()) {
     const p = d.keys.parse(key)
     if (p?.table === 'checks') {
-      // Most checks have no session watching them: look that up before decoding the check.
-      const watching = d.state.kv.sessionIdsOnCheck(p.node, p.id)
-      if (watching.length === 0) continue
-      const critical = v === null || (v.value as Pick<CheckRecord, 'check'>).check.status === 'critical'
-      if (critical) for (const id of watching) doomed.add(id)
+      if (v !== null && !isCritical(v.value)) continue
+      // Already critical in the view (which this write's compare on the check confirms): no
+      // session can have been created watching it since.
+      const before = d.state.row(key)
+      if (before !== undefined && isCritical(before.decoded ?? JSON.parse(before.value))) continue
+      d.readIdx(IDX_SESSIONS)
+      for (const id of d.state.kv.sessionIdsOnCheck(p.node, p.id)) (doomed ??= new Set()).add(id)
     } else if (p?.table === 'nodes' && v === null) {
-      for (const id of d.state.kv.sessionIdsOnNode(p.node)) doomed.add(id)
+      d.readIdx(IDX_SESSIONS)
+      for (const id of d.state.kv.sessionIdsOnNode(p.node)) (doomed ??= new Set()).add(id)
     }
   }
-  for (const id of doomed) invalidateSession(d, id, now)
+  for (const id of doomed ?? []) invalidateSession(d, id, now)
+}
+
+function isCritical(check: unknown): boolean {
+  return (check as Pick<CheckRecord, 'check'>).check.status === 'critical'
 }
 
 /** The earliest time a tombstone or lock-delay is due to be reaped, if any. */

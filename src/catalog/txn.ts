@@ -268,8 +268,15 @@ function runCheck(d: Draft, op: CheckOp, defaults: PlanDefaults, out: Snapshot[]
   }
 }
 
+/**
+ * A failed operation's text; a function of the index the transaction would have had when it names
+ * the index of a row written earlier in the same transaction (known once the answer is confirmed
+ * at the store's revision: the view planned on may be behind it).
+ */
+type What = string | ((nextIndex: number) => string)
+
 /** Runs one KV operation; returns the result entries it produces, or the error text. */
-function runKv(d: Draft, op: KvOp, ctx: KvContext, out: Snapshot[]): string | undefined {
+function runKv(d: Draft, op: KvOp, ctx: KvContext, out: Snapshot[]): What | undefined {
   const key = op.key
   const snap = (withValue: boolean): void => {
     const e = readEntry(d, key)
@@ -323,8 +330,9 @@ function runKv(d: Draft, op: KvOp, ctx: KvContext, out: Snapshot[]): string | un
       const e = readEntry(d, key)
       if (e === undefined) return `failed to check index, key ${q(key)} doesn't exist`
       if (e.modifyIndex !== op.index) {
-        const m = e.modifyIndex === PENDING ? d.state.revision + 1 : e.modifyIndex
-        return `failed index check for key ${q(key)}, current modify index ${m} != ${op.index}`
+        const text = (m: number): string =>
+          `failed index check for key ${q(key)}, current modify index ${m} != ${op.index}`
+        return e.modifyIndex === PENDING ? text : text(e.modifyIndex)
       }
       snap(false)
       return undefined
@@ -364,9 +372,9 @@ export function planTxn(
 ): PlannedWrite<TxnResult> {
   checkTxnLimits(ops, ctx.maxValueSize)
   const snaps: Snapshot[] = []
-  const errors: TxnError[] = []
+  const errors: { opIndex: number; what: What }[] = []
   ops.forEach((op, opIndex) => {
-    let what: string | undefined
+    let what: What | undefined
     try {
       if ('kv' in op) what = runKv(d, op.kv, ctx, snaps)
       else if ('node' in op) what = runNode(d, op.node, defaults, snaps)
@@ -380,11 +388,21 @@ export function planTxn(
   })
   if (errors.length > 0) {
     const reads = d.reads()
-    const frozen = Object.freeze(errors)
     return {
       plan: { compares: [], ops: [] },
       reads,
-      result: (revision) => ({ ok: false, index: revision, errors: frozen }),
+      result: (revision): TxnResult => ({
+        ok: false,
+        index: revision,
+        errors: Object.freeze(
+          errors.map((e): TxnError =>
+            Object.freeze({
+              opIndex: e.opIndex,
+              what: typeof e.what === 'string' ? e.what : e.what(revision + 1),
+            }),
+          ),
+        ),
+      }),
     }
   }
   return planned(d, (revision) => ({

@@ -12,6 +12,11 @@
  * server finds its own previous leader key on its old lease and removes it rather than wait for
  * the lease to expire.
  *
+ * The lease's keep-alives are also the server's contact with the store: what it says of its
+ * leader (`leaderContact`, the `X-Consul-KnownLeader` and `X-Consul-LastContact` headers) and
+ * whether requests that need the store are held (`storeReachable`) follow them. A loss of contact
+ * is logged once, when first noticed, and its end once.
+ *
  * Concurrency contract: campaigns run one at a time (a change during one runs another after it);
  * `onLeadership` calls are serialized and awaited — a loss is reported, and its handler finished,
  * before a later gain, and `close()` reports the loss before it resolves.
@@ -21,8 +26,8 @@ import type { ClusterRow } from '../catalog/cluster-tables.js'
 import type { Clock } from '../lib/clock.js'
 import { errorMessage } from '../lib/errors.js'
 import { Trigger } from '../lib/trigger.js'
-import type { LeaseId, Store } from '../store/store.js'
-import type { ServerDirectory } from './ports.js'
+import { StoreUnavailableError, type LeaseId, type Store } from '../store/store.js'
+import type { LeaderContact, ServerDirectory } from './ports.js'
 import type { ServerAddress } from './wire.js'
 
 /** A server as stored in its row and in the leader key. */
@@ -102,6 +107,10 @@ export class ServerSession implements ServerDirectory {
   #unsubscribe: (() => void) | undefined
   #campaigning: Promise<void> = Promise.resolve()
   #closing: Promise<void> | undefined
+  /** Requests held until the link to the store is confirmed again (`storeReachable`). */
+  readonly #contactWaiters = new Set<(ok: boolean) => void>()
+  /** When the loss of contact in progress was noticed (and logged); undefined while in contact. */
+  #lostSince: number | undefined
 
   constructor(opts: ServerSessionOptions) {
     this.#opts = opts
@@ -133,15 +142,51 @@ export class ServerSession implements ServerDirectory {
     return liveServers(this.#opts.catalog)
   }
 
+  /** The leader's endpoint while this server knows a leader (`leaderContact`), else '' (Consul's answer). */
   leader(): string {
     const l = this.leaderInfo()
-    return l === undefined ? '' : serverEndpoint(l)
+    return l === undefined || !this.leaderContact().knownLeader ? '' : serverEndpoint(l)
   }
 
   peers(): readonly string[] {
     return this.servers()
       .map((s) => serverEndpoint(s))
       .sort()
+  }
+
+  /**
+   * True and 0 while this server leads; elsewhere, whether its view shows a leader and its link to
+   * the store is confirmed (a server cut off from the store cannot trust its view), and the age of
+   * its last confirmed keep-alive.
+   */
+  leaderContact(): LeaderContact {
+    const healthy = this.#leaseHealthy()
+    if (this.#fence !== null && healthy) return { knownLeader: true, lastContactMs: 0 }
+    const age = this.#opts.clock.now() - this.#lastOk
+    return {
+      knownLeader: healthy && this.leaderInfo() !== undefined,
+      lastContactMs: Number.isFinite(age) ? Math.max(0, Math.floor(age)) : 0,
+    }
+  }
+
+  storeReachable(maxMs: number): Promise<boolean> {
+    if (this.#leaseHealthy()) return Promise.resolve(true)
+    if (this.#abort.signal.aborted) return Promise.resolve(false)
+    return new Promise((resolve) => {
+      const done = (ok: boolean): void => {
+        if (!this.#contactWaiters.delete(done)) return
+        timer.cancel()
+        resolve(ok)
+      }
+      this.#contactWaiters.add(done)
+      const timer = this.#opts.clock.setTimer(maxMs, () => {
+        done(false)
+      })
+    })
+  }
+
+  storeUnavailable(err: unknown): void {
+    this.#lostContact(err)
   }
 
   configuration(): ReturnType<ServerDirectory['configuration']> {
@@ -180,6 +225,7 @@ export class ServerSession implements ServerDirectory {
     return (this.#closing ??= (async () => {
       this.#abort.abort(new Error('server session closed'))
       this.#trigger.notify()
+      for (const done of [...this.#contactWaiters]) done(false)
       this.#unsubscribe?.()
       await this.#loop
       await this.#keepAlive
@@ -216,26 +262,30 @@ export class ServerSession implements ServerDirectory {
     })
     const renewed = this.#lease !== undefined
     this.#lease = lease
-    this.#lastOk = this.#opts.clock.now()
+    this.#confirmed(this.#opts.clock.now())
     if (renewed) this.#opts.onNewLease?.(lease)
   }
 
   async #keepAliveLoop(signal: AbortSignal): Promise<void> {
     const { store, clock, logger } = this.#opts
+    const intervalMs = Math.max(100, Math.floor(this.#ttlMs / 3))
+    let delayMs = intervalMs
     while (!signal.aborted) {
       try {
-        await clock.sleep(Math.max(100, Math.floor(this.#ttlMs / 3)), signal)
+        await clock.sleep(delayMs, signal)
       } catch {
         return
       }
+      delayMs = intervalMs
       const lease = this.#lease
       if (lease === undefined) continue
       try {
         const sent = clock.now()
         if (await store.keepAlive(lease)) {
-          const wasHealthy = this.#leaseHealthy()
-          this.#lastOk = sent
-          if (!wasHealthy) this.#trigger.notify()
+          this.#confirmed(sent)
+          // A keep-alive that took most of the lease to answer (the store just came back)
+          // confirms too old a moment: confirm again at once.
+          if (!this.#leaseHealthy()) delayMs = 0
           continue
         }
         logger.warn({ lease }, 'Server lease expired; taking a new one')
@@ -246,9 +296,33 @@ export class ServerSession implements ServerDirectory {
         if (isAborted(signal)) return
         // Cut off from the store for most of the lease: step down before another server can lead.
         if (!this.#leaseHealthy()) this.#stepDown()
-        logger.warn({ error: errorMessage(err) }, 'Server lease keep-alive failed')
+        this.#lostContact(err)
       }
     }
+  }
+
+  /** The store answered a call sent at `at`: contact confirmed as of then. */
+  #confirmed(at: number): void {
+    const wasHealthy = this.#leaseHealthy()
+    this.#lastOk = Math.max(this.#lastOk, at)
+    if (!this.#leaseHealthy()) return
+    if (!wasHealthy) this.#trigger.notify()
+    for (const done of [...this.#contactWaiters]) done(true)
+    if (this.#lostSince !== undefined) {
+      const lostMs = this.#opts.clock.now() - this.#lostSince
+      this.#lostSince = undefined
+      this.#opts.logger.info({ lostMs }, 'Contact with the store restored')
+    }
+  }
+
+  /** A call to the store failed: logged when contact was not already known to be lost. */
+  #lostContact(err: unknown): void {
+    if (this.#lostSince !== undefined) return
+    this.#lostSince = this.#opts.clock.now()
+    this.#opts.logger.warn(
+      { error: errorMessage(err) },
+      'Lost contact with the store; requests that need it answer "No cluster leader" until it is back',
+    )
   }
 
   /**
@@ -278,7 +352,9 @@ export class ServerSession implements ServerDirectory {
       try {
         await this.#campaign()
       } catch (err) {
-        if (!isAborted(signal)) logger.warn({ error: errorMessage(err) }, 'Leader election failed; retrying')
+        if (isAborted(signal)) return
+        if (err instanceof StoreUnavailableError) this.#lostContact(err)
+        else logger.warn({ error: errorMessage(err) }, 'Leader election failed; retrying')
       }
     }
   }

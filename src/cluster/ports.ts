@@ -59,6 +59,18 @@ export interface ClusterServerRpc {
 /** One server as `/v1/operator/raft/configuration` lists it. */
 export type RaftServer = Readonly<{ id: string; node: string; address: string; leader: boolean }>
 
+/**
+ * What a server knows of its leader, as `X-Consul-KnownLeader` and `X-Consul-LastContact` say it
+ * (Consul: true and 0 on the leader; elsewhere whether raft knows a leader, and the time since the
+ * leader was last heard from).
+ */
+export type LeaderContact = Readonly<{
+  /** This server leads, or its view shows a leader and its link to the store is confirmed. */
+  knownLeader: boolean
+  /** 0 on the leader; elsewhere ms since this server's link to the store was last confirmed. */
+  lastContactMs: number
+}>
+
 /** The servers sharing this server's store, as its view sees them (election.ts). */
 export interface ServerDirectory {
   /** `"<ip>:<port>"` of the leader, '' while there is none. */
@@ -67,4 +79,13 @@ export interface ServerDirectory {
   peers(): readonly string[]
   /** Every live server, and the view's index. */
   configuration(): Readonly<{ servers: readonly RaftServer[]; index: number }>
+  /** What this server knows of the leader, now. */
+  leaderContact(): LeaderContact
+  /**
+   * Resolves true at once while this server's link to the store is confirmed, else as soon as it
+   * is again; false after `maxMs`, or when the server stops.
+   */
+  storeReachable(maxMs: number): Promise<boolean>
+  /** A request failed because the store did not answer: logged once per loss of contact. */
+  storeUnavailable(err: unknown): void
 }

@@ -82,9 +82,12 @@ export class EtcdStoreOpenError extends Error {
   }
 }
 
-/** The call never reached a member: no connection could be made to the one the client picked. */
+/**
+ * The call never reached a member: no connection could be made to the one the client picked, or
+ * the client's circuit breaker for it was open.
+ */
 function unsent(err: unknown): boolean {
-  return /No connection established|ECONNREFUSED/.test(errorMessage(err))
+  return /No connection established|ECONNREFUSED|circuit breaker is open/.test(errorMessage(err))
 }
 
 /** The member the call went to was unreachable (gRPC UNAVAILABLE), whether or not it was sent. */
@@ -208,10 +211,14 @@ export class EtcdStore implements Store {
 
   revision(): Promise<Revision> {
     return this.#track(async () => {
-      const res = await this.#failover('read', () =>
-        this.#client.kv.range({ key: enc(this.#epochKey), count_only: true }, this.#call()),
-      )
-      return Number(res.header.revision) + this.#offset
+      try {
+        const res = await this.#failover('read', () =>
+          this.#client.kv.range({ key: enc(this.#epochKey), count_only: true }, this.#call()),
+        )
+        return Number(res.header.revision) + this.#offset
+      } catch (err) {
+        throw this.#unavailable(err)
+      }
     })
   }
 
@@ -223,7 +230,7 @@ export class EtcdStore implements Store {
         } catch (err) {
           // A page read at a revision compacted meanwhile: read again at the newest.
           if (attempt < 3 && /compacted/.test(errorMessage(err))) continue
-          throw err
+          throw this.#unavailable(err)
         }
       }
     })
@@ -296,9 +303,14 @@ export class EtcdStore implements Store {
       return Promise.reject(new RangeError(`invalid lease TTL ${ttlMs} ms`))
     return this.#track(async () => {
       const ttl = Math.max(MIN_LEASE_TTL_S, Math.ceil(ttlMs / 1000))
-      const res = await this.#failover('write', () =>
-        this.#client.leaseClient.leaseGrant({ TTL: ttl }, this.#call()),
-      )
+      let res: Awaited<ReturnType<Etcd3['leaseClient']['leaseGrant']>>
+      try {
+        res = await this.#failover('write', () =>
+          this.#client.leaseClient.leaseGrant({ TTL: ttl }, this.#call()),
+        )
+      } catch (err) {
+        throw this.#unavailable(err)
+      }
       if (res.error !== '') throw new StoreUnavailableError(`etcd refused a lease: ${res.error}`)
       return res.ID
     })
@@ -306,7 +318,12 @@ export class EtcdStore implements Store {
 
   keepAlive(lease: LeaseId): Promise<boolean> {
     return this.#track(async () => {
-      const stream = await this.#client.leaseClient.leaseKeepAlive(this.#call())
+      let stream: Awaited<ReturnType<Etcd3['leaseClient']['leaseKeepAlive']>>
+      try {
+        stream = await this.#client.leaseClient.leaseKeepAlive(this.#call())
+      } catch (err) {
+        throw this.#unavailable(err)
+      }
       try {
         return await new Promise<boolean>((resolve, reject) => {
           const timer = setTimeout(
@@ -515,7 +532,16 @@ export class EtcdStore implements Store {
     return this.#unavailable(err)
   }
 
-  #unavailable(err: unknown): StoreUnavailableError {
+  /** A failed call as the port reports it: StoreUnavailableError unless it is one of ours already. */
+  #unavailable(err: unknown): Error {
+    if (
+      err instanceof StoreUnavailableError ||
+      err instanceof StoreClosedError ||
+      err instanceof StoreCompactedError ||
+      err instanceof LeaseNotFoundError ||
+      err instanceof TxnTooLargeError
+    )
+      return err
     return new StoreUnavailableError(`etcd request failed: ${errorMessage(err)}`, { cause: err })
   }
 }

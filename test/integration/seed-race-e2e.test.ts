@@ -87,13 +87,17 @@ test(`seed race end to end: ${ROUNDS} kill -9 and re-registration rounds, alias 
         await sleep(15 + Math.floor(rnd() * 60))
       }
     })()
-    await sleep(Math.floor(rnd() * 100))
-    await agent.kill()
-    agent = await startAgentProcess({ dataDir, t, args: ['-log-level', 'warn'] })
-    await register(agent, app)
-    await sleep(Math.floor(rnd() * 150))
-    flipping = false
-    await flipper
+    try {
+      await sleep(Math.floor(rnd() * 100))
+      await agent.kill()
+      agent = await startAgentProcess({ dataDir, t, args: ['-log-level', 'warn'] })
+      await register(agent, app)
+      await sleep(Math.floor(rnd() * 150))
+    } finally {
+      // Stopped on a failure too: a flipper left running kept the test file alive until its timeout.
+      flipping = false
+      await flipper
+    }
     // One second after the last flip, the alias equals the application's status (read from the
     // same snapshot; a second read 50 ms later allows for an evaluation in flight at that instant).
     await sleep(Math.max(0, lastFlip + 1000 - Date.now()))

@@ -1,26 +1,43 @@
+/**
+ * Model-based property test of the KV store and sessions: random sequences of sets, CAS, acquires,
+ * releases, deletes (plain, CAS, recursive), transactions, session creates, destroys and renewals,
+ * a watched check flipping between passing and critical, and clock advances that expire TTL
+ * sessions. After every step the KV entries (values, flags, holders, LockIndex,
+ * Create/ModifyIndex), the key and prefix read indexes, the store revision and the session set
+ * equal an independent oracle written from Consul's rules (kv-session-txn.md §2–§5); every
+ * write's answer (true/false, error text) too.
+ *
+ * The same properties run on the memory store with a fake clock and on a real etcd member: one
+ * suite for every store (servers.md §2). On etcd there are two servers (catalogs, each with its
+ * own etcd client and watch), one of them watching late; each op goes through either, as soon as
+ * the one before answered, so a server's view may not have the other's write yet: its answers
+ * must still be the oracle's (test/unit/catalog-lagging-view.test.ts pins what this found). Time
+ * is real there, so what needs the fake clock stays on memory: clock advances (TTL expiry) and
+ * short lock delays. On etcd lock delays are 0 or 15 s: a run takes well under 15 s, so a delay
+ * holds for the rest of the run, as the oracle (whose clock stands still) says. Each etcd run has
+ * a prefix of its own on one member and deletes it at the end, so no lease of a finished run
+ * expires into a later run's revisions.
+ *
+ * Runs: VIGIL_SIM_RUNS (default 300) on memory, VIGIL_SIM_ETCD_RUNS (default 100) on etcd. Replay
+ * a failure with VIGIL_SIM_SEED and VIGIL_SIM_PATH (and --test-name-pattern for its property).
+ * Expired sessions are invalidated by the test after each advance (the leader's task, called
+ * directly so the oracle knows when).
+ */
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { after, test } from 'node:test'
 import fc from 'fast-check'
-import type { Catalog } from '../../src/catalog/catalog.js'
+import { Catalog, type CatalogOptions } from '../../src/catalog/catalog.js'
 import { KvRequestError } from '../../src/catalog/errors.js'
 import { kvGetQuery, kvListQuery } from '../../src/catalog/kv-queries.js'
 import type { SessionBehavior } from '../../src/catalog/kv-types.js'
+import { systemClock } from '../../src/lib/clock.js'
+import { openEtcdStore, type EtcdStore } from '../../src/store/etcd.js'
 import type { Status } from '../../src/structs/check.js'
-import { openCatalog, type CatalogHarness } from '../support/catalog.js'
+import { openCatalog } from '../support/catalog.js'
+import { VIGIL_ETCD_FLAGS } from '../support/etcd-cluster.js'
+import { startEtcd, type EtcdMember } from '../support/etcd.js'
 import { b64, bytes, registerNode } from '../support/kv.js'
-
-/**
- * Model-based property test of the KV store and sessions: random sequences of sets, CAS, acquires,
- * releases, deletes (plain, CAS, recursive), session creates, destroys and renewals, a watched
- * check flipping between passing and critical, and clock advances that expire TTL sessions, run
- * against a catalog on a MemoryStore with a fake clock. After every step the KV entries (values,
- * flags, holders, LockIndex, Create/ModifyIndex), the key and prefix read indexes and the session
- * set equal an independent oracle written from Consul's rules (kv-session-txn.md §2–§5); every
- * write's answer (true/false, error text) too.
- *
- * Runs: VIGIL_SIM_RUNS (default 300). Expired sessions are invalidated by the test after each
- * advance (the leader's task, called directly so the oracle knows when).
- */
+import { laggingStore } from '../support/lagging-store.js'
 
 const KEYS = ['a', 'a/b', 'a/c', 'b'] as const
 const PREFIXES = ['', 'a', 'a/', 'b', 'c'] as const
@@ -74,57 +91,69 @@ const txnStep: fc.Arbitrary<TxnStep> = fc.record({
   session: sessionRef,
 })
 
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  {
-    arbitrary: fc.record({
-      op: fc.constant('txn' as const),
-      ops: fc.array(txnStep, { minLength: 1, maxLength: 4 }),
-    }),
-    weight: 3,
-  },
-  {
-    arbitrary: fc.record({ op: fc.constant('set' as const), key, value, flags: fc.constantFrom(0n, 7n) }),
-    weight: 4,
-  },
-  { arbitrary: fc.record({ op: fc.constant('cas' as const), key, value, at: casRef }), weight: 2 },
-  {
-    arbitrary: fc.record({ op: fc.constant('acquire' as const), key, value, session: sessionRef }),
-    weight: 4,
-  },
-  {
-    arbitrary: fc.record({ op: fc.constant('release' as const), key, value, session: sessionRef }),
-    weight: 2,
-  },
-  { arbitrary: fc.record({ op: fc.constant('delete' as const), key }), weight: 1 },
-  { arbitrary: fc.record({ op: fc.constant('deleteCas' as const), key, at: casRef }), weight: 1 },
-  {
-    arbitrary: fc.record({ op: fc.constant('deleteTree' as const), prefix: fc.constantFrom(...PREFIXES) }),
-    weight: 1,
-  },
-  {
-    arbitrary: fc.record({
-      op: fc.constant('create' as const),
-      behavior: fc.constantFrom<SessionBehavior>('release', 'delete'),
-      lockDelayMs: fc.constantFrom(0, 1_000, 15_000),
-      ttl: fc.boolean(),
-      watchApp: fc.boolean(),
-    }),
-    weight: 3,
-  },
-  { arbitrary: fc.record({ op: fc.constant('destroy' as const), session: sessionRef }), weight: 1 },
-  { arbitrary: fc.record({ op: fc.constant('renew' as const), session: sessionRef }), weight: 2 },
-  {
-    arbitrary: fc.record({
-      op: fc.constant('app' as const),
-      status: fc.constantFrom<Status>('passing', 'critical'),
-    }),
-    weight: 1,
-  },
-  {
-    arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.constantFrom(500, 4_000, 12_000) }),
-    weight: 3,
-  },
-)
+/**
+ * The operations of a run. With `realTime` (a store whose clock is not ours) no clock advances,
+ * and lock delays that outlast any run.
+ */
+function opArb(realTime: boolean): fc.Arbitrary<Op> {
+  const clockOnly: fc.WeightedArbitrary<Op>[] = [
+    {
+      arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.constantFrom(500, 4_000, 12_000) }),
+      weight: 3,
+    },
+  ]
+  return fc.oneof(...everywhere(realTime ? [0, 15_000] : [0, 1_000, 15_000]), ...(realTime ? [] : clockOnly))
+}
+
+function everywhere(lockDelaysMs: readonly number[]): fc.WeightedArbitrary<Op>[] {
+  return [
+    {
+      arbitrary: fc.record({
+        op: fc.constant('txn' as const),
+        ops: fc.array(txnStep, { minLength: 1, maxLength: 4 }),
+      }),
+      weight: 3,
+    },
+    {
+      arbitrary: fc.record({ op: fc.constant('set' as const), key, value, flags: fc.constantFrom(0n, 7n) }),
+      weight: 4,
+    },
+    { arbitrary: fc.record({ op: fc.constant('cas' as const), key, value, at: casRef }), weight: 2 },
+    {
+      arbitrary: fc.record({ op: fc.constant('acquire' as const), key, value, session: sessionRef }),
+      weight: 4,
+    },
+    {
+      arbitrary: fc.record({ op: fc.constant('release' as const), key, value, session: sessionRef }),
+      weight: 2,
+    },
+    { arbitrary: fc.record({ op: fc.constant('delete' as const), key }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('deleteCas' as const), key, at: casRef }), weight: 1 },
+    {
+      arbitrary: fc.record({ op: fc.constant('deleteTree' as const), prefix: fc.constantFrom(...PREFIXES) }),
+      weight: 1,
+    },
+    {
+      arbitrary: fc.record({
+        op: fc.constant('create' as const),
+        behavior: fc.constantFrom<SessionBehavior>('release', 'delete'),
+        lockDelayMs: fc.constantFrom(...lockDelaysMs),
+        ttl: fc.boolean(),
+        watchApp: fc.boolean(),
+      }),
+      weight: 3,
+    },
+    { arbitrary: fc.record({ op: fc.constant('destroy' as const), session: sessionRef }), weight: 1 },
+    { arbitrary: fc.record({ op: fc.constant('renew' as const), session: sessionRef }), weight: 2 },
+    {
+      arbitrary: fc.record({
+        op: fc.constant('app' as const),
+        status: fc.constantFrom<Status>('passing', 'critical'),
+      }),
+      weight: 1,
+    },
+  ]
+}
 
 // ---- the oracle ------------------------------------------------------------------------------
 
@@ -487,8 +516,19 @@ async function registerApp(c: Catalog, status: Status): Promise<void> {
   await registerNode(c, 'n1', 'passing', [['app', status]])
 }
 
-async function step(h: CatalogHarness, o: Oracle, op: Op): Promise<[Answer, Answer]> {
-  const c = h.catalog
+/** Where a run happens: servers (catalogs) on a fresh store or prefix, and their clock. */
+interface Bed {
+  readonly catalogs: readonly [Catalog, ...Catalog[]]
+  now(): number
+  /** Moves the fake clock; absent where time is real (etcd). */
+  readonly advance?: (ms: number) => Promise<void>
+  /** Resolves once every catalog's view has the store's revision. */
+  settle(): Promise<void>
+  close(): Promise<void>
+}
+
+/** One op through catalog `c` of the bed, and what the oracle answers. */
+async function step(h: Bed, c: Catalog, o: Oracle, op: Op): Promise<[Answer, Answer]> {
   switch (op.op) {
     case 'set':
       return [
@@ -587,7 +627,8 @@ async function step(h: CatalogHarness, o: Oracle, op: Op): Promise<[Answer, Answ
       return [actual.join(' | '), o.txn(op.ops, (ref) => sessionId(o, ref), indexOf).join(' | ')]
     }
     case 'advance': {
-      await h.clock.advance(op.ms)
+      assert.ok(h.advance !== undefined, 'clock advances need the fake clock')
+      await h.advance(op.ms)
       const expired = o.advance(op.ms)
       assert.deepEqual(c.state.kv.expiredSessions(), expired, 'expired sessions')
       for (const id of expired) {
@@ -615,27 +656,153 @@ function compare(c: Catalog, o: Oracle, trace: string): void {
   )
 }
 
+const seed = process.env['VIGIL_SIM_SEED']
+const path = process.env['VIGIL_SIM_PATH']
+
+/**
+ * An op, the server (index into the bed's catalogs) it is sent through, and whether every
+ * server's view is let catch up and compared with the oracle after it.
+ */
+type Sent = readonly [Op, number, boolean]
+
+/**
+ * One run: the ops in order on a fresh bed, each through its server as soon as the one before
+ * answered — unless that one settled, the server's view may not have it yet, and the answer
+ * must be the same. Each answer, and after each settled op (and the last) every server's state,
+ * against the oracle.
+ */
+async function scenario(bed: Bed, ops: readonly Sent[]): Promise<void> {
+  try {
+    const [first] = bed.catalogs
+    await registerApp(first, 'passing')
+    await bed.settle()
+    const o = new Oracle(first.revision, bed.now())
+    const done: string[] = []
+    for (const [n, [op, via, settle]] of ops.entries()) {
+      const c = bed.catalogs[via % bed.catalogs.length] ?? first
+      const text = JSON.stringify(op, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))
+      done.push(bed.catalogs.length > 1 ? `${text} via ${via % bed.catalogs.length}` : text)
+      const [actual, expected] = await step(bed, c, o, op)
+      assert.deepEqual(actual, expected, `answer of ${done.join(' ; ')}`)
+      if (!settle && n < ops.length - 1) continue
+      await bed.settle()
+      for (const [i, each] of bed.catalogs.entries()) compare(each, o, `${done.join(' ; ')} (server ${i})`)
+    }
+  } finally {
+    await bed.close()
+  }
+}
+
+/** Session IDs the oracle can predict: s001, s002, … in creation order. */
+function sessionIds(): Pick<CatalogOptions, 'newSessionId'> {
+  let n = 0
+  return { newSessionId: () => `s${String(++n).padStart(3, '0')}` }
+}
+
+async function memoryBed(): Promise<Bed> {
+  const h = await openCatalog(sessionIds())
+  return {
+    catalogs: [h.catalog],
+    now: () => h.clock.now(),
+    advance: (ms) => h.clock.advance(ms),
+    settle: () => Promise.resolve(),
+    close: () => h.close(),
+  }
+}
+
 const runs = Number(process.env['VIGIL_SIM_RUNS'] ?? 300)
 
-test('KV, CAS, locks and sessions match the oracle of Consul rules', async () => {
+test(`KV, CAS, locks and sessions match the oracle of Consul rules (${runs} runs)`, async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), async (ops) => {
-      let n = 0
-      const h = await openCatalog({ newSessionId: () => `s${String(++n).padStart(3, '0')}` })
-      try {
-        await registerApp(h.catalog, 'passing')
-        const o = new Oracle(h.catalog.revision, h.clock.now())
-        const done: string[] = []
-        for (const op of ops) {
-          done.push(JSON.stringify(op, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)))
-          const [actual, expected] = await step(h, o, op)
-          assert.deepEqual(actual, expected, `answer of ${done.join(' ; ')}`)
-          compare(h.catalog, o, done.join(' ; '))
-        }
-      } finally {
-        await h.close()
-      }
+    fc.asyncProperty(fc.array(opArb(false), { minLength: 1, maxLength: 40 }), async (ops) => {
+      await scenario(
+        await memoryBed(),
+        ops.map((op) => [op, 0, true] as const),
+      )
     }),
-    { numRuns: runs },
+    {
+      numRuns: runs,
+      includeErrorInReport: true,
+      ...(seed !== undefined ? { seed: Number(seed) } : {}),
+      ...(path !== undefined ? { path } : {}),
+    },
+  )
+})
+
+// ---- the same properties on etcd --------------------------------------------------------------
+
+/**
+ * One etcd member for the file and two servers' stores on it (two clients, two watch streams);
+ * each run two catalogs on a prefix of its own, ops sent through either. The second server's
+ * watch delivers up to `MAX_LAG_MS` late, as a slow stream would: an op sent through it right
+ * after a write through the first may find its view behind the store, and its view may catch up
+ * while it waits on the store.
+ */
+const MAX_LAG_MS = 4
+
+let etcd: { member: EtcdMember; stores: readonly [EtcdStore, EtcdStore] } | undefined
+let beds = 0
+
+async function etcdBed(): Promise<Bed> {
+  if (etcd === undefined) {
+    const member = await startEtcd(VIGIL_ETCD_FLAGS)
+    const open = (): Promise<EtcdStore> =>
+      openEtcdStore({ endpoints: [member.endpoint], prefix: '/vigil-kv-model/' })
+    etcd = { member, stores: [await open(), await open()] }
+  }
+  const { stores } = etcd
+  const prefix = `/vigil-kv-model/${++beds}/`
+  const ids = sessionIds() // one sequence for both servers: the oracle numbers sessions in order
+  const [a, b] = await Promise.all(
+    [stores[0], laggingStore(stores[1], MAX_LAG_MS)].map((store) =>
+      Catalog.open({ store, prefix, datacenter: 'dc1', clock: systemClock, random: () => 0, ...ids }),
+    ),
+  )
+  assert.ok(a !== undefined && b !== undefined)
+  return {
+    catalogs: [a, b],
+    now: () => systemClock.now(),
+    settle: async () => {
+      const revision = await stores[0].revision()
+      for (let i = 0; i < 2_500 && (a.revision < revision || b.revision < revision); i++) {
+        await new Promise((r) => setTimeout(r, 2))
+      }
+    },
+    close: async () => {
+      await Promise.all([a.close(), b.close()])
+      // The run's keys go, so the leases they hung on (sessions, lock delays, tombstones) expire
+      // later with nothing to delete: no revision of a later run moves.
+      await stores[0].txn({ compare: [], success: [{ type: 'deletePrefix', prefix }] })
+    },
+  }
+}
+
+after(async () => {
+  await Promise.all(etcd?.stores.map((s) => s.close()) ?? [])
+  await etcd?.member.stop()
+})
+
+const etcdRuns = Number(process.env['VIGIL_SIM_ETCD_RUNS'] ?? 100)
+
+test(`KV, CAS, locks, sessions and txns through two servers on etcd match the oracle of Consul rules (${etcdRuns} runs)`, async () => {
+  await fc.assert(
+    // Longer runs than on memory (any length up to 40, not mostly short ones): fewer runs, each
+    // deeper into the state space, for the cost of an etcd round trip per write.
+    fc.asyncProperty(
+      fc.array(fc.tuple(opArb(true), fc.nat({ max: 1 }), fc.boolean()), {
+        minLength: 1,
+        maxLength: 40,
+        size: 'max',
+      }),
+      async (ops) => {
+        await scenario(await etcdBed(), ops)
+      },
+    ),
+    {
+      numRuns: etcdRuns,
+      includeErrorInReport: true,
+      ...(seed !== undefined ? { seed: Number(seed) } : {}),
+      ...(path !== undefined ? { path } : {}),
+    },
   )
 })

@@ -1,8 +1,9 @@
 /**
  * Runs the real `vigil agent` binary as a child process for integration tests: picks a free
- * HTTP port on 127.0.0.1, waits (at most 10 s, polling `GET /v1/agent/self` every 50 ms) until
- * it answers, and collects its output. Pass the test context as `t` to have the process
- * killed in `t.after`; every child still alive when the test process exits is SIGKILLed.
+ * HTTP port on 127.0.0.1 (others if one was taken before the agent bound it), waits (at most
+ * 10 s, polling `GET /v1/agent/self` every 50 ms) until it answers, and collects its output.
+ * Pass the test context as `t` to have the process killed in `t.after`; every child still alive
+ * when the test process exits is SIGKILLed.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
@@ -86,7 +87,23 @@ export function spawnVigil(
   return { child, output: () => out, exited }
 }
 
+/**
+ * A port picked free a moment ago can be taken before the agent binds it (by a test running beside
+ * this one, or as the local port of any outgoing connection): such a start is tried again on new
+ * ports, a few times.
+ */
 export async function startAgentProcess(opts: AgentProcessOptions = {}): Promise<AgentProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startAgentProcessOnce(opts)
+    } catch (err) {
+      const taken = err instanceof Error && /bind: address already in use/.test(err.message)
+      if (!taken || opts.host !== undefined || attempt >= 3) throw err
+    }
+  }
+}
+
+async function startAgentProcessOnce(opts: AgentProcessOptions): Promise<AgentProcess> {
   const host = opts.host ?? '127.0.0.1'
   const port = opts.host === undefined ? await freePort() : 8500
   const network =

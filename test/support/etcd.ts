@@ -19,6 +19,10 @@ export interface EtcdMember {
   readonly client: Etcd3
   /** Kills the member (SIGKILL) and waits for it to exit. */
   kill(): Promise<void>
+  /** Freezes the member (SIGSTOP): its sockets stay open and nothing answers. */
+  pause(): void
+  /** Lets a paused member run on (SIGCONT). */
+  resume(): void
   /** Starts it again on the same data dir and ports; resolves once it answers. */
   restart(): Promise<void>
   /** Stops the member and removes its data dir. */
@@ -64,8 +68,12 @@ export interface EtcdProcess {
   readonly launch: () => Promise<void>
   /** SIGKILL, then waits for the exit. */
   readonly kill: () => Promise<void>
-  /** SIGTERM, then waits for the exit. */
+  /** SIGTERM (after SIGCONT, should it be paused), then waits for the exit. */
   readonly terminate: () => Promise<void>
+  /** SIGSTOP: the process keeps its sockets and answers nothing. */
+  readonly pause: () => void
+  /** SIGCONT. */
+  readonly resume: () => void
   /** Whether a launched process has not been killed or terminated. */
   readonly running: boolean
 }
@@ -121,7 +129,16 @@ export function etcdProcess(argv: readonly string[], client: Etcd3): EtcdProcess
       }
     },
     kill: () => stopWith('SIGKILL'),
-    terminate: () => stopWith('SIGTERM'),
+    terminate: async () => {
+      child?.kill('SIGCONT')
+      await stopWith('SIGTERM')
+    },
+    pause: () => {
+      child?.kill('SIGSTOP')
+    },
+    resume: () => {
+      child?.kill('SIGCONT')
+    },
   }
 }
 
@@ -156,6 +173,8 @@ export async function startEtcd(
     endpoint: urls.clientUrl,
     client,
     kill: proc.kill,
+    pause: proc.pause,
+    resume: proc.resume,
     restart: proc.launch,
     stop: async () => {
       client.close()

@@ -33,8 +33,13 @@ export class PartitionedStore implements Store {
     return this.#cut
   }
 
-  cut(): void {
+  /**
+   * Every call fails from now on; the watches are cancelled too, unless `watchesLater` (calls fail
+   * before a watch stream notices: call `cut()` again to cancel them).
+   */
+  cut(opts: { watchesLater?: boolean } = {}): void {
     this.#cut = true
+    if (opts.watchesLater === true) return
     for (const w of [...this.#watches]) {
       w.dead = true
       this.#watches.delete(w)
@@ -120,9 +125,18 @@ export interface ServerGroup {
   close(): Promise<void>
 }
 
+/** What the servers log: their info and warn lines, as `<server>: <message>`. */
+export type ServerLog = string[]
+
 export async function startServers(
   names: readonly string[],
-  opts: { livenessTimeoutMs?: number; reconnectTimeoutMs?: number; leaseTtlMs?: number } = {},
+  opts: {
+    livenessTimeoutMs?: number
+    reconnectTimeoutMs?: number
+    leaseTtlMs?: number
+    /** Records every server's info and warn lines. */
+    log?: ServerLog
+  } = {},
 ): Promise<ServerGroup> {
   const clock = new FakeClock()
   const store = new MemoryStore({ clock })
@@ -150,7 +164,14 @@ export async function startServers(
       info: { name, addr, port: 8300, id: '', version: 'test' },
       livenessTimeoutMs: opts.livenessTimeoutMs ?? 10_000,
       reconnectTimeoutMs: opts.reconnectTimeoutMs ?? 3_600_000,
-      logger: silent,
+      logger:
+        opts.log === undefined
+          ? silent
+          : {
+              debug: () => undefined,
+              info: (_o: object, m: string) => opts.log?.push(`${name}: ${m}`),
+              warn: (_o: object, m: string) => opts.log?.push(`${name}: ${m}`),
+            },
       epoch: `${name}-epoch`,
       events: stream,
       ...(opts.leaseTtlMs === undefined ? {} : { leaseTtlMs: opts.leaseTtlMs }),

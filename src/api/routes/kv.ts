@@ -5,8 +5,8 @@ import type { KvEntry, KvPutMode } from '../../catalog/kv-types.js'
 import type { QueryResult } from '../../catalog/blocking.js'
 import { KV_MAX_VALUE_SIZE } from '../../catalog/kv-types.js'
 import { BadRequestError } from '../../lib/errors.js'
-import { beFresh, parseConsistency } from '../catalog-read.js'
-import { parseWaitMs } from '../params.js'
+import { beFresh, leaderHeaders } from '../leader.js'
+import { parseConsistency, parseWaitMs, type Consistency } from '../params.js'
 import { headerValue, type ApiRequest } from '../request.js'
 import { jsonResponse, textResponse, type ApiResponse } from '../response.js'
 import { sharedJsonResponse } from '../shared-body.js'
@@ -47,11 +47,14 @@ function clientIndex(query: URLSearchParams): number {
 }
 
 /** The meta headers of a read (also on a 404). */
-export function readHeaders(index: number, consistency: string): Record<string, string> {
+export function readHeaders(
+  deps: Pick<RouteDeps, 'servers'>,
+  index: number,
+  consistency: Consistency,
+): Record<string, string> {
   return {
     'X-Consul-Index': String(Math.max(1, index)),
-    'X-Consul-KnownLeader': 'true',
-    'X-Consul-LastContact': '0',
+    ...leaderHeaders(deps),
     'X-Consul-Effective-Consistency': consistency,
   }
 }
@@ -66,36 +69,38 @@ function conflicting(query: URLSearchParams): BadRequestError {
 export function kvRoutes(deps: RouteDeps): RouteSpec[] {
   const maxValueSize = (): number => KV_MAX_VALUE_SIZE
 
-  const read = async <T>(req: ApiRequest, query: KvQuery<T>): Promise<QueryResult<T>> => {
+  /** A read and its meta headers. */
+  const read = async <T>(
+    req: ApiRequest,
+    query: KvQuery<T>,
+  ): Promise<{ r: QueryResult<T>; headers: Record<string, string> }> => {
     const kv = kvOf(deps)
     const dc = req.query.get('dc') ?? ''
     if (dc !== '' && !kv.datacenters().includes(dc)) throw new UnknownDatacenterError(dc)
     const waitMs = parseWaitMs(req.query)
     const index = clientIndex(req.query)
-    await beFresh(kv, parseConsistency(req.query))
-    return index > 0 ? kv.kvBlock(query, { index, waitMs, signal: req.signal }) : kv.kvRead(query)
+    const consistency = await beFresh(deps, kv, req.query)
+    const r = index > 0 ? await kv.kvBlock(query, { index, waitMs, signal: req.signal }) : kv.kvRead(query)
+    return { r, headers: readHeaders(deps, r.index, consistency) }
   }
 
   const get = async (req: ApiRequest): Promise<ApiResponse> => {
-    const consistency = parseConsistency(req.query)
+    parseConsistency(req.query) // a conflicting mode answers 400 before anything else
     const key = req.rest
     const q = req.query
     if (q.has('keys')) {
       const sep = q.get('separator') ?? q.get('seperator') ?? ''
-      const r = await read(req, kvKeysQuery(key, sep))
-      const headers = readHeaders(r.index, consistency)
+      const { r, headers } = await read(req, kvKeysQuery(key, sep))
       if (r.value.length === 0 && key !== '') return { status: 404, headers }
       return sharedJsonResponse(r, 'kv-keys', () => [...r.value], headers)
     }
     if (q.has('recurse')) {
-      const r = await read(req, kvListQuery(key))
-      const headers = readHeaders(r.index, consistency)
+      const { r, headers } = await read(req, kvListQuery(key))
       if (r.value.length === 0) return { status: 404, headers }
       return sharedJsonResponse(r, 'kv-list', () => r.value.map(renderDirEntry), headers)
     }
     if (key === '') throw new BadRequestError('Missing key name')
-    const r = await read(req, kvGetQuery(key))
-    const headers = readHeaders(r.index, consistency)
+    const { r, headers } = await read(req, kvGetQuery(key))
     if (r.value === null) return { status: 404, headers }
     if (q.has('raw')) {
       const bytes = r.value.value === null ? Buffer.alloc(0) : Buffer.from(r.value.value, 'base64')

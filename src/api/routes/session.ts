@@ -5,8 +5,8 @@ import type { ServiceCheckRef, SessionCreateRequest, SessionRecord } from '../..
 import type { CatalogQuery } from '../../catalog/queries.js'
 import { InvalidDurationError, parseGoDurationNs } from '../../lib/duration.js'
 import { BadRequestError, DecodeError } from '../../lib/errors.js'
-import { beFresh, parseConsistency } from '../catalog-read.js'
-import { parseWaitMs } from '../params.js'
+import { beFresh } from '../leader.js'
+import { parseConsistency, parseWaitMs } from '../params.js'
 import type { ApiRequest } from '../request.js'
 import { jsonResponse, textResponse, type ApiResponse } from '../response.js'
 import type { RouteSpec } from '../routing.js'
@@ -117,16 +117,16 @@ export function sessionRoutes(deps: RouteDeps): RouteSpec[] {
     query: CatalogQuery<readonly SessionRecord[]>,
   ): Promise<ApiResponse> => {
     const kv = kvOf(deps)
-    const consistency = parseConsistency(req.query)
+    parseConsistency(req.query) // a conflicting mode answers 400 before anything else
     const dc = req.query.get('dc') ?? ''
     if (dc !== '' && !kv.datacenters().includes(dc)) throw new UnknownDatacenterError(dc)
     const waitMs = parseWaitMs(req.query)
     const raw = req.query.get('index') ?? ''
     const index = raw === '' ? 0 : Number(raw)
-    await beFresh(kv, consistency)
+    const consistency = await beFresh(deps, kv, req.query)
     const r: QueryResult<readonly SessionRecord[]> =
       index > 0 ? await kv.block(query, { index, waitMs, signal: req.signal }) : kv.read(query)
-    return jsonResponse(r.value.map(renderSession), 200, readHeaders(r.index, consistency))
+    return jsonResponse(r.value.map(renderSession), 200, readHeaders(deps, r.index, consistency))
   }
 
   const create = async (req: ApiRequest): Promise<ApiResponse> => {

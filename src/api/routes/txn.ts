@@ -2,6 +2,7 @@ import { KV_MAX_VALUE_SIZE, type TxnOp, type TxnResultItem } from '../../catalog
 import type { RegisterRequest } from '../../catalog/types.js'
 import { VigilError } from '../../lib/errors.js'
 import { decodeCatalogRegister } from '../catalog-body.js'
+import { leaderHeaders } from '../leader.js'
 import { renderCatalogCheck, renderNode, renderNodeService } from '../render-catalog.js'
 import { headerValue, type ApiRequest } from '../request.js'
 import { jsonResponse, textResponse, type ApiResponse } from '../response.js'
@@ -198,10 +199,7 @@ export function txnRoutes(deps: RouteDeps): RouteSpec[] {
         409,
       )
     }
-    return jsonResponse({ Results: r.results.map(renderResult), Errors: null }, 200, {
-      'X-Consul-KnownLeader': 'true',
-      'X-Consul-LastContact': '0',
-    })
+    return jsonResponse({ Results: r.results.map(renderResult), Errors: null }, 200, leaderHeaders(deps))
   }
   return [{ pattern: '/v1/txn', methods: ['PUT'], handler: txn }]
 }
