@@ -15,6 +15,8 @@ export interface HttpApiSettings {
   readonly uiContentPath: string
   /** Lets paths with unprintable characters through (Consul's escape hatch for old KV keys). */
   readonly disableHttpUnprintableCharFilter: boolean
+  /** Lets KV keys with traversal sequences or outer whitespace through (kv-key.ts). */
+  readonly disableKvKeyValidation: boolean
   readonly httpConfig: Readonly<{
     /** Added to every response. */
     responseHeaders: Readonly<Record<string, string>>

@@ -18,6 +18,7 @@ export function apiSettings(overrides: Partial<HttpApiSettings> = {}): HttpApiSe
     uiEnabled: false,
     uiContentPath: '/ui/',
     disableHttpUnprintableCharFilter: false,
+    disableKvKeyValidation: false,
     httpConfig: { responseHeaders: {}, blockEndpoints: [], allowWriteHttpFrom: [] },
     aclDefaultPolicy: 'allow',
     telemetry: { prometheusRetentionTimeMs: 60_000, metricsPrefix: 'consul' },

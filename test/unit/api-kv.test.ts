@@ -13,7 +13,10 @@ import { silentLogger, testSettings } from '../support/agent-harness.js'
 import { apiSettings, refTimerClock } from '../support/api-harness.js'
 import { registerNode } from '../support/kv.js'
 
-async function start(t: TestContext): Promise<{ app: FastifyInstance; catalog: Catalog }> {
+async function start(
+  t: TestContext,
+  settings: Partial<Parameters<typeof apiSettings>[0]> = {},
+): Promise<{ app: FastifyInstance; catalog: Catalog }> {
   const agent = await Agent.start({
     config: testSettings({ dev: false, nodeName: 'n1' }),
     logger: silentLogger,
@@ -23,7 +26,7 @@ async function start(t: TestContext): Promise<{ app: FastifyInstance; catalog: C
   const catalog = await Catalog.open({ store, prefix: 'vigil/dc1', datacenter: 'dc1', clock: refTimerClock })
   const app = buildHttpApi({
     agent,
-    config: apiSettings(),
+    config: apiSettings(settings),
     logger: silentLogger,
     clock: refTimerClock,
     kv: catalog,
@@ -290,4 +293,29 @@ test('txn over HTTP: Node, Service and Check operations with their results and e
   })
   assert.equal(res.statusCode, 400)
   assert.ok(res.body.startsWith('Failed to parse body: '), res.body)
+})
+
+test('KV over HTTP: keys with traversal sequences or outer whitespace answer 400 and write nothing, unless validation is off', async (t) => {
+  const { app } = await start(t)
+  for (const [method, url] of [
+    ['PUT', '/v1/kv/a/%252e%252e%252fb'],
+    ['PUT', '/v1/kv/a/..%5Cb'],
+    ['GET', '/v1/kv/%20padded'],
+    ['DELETE', '/v1/kv/padded%20'],
+  ] as const) {
+    const res = await app.inject({ method, url, ...(method === 'PUT' ? { payload: 'x' } : {}) })
+    assert.equal(res.statusCode, 400, url)
+    assert.match(
+      res.body,
+      /^key (contains (encoded )?path traversal sequence|must not have leading or trailing whitespace)/,
+    )
+  }
+  const keys = await app.inject({ method: 'GET', url: '/v1/kv/?keys' })
+  assert.equal(keys.body, '[]', 'nothing was written')
+  const inside = await app.inject({ method: 'PUT', url: '/v1/kv/acme%20-%20host', payload: 'x' })
+  assert.equal(inside.body, 'true', 'a space inside a key is legal')
+
+  const { app: open } = await start(t, { disableKvKeyValidation: true })
+  const res = await open.inject({ method: 'PUT', url: '/v1/kv/a/..%5Cb', payload: 'x' })
+  assert.equal(res.body, 'true')
 })

@@ -5,6 +5,7 @@ import type { KvEntry, KvPutMode } from '../../catalog/kv-types.js'
 import type { QueryResult } from '../../catalog/blocking.js'
 import { KV_MAX_VALUE_SIZE } from '../../catalog/kv-types.js'
 import { BadRequestError } from '../../lib/errors.js'
+import { checkKvKey } from '../kv-key.js'
 import { beFresh, leaderHeaders } from '../leader.js'
 import { parseConsistency, parseWaitMs, type Consistency } from '../params.js'
 import { headerValue, type ApiRequest } from '../request.js'
@@ -87,6 +88,7 @@ export function kvRoutes(deps: RouteDeps): RouteSpec[] {
   const get = async (req: ApiRequest): Promise<ApiResponse> => {
     parseConsistency(req.query) // a conflicting mode answers 400 before anything else
     const key = req.rest
+    checkKvKey(key, deps.settings.disableKvKeyValidation)
     const q = req.query
     if (q.has('keys')) {
       const sep = q.get('separator') ?? q.get('seperator') ?? ''
@@ -121,6 +123,7 @@ export function kvRoutes(deps: RouteDeps): RouteSpec[] {
 
   const put = async (req: ApiRequest): Promise<ApiResponse> => {
     const key = req.rest
+    checkKvKey(key, deps.settings.disableKvKeyValidation)
     if (key === '') throw new BadRequestError('Missing key name')
     const q = req.query
     const flags = q.has('flags') ? parseUint64(q.get('flags') ?? '') : 0n
@@ -145,6 +148,7 @@ export function kvRoutes(deps: RouteDeps): RouteSpec[] {
 
   const del = async (req: ApiRequest): Promise<ApiResponse> => {
     const key = req.rest
+    checkKvKey(key, deps.settings.disableKvKeyValidation)
     const q = req.query
     const recurse = q.has('recurse')
     if (recurse && q.has('cas')) throw conflicting(q)
