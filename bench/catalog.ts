@@ -20,6 +20,7 @@ import { systemClock } from '../src/lib/clock.js'
 import { catalogDataDir, catalogPrefix } from '../src/roles/server.js'
 import { openEmbeddedStore } from '../src/store/embedded.js'
 import { MemoryStore } from '../src/store/memory.js'
+import type { Store } from '../src/store/store.js'
 import { startEtcd } from '../test/support/etcd.js'
 import { etcdTimedRate } from './store.js'
 import {
@@ -39,6 +40,11 @@ import {
   startVigil,
   type Proc,
 } from './lib.js'
+
+/** A catalog on `store` as a server of datacenter dc1 opens it. */
+export function benchCatalog(store: Store): Promise<Catalog> {
+  return Catalog.open({ store, prefix: catalogPrefix('dc1'), datacenter: 'dc1', clock: systemClock })
+}
 
 export interface CatalogRow {
   readonly name: string
@@ -447,12 +453,7 @@ async function wakeAllInProcess(
   instances: number,
 ): Promise<{ p50Ms: number; p99Ms: number; heapPerWaiter: number }> {
   const store = new MemoryStore({ clock: systemClock })
-  const catalog = await Catalog.open({
-    store,
-    prefix: catalogPrefix('dc1'),
-    datacenter: 'dc1',
-    clock: systemClock,
-  })
+  const catalog = await benchCatalog(store)
   try {
     for (let i = 0; i < instances; i++) {
       await catalog.register(
@@ -588,12 +589,7 @@ export function writeBody(round: number, i: number): Record<string, unknown> {
 async function embeddedCatalogRate(round: number, count: number, width: number): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-catalog-'))
   const store = await openEmbeddedStore(dir, { clock: systemClock })
-  const catalog = await Catalog.open({
-    store,
-    prefix: catalogPrefix('dc1'),
-    datacenter: 'dc1',
-    clock: systemClock,
-  })
+  const catalog = await benchCatalog(store)
   try {
     const bodies = Array.from(
       { length: count },
@@ -716,12 +712,7 @@ async function restart(opts: CatalogBenchOptions, rows: CatalogRow[]): Promise<v
     const storeDir = catalogDataDir(dataDir)
     const open = async (): Promise<{ catalog: Catalog; close: () => Promise<void> }> => {
       const store = await openEmbeddedStore(storeDir, { clock: systemClock })
-      const catalog = await Catalog.open({
-        store,
-        prefix: catalogPrefix('dc1'),
-        datacenter: 'dc1',
-        clock: systemClock,
-      })
+      const catalog = await benchCatalog(store)
       return {
         catalog,
         close: async () => {

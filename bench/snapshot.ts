@@ -10,12 +10,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { decodeCatalogRegister } from '../src/api/catalog-body.js'
-import { Catalog } from '../src/catalog/catalog.js'
 import { systemClock } from '../src/lib/clock.js'
-import { catalogPrefix } from '../src/roles/server.js'
 import { createEmbeddedStore, openEmbeddedStore } from '../src/store/embedded.js'
 import { MemoryStore } from '../src/store/memory.js'
-import { percentile, registerBody } from './catalog.js'
+import { benchCatalog, percentile, registerBody } from './catalog.js'
 import { log } from './lib.js'
 import { VALUE } from './store.js'
 
@@ -37,12 +35,7 @@ export interface SnapshotStallResult {
 /** The store's state after `registrations` catalog registrations, written as a fresh data dir. */
 async function catalogDataDir(dir: string, registrations: number): Promise<number> {
   const store = new MemoryStore({ clock: systemClock })
-  const catalog = await Catalog.open({
-    store,
-    prefix: catalogPrefix('dc1'),
-    datacenter: 'dc1',
-    clock: systemClock,
-  })
+  const catalog = await benchCatalog(store)
   for (let i = 0; i < registrations; i++) {
     await catalog.register(
       decodeCatalogRegister(JSON.stringify(registerBody(`node-${i}`, 'web', `web-${i}`, i))).request,

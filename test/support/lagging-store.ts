@@ -7,6 +7,22 @@
  */
 import type { Store, Watch, WatchHandlers } from '../../src/store/store.js'
 
+/** Watch handlers whose every delivery goes through `defer` (which runs it now or later, in order). */
+function deferred(handlers: WatchHandlers, defer: (deliver: () => void) => void): WatchHandlers {
+  return {
+    onBatch: (batch) => {
+      defer(() => {
+        handlers.onBatch(batch)
+      })
+    },
+    onCancel: (reason) => {
+      defer(() => {
+        handlers.onCancel(reason)
+      })
+    },
+  }
+}
+
 export function laggingStore(inner: Store, maxLagMs: number, random: () => number = Math.random): Store {
   return {
     revision: () => inner.revision(),
@@ -32,18 +48,7 @@ export function laggingStore(inner: Store, maxLagMs: number, random: () => numbe
         queue.push({ due, deliver })
         timer ??= setTimeout(pump, Math.max(0, due - Date.now()))
       }
-      const watch = inner.watch(prefix, fromRevision, {
-        onBatch: (batch) => {
-          later(() => {
-            handlers.onBatch(batch)
-          })
-        },
-        onCancel: (reason) => {
-          later(() => {
-            handlers.onCancel(reason)
-          })
-        },
-      })
+      const watch = inner.watch(prefix, fromRevision, deferred(handlers, later))
       return {
         close: async () => {
           open = false
@@ -95,18 +100,7 @@ export function heldWatches(inner: Store): HeldWatches {
           if (held) waiting.push(deliver)
           else deliver()
         }
-        return inner.watch(prefix, fromRevision, {
-          onBatch: (batch) => {
-            pass(() => {
-              handlers.onBatch(batch)
-            })
-          },
-          onCancel: (reason) => {
-            pass(() => {
-              handlers.onCancel(reason)
-            })
-          },
-        })
+        return inner.watch(prefix, fromRevision, deferred(handlers, pass))
       },
     },
   }
