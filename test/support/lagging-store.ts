@@ -7,6 +7,19 @@
  */
 import type { Store, Watch, WatchHandlers } from '../../src/store/store.js'
 
+/** Every call but `watch` sent to `inner` as it is. */
+function passThrough(inner: Store): Omit<Store, 'watch'> {
+  return {
+    revision: () => inner.revision(),
+    range: (prefix) => inner.range(prefix),
+    txn: (req) => inner.txn(req),
+    grantLease: (ttlMs) => inner.grantLease(ttlMs),
+    keepAlive: (lease) => inner.keepAlive(lease),
+    revokeLease: (lease) => inner.revokeLease(lease),
+    close: () => inner.close(),
+  }
+}
+
 /** Watch handlers whose every delivery goes through `defer` (which runs it now or later, in order). */
 function deferred(handlers: WatchHandlers, defer: (deliver: () => void) => void): WatchHandlers {
   return {
@@ -25,13 +38,7 @@ function deferred(handlers: WatchHandlers, defer: (deliver: () => void) => void)
 
 export function laggingStore(inner: Store, maxLagMs: number, random: () => number = Math.random): Store {
   return {
-    revision: () => inner.revision(),
-    range: (prefix) => inner.range(prefix),
-    txn: (req) => inner.txn(req),
-    grantLease: (ttlMs) => inner.grantLease(ttlMs),
-    keepAlive: (lease) => inner.keepAlive(lease),
-    revokeLease: (lease) => inner.revokeLease(lease),
-    close: () => inner.close(),
+    ...passThrough(inner),
     watch(prefix: string, fromRevision: number, handlers: WatchHandlers): Watch {
       let open = true
       // One queue, delivered in order by one timer: a batch is never due before the one ahead.
@@ -84,17 +91,12 @@ export function heldWatches(inner: Store): HeldWatches {
       for (const deliver of waiting.splice(0)) deliver()
     },
     store: {
+      ...passThrough(inner),
       revision: async () => {
         const r = await inner.revision()
         out.onRevision?.()
         return r
       },
-      range: (prefix) => inner.range(prefix),
-      txn: (req) => inner.txn(req),
-      grantLease: (ttlMs) => inner.grantLease(ttlMs),
-      keepAlive: (lease) => inner.keepAlive(lease),
-      revokeLease: (lease) => inner.revokeLease(lease),
-      close: () => inner.close(),
       watch: (prefix, fromRevision, handlers) => {
         const pass = (deliver: () => void): void => {
           if (held) waiting.push(deliver)
