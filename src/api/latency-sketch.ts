@@ -27,6 +27,15 @@ export class LatencySketch {
     return this.#sum
   }
 
+  /** The smallest and largest durations recorded (±Infinity before any). */
+  get min(): number {
+    return this.#min
+  }
+
+  get max(): number {
+    return this.#max
+  }
+
   /** Records one duration in ms (negative or NaN counts as 0). */
   observe(ms: number): void {
     const v = ms > 0 ? ms : 0

@@ -19,14 +19,11 @@ interface Reading {
 }
 
 interface SampleStats {
-  labels: Labels
-  /** Quantiles for Prometheus' summary. */
-  sketch: LatencySketch
-  count: number
-  sum: number
+  readonly labels: Labels
+  /** Count, sum, extremes and quantiles of the durations. */
+  readonly sketch: LatencySketch
+  /** Sum of squares, for go-metrics' standard deviation. */
   sumSq: number
-  min: number
-  max: number
 }
 
 /**
@@ -83,27 +80,13 @@ export class ApiMetrics {
   /** Records one finished request; `path` is the route pattern label (bounded cardinality). */
   observeRequest(method: string, path: string, ms: number): void {
     const key = `${method} ${path}`
-    const s = this.#samples.get(key)
+    let s = this.#samples.get(key)
     if (s === undefined) {
-      const sketch = new LatencySketch()
-      sketch.observe(ms)
-      this.#samples.set(key, {
-        labels: { method, path },
-        sketch,
-        count: 1,
-        sum: ms,
-        sumSq: ms * ms,
-        min: ms,
-        max: ms,
-      })
-      return
+      s = { labels: { method, path }, sketch: new LatencySketch(), sumSq: 0 }
+      this.#samples.set(key, s)
     }
     s.sketch.observe(ms)
-    s.count++
-    s.sum += ms
     s.sumSq += ms * ms
-    s.min = Math.min(s.min, ms)
-    s.max = Math.max(s.max, ms)
   }
 
   get prometheusContentType(): string {
@@ -127,7 +110,16 @@ export class ApiMetrics {
       }
     }
     const samples = [...this.#samples.values()].map((s) =>
-      aggregate(this.#httpSampleName, s.labels, s.count, s.sum, s.sumSq, elapsedSec, s.min, s.max),
+      aggregate(
+        this.#httpSampleName,
+        s.labels,
+        s.sketch.count,
+        s.sketch.sum,
+        s.sumSq,
+        elapsedSec,
+        s.sketch.min,
+        s.sketch.max,
+      ),
     )
     return {
       Timestamp: goTimestamp(Math.floor(now / 10_000) * 10_000),
