@@ -212,16 +212,13 @@ function createApp(
     send(reply, response, false)
   })
 
-  /** The headers every response carries, built again only when the configuration changes. */
-  let common:
-    { source: HttpApiSettings['httpConfig']; policy: string; headers: Record<string, string> } | undefined
+  /** The headers every response carries (the settings are frozen: merged once). */
+  const commonHeaders = {
+    ...config.httpConfig.responseHeaders,
+    'X-Consul-Default-ACL-Policy': config.aclDefaultPolicy,
+  }
   app.addHook('onRequest', (_request, reply, done) => {
-    const { httpConfig, aclDefaultPolicy } = config
-    if (common?.source !== httpConfig || common.policy !== aclDefaultPolicy) {
-      const headers = { ...httpConfig.responseHeaders, 'X-Consul-Default-ACL-Policy': aclDefaultPolicy }
-      common = { source: httpConfig, policy: aclDefaultPolicy, headers }
-    }
-    reply.headers(common.headers)
+    reply.headers(commonHeaders)
     done()
   })
   app.addHook('onResponse', (request, reply, done) => {
